@@ -1,0 +1,65 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test install install-test system-demo system-test migrate lint format serve worker beat bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
+	$(PIP) install -r requirements-test.txt
+	@touch $@
+
+install: system-demo $(VENV)/.installed
+install-test: system-test $(VENV)/.installed-test
+
+system-demo:
+	@bash scripts/system_packages.sh demo
+
+system-test:
+	@bash scripts/system_packages.sh test
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## Set up (venv, packages, database, demo data) and serve the portal on http://$(HOST):$(PORT)
+demo: migrate
+	$(BIN)/python manage.py load_demo
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Install the test tools and run the whole suite, lint included
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+serve: migrate
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## With REDIS_URL set: a Celery worker and the scheduler for periodic jobs
+worker: install
+	$(BIN)/celery -A portal worker --loglevel=info
+
+beat: install
+	$(BIN)/celery -A portal beat --loglevel=info
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

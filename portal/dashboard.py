@@ -1,0 +1,48 @@
+"""Dashboard panels: each app registers what waits for each role.
+
+A panel is a function `(user) -> Panel | None`; apps register theirs in `AppConfig.ready`
+by importing their `dashboard` module.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_PANELS: list[tuple[int, str | None, Callable]] = []
+
+
+@dataclass
+class PanelItem:
+    label: str
+    url: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Panel:
+    title: str
+    items: list[PanelItem] = field(default_factory=list)
+    empty: str = "Nothing waits for you here."
+    count: int | None = None
+    action_url: str = ""
+    action_label: str = ""
+
+
+def panel(*, role: str | None, order: int = 50):
+    """Register a panel shown to users holding `role` (None: every signed-in user)."""
+
+    def register(func: Callable) -> Callable:
+        _PANELS.append((order, role, func))
+        _PANELS.sort(key=lambda entry: entry[0])
+        return func
+
+    return register
+
+
+def panels_for(user) -> list[Panel]:
+    shown = []
+    for _order, role, func in _PANELS:
+        if role is None or user.has_role(role):
+            result = func(user)
+            if result is not None:
+                shown.append(result)
+    return shown

@@ -1,0 +1,21 @@
+"""Celery tasks of the portal app: thin wrappers that call a service."""
+
+from celery import shared_task
+
+from portal.services import notifications
+
+
+@shared_task(name="portal.tasks.ping")
+def ping(value: str = "pong") -> str:
+    """Round trip used by health checks and tests."""
+    return value
+
+
+@shared_task(name="portal.tasks.outbox_send", max_retries=3, soft_time_limit=60, time_limit=90)
+def outbox_send(message_id: int) -> bool:
+    return notifications.outbox_send(message_id=message_id)
+
+
+@shared_task(name="portal.tasks.outbox_flush", soft_time_limit=240, time_limit=300)
+def outbox_flush(older_than_seconds: int | None = None) -> int:
+    return notifications.outbox_flush(older_than_seconds=older_than_seconds)

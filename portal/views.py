@@ -1,0 +1,112 @@
+"""Pages of the portal app: sign-in, dashboard, API tokens, the audit log."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.dashboard import panels_for
+from portal.errors import DomainError
+from portal.forms import ApiTokenForm, AuditFilterForm, LoginForm, SudoForm
+from portal.models import ApiToken, AuditChainHead, AuditEvent, Role
+from portal.services.tokens import api_token_create, api_token_revoke
+from portal.sudo import require_sudo_mode, sudo_mode_start
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+def dashboard(request):
+    return render(request, "portal/dashboard.html", {"panels": panels_for(request.user)})
+
+
+@login_required
+def sudo(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    form = SudoForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        sudo_mode_start(request)
+        return redirect(next_url)
+    return render(request, "portal/sudo.html", {"form": form, "next": next_url})
+
+
+@login_required
+@require_sudo_mode
+def tokens(request):
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, raw = api_token_create(
+                actor=request.user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+            )
+        except DomainError as exc:
+            for field, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            if not exc.fields:
+                form.add_error(None, exc.message)
+        else:
+            # Shown once, on the next page only; never stored in clear.
+            request.session["new_token"] = {"id": token.pk, "secret": raw}
+            messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")
+            return redirect("tokens")
+    new_token = request.session.pop("new_token", None)
+    user_tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "portal/tokens.html", {"form": form, "tokens": user_tokens, "new_token": new_token})
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk: int):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    api_token_revoke(actor=request.user, token=token)
+    messages.success(request, f"Token “{token.name}” revoked. Scripts using it stop working now.")
+    return redirect("tokens")
+
+
+@login_required
+def audit_log(request):
+    if not request.user.has_role(Role.RDO):
+        raise PermissionDenied("Only the Research Data Office reads the whole audit log.")
+    form = AuditFilterForm(request.GET or None)
+    events = AuditEvent.objects.order_by("-seq")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["verb"]:
+            events = events.filter(verb__icontains=data["verb"])
+        if data["actor"]:
+            events = events.filter(actor_label__icontains=data["actor"])
+        if data["target"]:
+            target_type, _, target_id = data["target"].partition(":")
+            events = events.filter(target_type=target_type.strip())
+            if target_id.strip():
+                events = events.filter(target_id=target_id.strip())
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    head = AuditChainHead.objects.filter(id=1).first()
+    return render(request, "portal/audit_log.html", {"form": form, "page": page, "head": head})
+
+
+@require_GET
+def healthz(request):
+    """Liveness and database reachability for the load balancer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def robots(request):
+    return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")

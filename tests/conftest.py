@@ -1,0 +1,178 @@
+"""Personas, service checks and browser set-up shared by the whole suite."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_configure(config):
+    if CI and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit("CI=true but the suite is not on PostgreSQL: set DATABASE_URL", returncode=3)
+    if CI and not os.environ.get("TEST_REDIS_URL"):
+        pytest.exit("CI=true but no Redis for the worker tests: set TEST_REDIS_URL", returncode=3)
+    if CI and not os.path.exists(CHROMIUM):
+        pytest.exit(f"CI=true but Chromium is missing at {CHROMIUM}", returncode=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Outside CI, skip what needs a missing service, saying which; under CI nothing is skipped."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    reasons = {
+        "postgres": None if on_postgres else "needs PostgreSQL (set DATABASE_URL)",
+        "worker": None if os.environ.get("TEST_REDIS_URL") and on_postgres else "needs Redis and PostgreSQL",
+        "browser": None if os.path.exists(CHROMIUM) else f"needs Chromium at {CHROMIUM}",
+    }
+    for item in items:
+        for marker, reason in reasons.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    """Each test gets its own protected storage root."""
+    settings.PROTECTED_STORAGE_ROOT = tmp_path / "protected"
+    settings.PROTECTED_STORAGE_ROOT.mkdir()
+
+
+# --- personas -----------------------------------------------------------------------------
+
+
+def _person(email, full_name, roles=(), **extra):
+    from portal.services.accounts import user_create
+
+    return user_create(
+        actor="system:test", email=email, full_name=full_name, password=PASSWORD, roles=list(roles), **extra
+    )
+
+
+@pytest.fixture
+def alice(db):
+    """The applicant: a researcher."""
+    return _person(
+        "alice@uni.example", "Alice Applicant", ["researcher"], organisation="University of Latvia", country="LV"
+    )
+
+
+@pytest.fixture
+def bob(db):
+    """A team member of Alice's."""
+    return _person("bob@uni.example", "Bob Teammate", ["researcher"], organisation="University of Latvia", country="LV")
+
+
+@pytest.fixture
+def charlie(db):
+    """An outsider researcher, on nobody's team."""
+    return _person("charlie@elsewhere.example", "Charlie Outsider", ["researcher"], country="DE")
+
+
+@pytest.fixture
+def rdo(db):
+    return _person("rdo@portal.example", "Rita Office", ["rdo"])
+
+
+@pytest.fixture
+def committee(db):
+    from access_requests.services import committee_create
+
+    return committee_create(actor="system:test", name="Test Access Committee", quorum=2)
+
+
+@pytest.fixture
+def chair(committee):
+    from access_requests.services import committee_add_member
+
+    user = _person("chair@committee.example", "Carla Chair")
+    committee_add_member(actor="system:test", committee=committee, user=user, chair=True)
+    return user
+
+
+@pytest.fixture
+def member(committee):
+    from access_requests.services import committee_add_member
+
+    user = _person("member@committee.example", "Max Member")
+    committee_add_member(actor="system:test", committee=committee, user=user)
+    return user
+
+
+@pytest.fixture
+def holder(db):
+    from catalogue.services import data_holder_create
+
+    return data_holder_create(
+        actor="system:test",
+        name="Riga Test Hospital",
+        slug="riga-test",
+        country="LV",
+        contact_email="data@riga.example",
+        rdo_email="rdo@riga.example",
+    )
+
+
+@pytest.fixture
+def other_holder(db):
+    from catalogue.services import data_holder_create
+
+    return data_holder_create(
+        actor="system:test",
+        name="Valencia Test Hospital",
+        slug="valencia-test",
+        country="ES",
+        contact_email="data@valencia.example",
+        rdo_email="rdo@valencia.example",
+    )
+
+
+@pytest.fixture
+def steward(holder):
+    """Steward of `holder`, the data holder whose datasets are requested."""
+    from catalogue.services import data_holder_add_steward
+
+    user = _person("steward@riga.example", "Sam Steward")
+    data_holder_add_steward(actor="system:test", holder=holder, user=user)
+    return user
+
+
+@pytest.fixture
+def other_steward(other_holder):
+    """Steward of another data holder."""
+    from catalogue.services import data_holder_add_steward
+
+    user = _person("steward@valencia.example", "Olga Otherholder")
+    data_holder_add_steward(actor="system:test", holder=other_holder, user=user)
+    return user
+
+
+# --- browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Drive Debian's Chromium: Playwright cannot download its own browser here."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def chromium_available():
+    return shutil.which(CHROMIUM) is not None
