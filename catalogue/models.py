@@ -1,6 +1,7 @@
-"""Data holders and their datasets."""
+"""Data holders, their imaging datasets and files, and the controlled vocabularies."""
 
 from django.db import models
+from django.db.models import F, Q
 
 
 class DataHolder(models.Model):
@@ -20,7 +21,7 @@ class DataHolder(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(country__regex=r"^[A-Z]{2}$"), name="dataholder_country_iso2")
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="dataholder_country_iso2"),
         ]
 
     def __str__(self) -> str:
@@ -39,3 +40,215 @@ class Stewardship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} stewards {self.holder}"
+
+
+class Vocabulary(models.TextChoices):
+    """The controlled vocabularies shipped with the code (catalogue/vocabularies/*.json)."""
+
+    MODALITY = "modality", "Imaging modality (DICOM 0008,0060)"
+    CONDITION = "condition", "Cancer condition (ICD-10 chapter II)"
+    BODY_PART = "body_part", "Body part (DICOM 0018,0015)"
+    DATA_USE = "data_use", "Data-use condition (EUCAIM, with GA4GH DUO code)"
+    ACCESS_MODE = "access_mode", "Access mode"
+    BIRTH_SEX = "birth_sex", "Birth sex"
+
+
+class Term(models.Model):
+    """One code of a controlled vocabulary. `external_code` holds e.g. the DUO code of a data-use condition."""
+
+    vocabulary = models.CharField(max_length=20, choices=Vocabulary.choices)
+    code = models.CharField(max_length=64)
+    label = models.CharField(max_length=200)
+    external_code = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["vocabulary", "code"]
+        constraints = [models.UniqueConstraint(fields=["vocabulary", "code"], name="term_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}" if self.vocabulary == Vocabulary.CONDITION else self.label
+
+
+class Manufacturer(models.Model):
+    """Equipment manufacturer as written in DICOM (0008,0070); an open list."""
+
+    name = models.CharField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class DatasetType(models.TextChoices):
+    ORIGINAL = "original", "Original"
+    ANNOTATED = "annotated", "Annotated"
+    PROCESSED = "processed", "Processed"
+
+
+class AccessRights(models.TextChoices):
+    PUBLIC = "PUBLIC", "Public"
+    RESTRICTED = "RESTRICTED", "Restricted"
+    NON_PUBLIC = "NON_PUBLIC", "Non-public"
+
+
+class Tier(models.IntegerChoices):
+    METADATA = 1, "Tier 1: metadata in the catalogue"
+    FEDERATED_SEARCH = 2, "Tier 2: searchable through federated search"
+    FEDERATED_PROCESSING = 3, "Tier 3: federated processing"
+
+
+class Dataset(models.Model):
+    """An imaging collection described to the EUCAIM DCAT-AP profile (see CATALOGUE_PROFILE.md).
+
+    The identifier never changes once the dataset has been published. Status changes only
+    through catalogue.services.
+    """
+
+    identifier = models.CharField(max_length=64, unique=True, help_text="persistent identifier, e.g. LV-RECUH-MG-2024")
+    title = models.CharField(max_length=300)
+    description = models.TextField()
+    version = models.CharField(max_length=40, default="1.0.0")
+    holder = models.ForeignKey(DataHolder, on_delete=models.PROTECT, related_name="datasets")
+    status = models.CharField(max_length=10, choices=DatasetStatus.choices, default=DatasetStatus.DRAFT, db_index=True)
+    dataset_type = models.CharField(max_length=10, choices=DatasetType.choices, default=DatasetType.ORIGINAL)
+    access_rights = models.CharField(max_length=12, choices=AccessRights.choices, default=AccessRights.RESTRICTED)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.METADATA)
+
+    conditions = models.ManyToManyField(Term, related_name="datasets_by_condition", blank=True)
+    modalities = models.ManyToManyField(Term, related_name="datasets_by_modality", blank=True)
+    body_parts = models.ManyToManyField(Term, related_name="datasets_by_body_part", blank=True)
+    birth_sexes = models.ManyToManyField(Term, related_name="datasets_by_birth_sex", blank=True)
+    access_modes = models.ManyToManyField(Term, related_name="datasets_by_access_mode", blank=True)
+    data_use_terms = models.ManyToManyField(
+        Term, through="DataUseCondition", related_name="datasets_by_data_use", blank=True
+    )
+    manufacturers = models.ManyToManyField(Manufacturer, related_name="datasets", blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+
+    age_min = models.PositiveSmallIntegerField(null=True, blank=True, help_text="typical minimum age (years)")
+    age_max = models.PositiveSmallIntegerField(null=True, blank=True, help_text="typical maximum age (years)")
+    subjects_count = models.PositiveIntegerField(help_text="number of unique individuals")
+    studies_count = models.PositiveIntegerField(help_text="number of imaging studies")
+    series_count = models.PositiveIntegerField(null=True, blank=True)
+    images_count = models.PositiveBigIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="total size as declared")
+
+    acquisition_start = models.DateField(null=True, blank=True)
+    acquisition_end = models.DateField(null=True, blank=True)
+    collection_method = models.CharField(max_length=200, default="Retrospective collection from clinical routine")
+    provenance = models.TextField(blank=True)
+    anonymisation_profile = models.CharField(max_length=200, blank=True)
+    anonymisation_verified_on = models.DateField(null=True, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    landing_page = models.URLField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        permissions = [("steward_dataset", "Can edit, publish and withdraw the dataset")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(age_min__isnull=True) | Q(age_max__isnull=True) | Q(age_min__lte=F("age_max")),
+                name="dataset_age_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(acquisition_start__isnull=True)
+                | Q(acquisition_end__isnull=True)
+                | Q(acquisition_start__lte=F("acquisition_end")),
+                name="dataset_acquisition_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(subjects_count__lte=F("studies_count")) | Q(studies_count=0),
+                name="dataset_subjects_not_more_than_studies",
+            ),
+            models.CheckConstraint(
+                condition=Q(identifier__regex=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), name="dataset_identifier_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.identifier})"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == DatasetStatus.PUBLISHED
+
+
+class DataUseCondition(models.Model):
+    """A data-use condition on a dataset, with its parameters where the condition needs them.
+
+    parameters by condition: GEOGRAPHICAL_RESTRICTION {"countries": ["LV", ...]};
+    DISEASE_SPECIFIC_RESEARCH {"conditions": ["C50", ...]}; TIME_LIMIT_ON_USE {"months": 24};
+    INSTITUTION_SPECIFIC_RESTRICTION {"institutions": [...]}; others {} or {"note": "..."}.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="use_conditions")
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "term"], name="data_use_condition_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.term.code} on {self.dataset.identifier}"
+
+
+class DatasetFile(models.Model):
+    """One file of a dataset, under PROTECTED_STORAGE_ROOT, with its size and SHA-256."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1000, help_text="relative to PROTECTED_STORAGE_ROOT")
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    media_type = models.CharField(max_length=100, default="application/dicom")
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "path"], name="dataset_file_unique_path"),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="dataset_file_sha256_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class FileScanStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class FileScan(models.Model):
+    """A steward's request to register the files under a folder; the task reports its progress here."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="file_scans")
+    folder = models.CharField(max_length=1000, help_text="relative to PROTECTED_STORAGE_ROOT")
+    requested_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=FileScanStatus.choices, default=FileScanStatus.QUEUED)
+    files_total = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    bytes_done = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"scan of {self.folder} for {self.dataset.identifier} ({self.status})"

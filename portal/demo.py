@@ -155,8 +155,11 @@ def load_committee(people: dict[str, User]):
 
 def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
+    from catalogue.demo import load_catalogue
+
     with transaction.atomic():
         people = load_people()
         holders = load_holders(people)
         committee = load_committee(people)
-    return {"people": people, "holders": holders, "committee": committee}
+        datasets = load_catalogue(people=people, holders=holders)
+    return {"people": people, "holders": holders, "committee": committee, "datasets": datasets}

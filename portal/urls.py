@@ -7,6 +7,7 @@ from portal import apis, views
 
 api_v1 = [
     path("me/", apis.MeApi.as_view(), name="api-me"),
+    path("", include("catalogue.api_urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("catalogue/", include("catalogue.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
     path("api/v1/", include(api_v1)),
