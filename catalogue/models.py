@@ -1,5 +1,7 @@
 """Data holders, their imaging datasets and files, and the controlled vocabularies."""
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 
@@ -106,6 +108,15 @@ class Tier(models.IntegerChoices):
     FEDERATED_PROCESSING = 3, "Tier 3: federated processing"
 
 
+class SearchVectorIndex(GinIndex):
+    """A GIN index on PostgreSQL; a plain index elsewhere, so the embedded SQLite demo still migrates."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return models.Index.create_sql(self, model, schema_editor, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class Dataset(models.Model):
     """An imaging collection described to the EUCAIM DCAT-AP profile (see CATALOGUE_PROFILE.md).
 
@@ -154,10 +165,14 @@ class Dataset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Full-text search on PostgreSQL (title A, keywords and coded terms B, description C); kept
+    # current by catalogue.search.dataset_refresh_search_vector after every write.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["title"]
         permissions = [("steward_dataset", "Can edit, publish and withdraw the dataset")]
+        indexes = [SearchVectorIndex(fields=["search_vector"], name="dataset_search_vector_gin")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(age_min__isnull=True) | Q(age_max__isnull=True) | Q(age_min__lte=F("age_max")),
@@ -252,3 +267,18 @@ class FileScan(models.Model):
 
     def __str__(self) -> str:
         return f"scan of {self.folder} for {self.dataset.identifier} ({self.status})"
+
+
+class BasketItem(models.Model):
+    """A dataset a researcher has collected from the catalogue; an access application starts from the basket."""
+
+    user = models.ForeignKey("portal.User", on_delete=models.CASCADE, related_name="basket_items")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "dataset"], name="basket_item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.identifier} in the basket of {self.user}"
