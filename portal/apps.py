@@ -6,4 +6,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import dashboard_panels, signals  # noqa: F401  (registers receivers and panels)
+        from portal import dashboard_panels, schema, signals  # noqa: F401  (registers receivers, panels, schema)
