@@ -1,0 +1,270 @@
+"""Reads of the catalogue: which datasets a user may see, faceted search, the basket."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.core.paginator import EmptyPage, Page, Paginator
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Value
+from django.http import Http404
+
+from catalogue.models import (
+    BasketItem,
+    DataHolder,
+    Dataset,
+    DatasetStatus,
+    DataUseCondition,
+    Manufacturer,
+    Stewardship,
+    Term,
+    Vocabulary,
+)
+from catalogue.search import text_filter
+from portal.models import Role
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A facet of the search: its query parameter, and where a dataset keeps its values.
+
+    `through` is the table that links a dataset to its values (None when the value sits on the
+    dataset or its data holder); `path` leads from that row to the public value.
+    """
+
+    name: str
+    label: str
+    path: str
+    through: type[Model] | None = None
+    vocabulary: str = ""
+
+
+FACETS: tuple[Facet, ...] = (
+    Facet("modality", "Modality", "term__code", Dataset.modalities.through, Vocabulary.MODALITY),
+    Facet("condition", "Cancer condition", "term__code", Dataset.conditions.through, Vocabulary.CONDITION),
+    Facet("body_part", "Body part", "term__code", Dataset.body_parts.through, Vocabulary.BODY_PART),
+    Facet("manufacturer", "Manufacturer", "manufacturer__name", Dataset.manufacturers.through),
+    Facet("country", "Country", "holder__country"),
+    Facet("holder", "Data holder", "holder__slug"),
+    Facet("data_use", "Data-use condition", "term__code", DataUseCondition, Vocabulary.DATA_USE),
+    Facet("access_mode", "Access mode", "term__code", Dataset.access_modes.through, Vocabulary.ACCESS_MODE),
+)
+FACET_NAMES = tuple(facet.name for facet in FACETS)
+
+SORTS = {
+    "relevance": "Relevance",
+    "title": "Title",
+    "newest": "Newest first",
+    "subjects": "Most subjects",
+    "studies": "Most studies",
+}
+_ORDERINGS = {
+    "title": ("title", "pk"),
+    "newest": (F("published_at").desc(nulls_last=True), "-created_at", "-pk"),
+    "subjects": ("-subjects_count", "title", "pk"),
+    "studies": ("-studies_count", "title", "pk"),
+}
+
+# What a result list shows of each dataset, fetched in a fixed number of queries.
+LIST_PREFETCH = (
+    "modalities",
+    "conditions",
+    "body_parts",
+    "birth_sexes",
+    "access_modes",
+    "manufacturers",
+    Prefetch("use_conditions", queryset=DataUseCondition.objects.select_related("term").order_by("term__code")),
+)
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    """A validated search: free text, facet values (public codes), statuses, sort."""
+
+    text: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    statuses: tuple[str, ...] = ()
+    sort: str = ""
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort and self.sort != "relevance":
+            return self.sort
+        return "relevance" if self.text else "title"
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    name: str
+    label: str
+    values: list[FacetValue]
+
+
+class FacetOptions:
+    """Every value each facet may take, with its label: three queries, once per request."""
+
+    def __init__(self) -> None:
+        self.labels: dict[str, dict[str, str]] = {facet.name: {} for facet in FACETS}
+        by_vocabulary = {facet.vocabulary: facet.name for facet in FACETS if facet.vocabulary}
+        for term in Term.objects.filter(vocabulary__in=by_vocabulary).order_by("code"):
+            self.labels[by_vocabulary[term.vocabulary]][term.code] = str(term)
+        self.labels["manufacturer"] = {name: name for name in Manufacturer.objects.values_list("name", flat=True)}
+        for slug, name, country in DataHolder.objects.values_list("slug", "name", "country"):
+            self.labels["holder"][slug] = name
+            self.labels["country"][country] = country
+        self.labels["country"] = dict(sorted(self.labels["country"].items()))
+
+    def choices(self, facet: str) -> list[tuple[str, str]]:
+        return list(self.labels[facet].items())
+
+    def unknown(self, facet: str, values) -> list[str]:
+        return [value for value in values if value not in self.labels[facet]]
+
+    def label(self, facet: str, value: str) -> str:
+        return self.labels[facet].get(value, value)
+
+
+# --- visibility ---------------------------------------------------------------------------
+
+
+def datasets_visible_to(user) -> QuerySet[Dataset]:
+    """Published datasets for everyone; stewards also their own holders' drafts and withdrawn ones; the RDO all."""
+    datasets = Dataset.objects.all()
+    if user is None or not user.is_authenticated:
+        return datasets.filter(status=DatasetStatus.PUBLISHED)
+    if user.has_role(Role.RDO):
+        return datasets
+    if user.has_role(Role.STEWARD):
+        own = Stewardship.objects.filter(user=user).values("holder_id")
+        return datasets.filter(Q(status=DatasetStatus.PUBLISHED) | Q(holder_id__in=own))
+    return datasets.filter(status=DatasetStatus.PUBLISHED)
+
+
+def dataset_get_visible(*, user, identifier: str, detail: bool = False) -> Dataset:
+    """The dataset with this identifier if `user` may see it, else 404 (whether or not it exists)."""
+    datasets = datasets_visible_to(user).select_related("holder")
+    if detail:
+        datasets = datasets.prefetch_related(*LIST_PREFETCH, "files")
+    try:
+        return datasets.get(identifier=identifier)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset.")
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+def _facet_filter(facet: Facet, values: tuple[str, ...]) -> Q:
+    lookup = {f"{facet.path}__in": values}
+    if facet.through is None:
+        return Q(**lookup)
+    return Q(Exists(facet.through.objects.filter(dataset_id=OuterRef("pk"), **lookup)))
+
+
+def _matching(user, query: DatasetQuery, *, except_facet: str = "") -> QuerySet[Dataset]:
+    datasets = text_filter(datasets_visible_to(user), query.text)
+    if query.statuses:
+        datasets = datasets.filter(status__in=query.statuses)
+    for facet in FACETS:
+        values = query.filters.get(facet.name)
+        if values and facet.name != except_facet:
+            datasets = datasets.filter(_facet_filter(facet, values))
+    return datasets
+
+
+def dataset_search(*, user, query: DatasetQuery) -> QuerySet[Dataset]:
+    """The datasets `user` may see that match `query`, sorted, with what a result list shows."""
+    datasets = _matching(user, query)
+    sort = query.effective_sort
+    ordering = ("-relevance", "title", "pk") if sort == "relevance" else _ORDERINGS[sort]
+    return datasets.select_related("holder").prefetch_related(*LIST_PREFETCH).order_by(*ordering)
+
+
+def _facet_rows(facet: Facet, base: QuerySet[Dataset]) -> QuerySet:
+    ids = base.values("pk")
+    if facet.through is None:
+        rows = Dataset.objects.filter(pk__in=ids)
+    else:
+        rows = facet.through.objects.filter(dataset_id__in=ids)
+    return (
+        rows.values(value=F(facet.path))
+        .annotate(facet=Value(facet.name), n=Count("*"))
+        .values_list("facet", "value", "n")
+        .order_by()
+    )
+
+
+def dataset_facet_counts(*, user, query: DatasetQuery, options: FacetOptions) -> list[FacetGroup]:
+    """For each facet, how many matching datasets carry each value, in one SQL statement.
+
+    A facet's counts apply the text and every other facet's selection but not its own, so a
+    user sees how many results each further value of the same facet would add (OR within a
+    facet, AND across facets).
+    """
+    parts = [_facet_rows(facet, _matching(user, query, except_facet=facet.name)) for facet in FACETS]
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACET_NAMES}
+    for facet_name, value, n in parts[0].union(*parts[1:], all=True):
+        counts[facet_name][value] = n
+    groups = []
+    for facet in FACETS:
+        selected = set(query.filters.get(facet.name, ()))
+        shown = {value: n for value, n in counts[facet.name].items() if n}
+        shown.update({value: shown.get(value, 0) for value in selected})
+        values = [
+            FacetValue(value, options.label(facet.name, value), n, value in selected)
+            for value, n in sorted(shown.items(), key=lambda item: (-item[1], options.label(facet.name, item[0])))
+        ]
+        groups.append(FacetGroup(facet.name, facet.label, values))
+    return groups
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    page: Page
+    facets: list[FacetGroup]
+    out_of_range: bool = False
+
+
+def dataset_search_page(
+    *, user, query: DatasetQuery, options: FacetOptions, page: int = 1, per_page: int = 20
+) -> SearchPage:
+    """One page of results and the facet counts; a page past the end gives the last page, flagged."""
+    paginator = Paginator(dataset_search(user=user, query=query), per_page)
+    out_of_range = False
+    try:
+        result_page = paginator.page(page)
+    except EmptyPage:
+        out_of_range = True
+        result_page = paginator.page(paginator.num_pages)
+    facets = dataset_facet_counts(user=user, query=query, options=options)
+    return SearchPage(result_page, facets, out_of_range)
+
+
+# --- the basket ---------------------------------------------------------------------------
+
+
+def basket_items_for(user) -> QuerySet[BasketItem]:
+    """The user's basket, oldest first, with each dataset's holder and data-use conditions."""
+    return (
+        BasketItem.objects.filter(user=user)
+        .select_related("dataset__holder")
+        .prefetch_related(
+            Prefetch(
+                "dataset__use_conditions",
+                queryset=DataUseCondition.objects.select_related("term").order_by("term__code"),
+            ),
+            "dataset__access_modes",
+        )
+    )
+
+
+def basket_dataset_ids(user) -> set[int]:
+    if user is None or not user.is_authenticated:
+        return set()
+    return set(BasketItem.objects.filter(user=user).values_list("dataset_id", flat=True))

@@ -1,0 +1,71 @@
+"""Catalogue test data shared by the catalogue's test modules."""
+
+import itertools
+
+import pytest
+
+_serial = itertools.count(1)
+
+
+def build_dataset(
+    holder,
+    *,
+    identifier: str | None = None,
+    title: str = "Screening mammography collection",
+    description: str = "Anonymised full-field digital mammograms from the national screening programme.",
+    status: str = "published",
+    modalities=("MG",),
+    conditions=("C50",),
+    body_parts=("BREAST",),
+    birth_sexes=("FEMALE",),
+    access_modes=("DOWNLOAD",),
+    data_use=("GENERAL_RESEARCH_USE",),
+    manufacturers=("Siemens Healthineers",),
+    keywords=("screening",),
+    **fields,
+):
+    """A dataset written straight through the ORM (tests may; product code goes through services).
+
+    Its search vector is refreshed as the catalogue's services do after every write.
+    """
+    from django.utils import timezone
+
+    from catalogue.models import Dataset, DataUseCondition, Manufacturer, Term
+    from catalogue.search import dataset_refresh_search_vector
+
+    n = next(_serial)
+    fields.setdefault("subjects_count", 100 + n)
+    fields.setdefault("studies_count", 200 + n)
+    if status == "published":
+        fields.setdefault("published_at", timezone.now())
+    dataset = Dataset.objects.create(
+        identifier=identifier or f"TEST-{n:05d}",
+        title=title,
+        description=description,
+        holder=holder,
+        status=status,
+        keywords=list(keywords),
+        **fields,
+    )
+
+    def terms(vocabulary, codes):
+        found = list(Term.objects.filter(vocabulary=vocabulary, code__in=codes))
+        assert len(found) == len(set(codes)), f"unknown {vocabulary} code among {codes}"
+        return found
+
+    dataset.modalities.set(terms("modality", modalities))
+    dataset.conditions.set(terms("condition", conditions))
+    dataset.body_parts.set(terms("body_part", body_parts))
+    dataset.birth_sexes.set(terms("birth_sex", birth_sexes))
+    dataset.access_modes.set(terms("access_mode", access_modes))
+    for term in terms("data_use", data_use):
+        DataUseCondition.objects.create(dataset=dataset, term=term)
+    dataset.manufacturers.set([Manufacturer.objects.get_or_create(name=name)[0] for name in manufacturers])
+    dataset_refresh_search_vector(dataset)
+    return dataset
+
+
+@pytest.fixture
+def make_dataset(db):
+    """Build a dataset: make_dataset(holder, title=..., modalities=("MR",), status="draft", ...)."""
+    return build_dataset
