@@ -16,7 +16,8 @@ from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySe
 from django.db.models.functions import Cast
 
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, NotPermitted
+from portal.models import Role
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
@@ -126,7 +127,9 @@ def text_filter(datasets: QuerySet, text: str) -> QuerySet:
 
 
 def basket_add(*, actor, dataset: Dataset) -> BasketItem:
-    """Put a published dataset into the actor's basket; adding it twice keeps one entry."""
+    """Put a published dataset into a researcher's basket; adding it twice keeps one entry."""
+    if not actor.is_authenticated or not actor.has_role(Role.RESEARCHER):
+        raise NotPermitted("Only researchers collect datasets for an access application.")
     if dataset.status != DatasetStatus.PUBLISHED:
         raise InvalidInput(
             "Only published datasets can be requested.",
@@ -136,6 +139,7 @@ def basket_add(*, actor, dataset: Dataset) -> BasketItem:
     return item
 
 
-def basket_remove(*, actor, dataset: Dataset) -> None:
-    """Take a dataset out of the actor's basket; removing one that is not there is no error."""
-    BasketItem.objects.filter(user=actor, dataset=dataset).delete()
+def basket_remove(*, actor, identifier: str) -> bool:
+    """Take a dataset out of the actor's basket; False when it was not there."""
+    deleted, _ = BasketItem.objects.filter(user=actor, dataset__identifier=identifier).delete()
+    return bool(deleted)

@@ -150,7 +150,7 @@ def dataset_get_visible(*, user, identifier: str, detail: bool = False) -> Datas
     """The dataset with this identifier if `user` may see it, else 404 (whether or not it exists)."""
     datasets = datasets_visible_to(user).select_related("holder")
     if detail:
-        datasets = datasets.prefetch_related(*LIST_PREFETCH, "files")
+        datasets = datasets.prefetch_related(*LIST_PREFETCH)
     try:
         return datasets.get(identifier=identifier)
     except Dataset.DoesNotExist:

@@ -6,6 +6,8 @@ from portal.models import Role
 # (label, url name, role that sees it or None for every signed-in user, or "public")
 NAVIGATION = [
     ("Dashboard", "dashboard", None),
+    ("Catalogue", "catalogue:search", "public"),
+    ("Basket", "catalogue:basket", Role.RESEARCHER),
     ("Audit log", "audit_log", Role.RDO),
     ("API tokens", "tokens", None),
 ]
