@@ -138,7 +138,7 @@ def load_holders(people: dict[str, User]) -> dict:
 
 def load_committee(people: dict[str, User]):
     from access_requests.models import Committee
-    from access_requests.services import committee_add_member, committee_create
+    from access_requests.services.committees import committee_add_member, committee_create
 
     name = "European Imaging Data Access Committee"
     committee = Committee.objects.filter(name=name).first() or committee_create(

@@ -13,6 +13,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/signup/", views.signup, name="signup"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/confirm-password/", views.sudo, name="sudo"),
     path("settings/tokens/", views.tokens, name="tokens"),

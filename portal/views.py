@@ -1,6 +1,7 @@
 """Pages of the portal app: sign-in, dashboard, API tokens, the audit log."""
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,8 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.dashboard import panels_for
 from portal.errors import DomainError
-from portal.forms import ApiTokenForm, AuditFilterForm, LoginForm, SudoForm
+from portal.forms import ApiTokenForm, AuditFilterForm, LoginForm, SignupForm, SudoForm
 from portal.models import ApiToken, AuditChainHead, AuditEvent, Role
+from portal.services.accounts import user_create
 from portal.services.tokens import api_token_create, api_token_revoke
 from portal.sudo import require_sudo_mode, sudo_mode_start
 
@@ -23,6 +25,28 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+def signup(request):
+    """Researchers create their own account; pending team invitations for the address are claimed."""
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user = user_create(
+            actor="self-registration",
+            email=data["email"],
+            full_name=data["full_name"],
+            password=data["password1"],
+            roles=[Role.RESEARCHER],
+            organisation=data["organisation"],
+            country=data["country"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Your researcher account is ready.")
+        return redirect("dashboard")
+    return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required

@@ -81,14 +81,14 @@ def rdo(db):
 
 @pytest.fixture
 def committee(db):
-    from access_requests.services import committee_create
+    from access_requests.services.committees import committee_create
 
     return committee_create(actor="system:test", name="Test Access Committee", quorum=2)
 
 
 @pytest.fixture
 def chair(committee):
-    from access_requests.services import committee_add_member
+    from access_requests.services.committees import committee_add_member
 
     user = _person("chair@committee.example", "Carla Chair")
     committee_add_member(actor="system:test", committee=committee, user=user, chair=True)
@@ -97,7 +97,7 @@ def chair(committee):
 
 @pytest.fixture
 def member(committee):
-    from access_requests.services import committee_add_member
+    from access_requests.services.committees import committee_add_member
 
     user = _person("member@committee.example", "Max Member")
     committee_add_member(actor="system:test", committee=committee, user=user)

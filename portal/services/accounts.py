@@ -2,9 +2,13 @@
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.dispatch import Signal
 
 from portal.models import Role, User
 from portal.services.audit import audit_record
+
+# Sent inside user_create's transaction; other apps react (pending team invitations become memberships).
+user_created = Signal()
 
 
 def user_create(
@@ -30,6 +34,7 @@ def user_create(
         audit_record(
             actor=actor, verb="user.create", target=user, payload={"email": user.email, "roles": sorted(roles)}
         )
+        user_created.send(sender=User, user=user)
     return user
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template import TemplateDoesNotExist
+from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -30,6 +30,17 @@ def _recipients(to) -> list[str]:
     return addresses
 
 
+_text_engine = None
+
+
+def _render_text(name: str, context: dict) -> str:
+    """Plain-text parts are rendered without HTML escaping."""
+    global _text_engine
+    if _text_engine is None:
+        _text_engine = Engine(dirs=[str(settings.BASE_DIR / "templates")], app_dirs=True, autoescape=False)
+    return _text_engine.get_template(name).render(Context(context))
+
+
 def notification_queue(*, to, template: str, context: dict) -> OutboxEmail | None:
     """Render `emails/<template>.{subject,txt,html}` and queue it for every recipient.
 
@@ -40,8 +51,8 @@ def notification_queue(*, to, template: str, context: dict) -> OutboxEmail | Non
     if not recipients:
         return None
     ctx = {"site_url": settings.SITE_URL, "site_name": settings.SITE_NAME, **context}
-    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", ctx).split())
-    body_text = render_to_string(f"emails/{template}.txt", ctx)
+    subject = " ".join(_render_text(f"emails/{template}.subject.txt", ctx).split())
+    body_text = _render_text(f"emails/{template}.txt", ctx)
     try:
         body_html = render_to_string(f"emails/{template}.html", ctx)
     except TemplateDoesNotExist:

@@ -1,0 +1,498 @@
+"""Writing an application: create from the basket, edit its sections, team, documents.
+
+Every function here refuses to change an application that is not a draft or returned
+(governance invariant 6), checks that the actor is on its team, and records the change in
+the audit chain in the same transaction.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from access_requests.models import (
+    Application,
+    ApplicationDataset,
+    ApplicationStatus,
+    Dpia,
+    DpiaRisk,
+    EthicsApproval,
+    LegalStatement,
+    ReferenceCounter,
+    Representations,
+    StatementAcceptance,
+    TeamMember,
+)
+from access_requests.permissions import CHANGE, VIEW, can_edit
+from access_requests.services.documents import document_store
+from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabulary
+from portal.errors import InvalidInput, NotPermitted, TransitionError
+from portal.models import User
+from portal.services.audit import audit_record
+from portal.services.notifications import notification_queue
+
+APPLICATION_FIELDS = [
+    "title",
+    "lay_summary",
+    "scientific_description",
+    "timeline",
+    "intended_use",
+    "ai_algorithms",
+    "purpose",
+    "methods_development",
+    "commercial_use",
+    "access_start",
+    "access_months",
+    "access_mode",
+    "organisation",
+    "organisation_country",
+    "organisation_not_for_profit",
+    "contact_phone",
+    "mdr_applicable",
+    "mdr_notes",
+    "ai_assessment",
+]
+
+# ALTAI-style self-assessment questions (EU High-Level Expert Group on AI, 2020), answered yes/no/n.a.
+AI_QUESTIONS = [
+    ("human_oversight", "Will a human review every output of the AI system before it affects a patient?"),
+    ("robustness", "Will the model be validated on data from another site than the training data?"),
+    ("bias", "Have you assessed whether the data under-represent groups by sex, age or equipment?"),
+    ("transparency", "Will the model's intended use and limits be documented for its users?"),
+    ("privacy", "Could the trained model memorise or reveal information about individuals?"),
+    ("accountability", "Is there a named person accountable for the AI system's performance?"),
+]
+AI_ANSWERS = {"yes", "no", "na"}
+
+
+def _lock(application: Application) -> Application:
+    return Application.objects.select_for_update().get(pk=application.pk)
+
+
+def _require_editable(*, actor, application: Application) -> Application:
+    """Lock the row and refuse unless the actor is on the team and the application can change."""
+    locked = _lock(application)
+    if not locked.is_editable_by_applicant:
+        raise TransitionError(
+            f"Application {locked.reference} is {locked.get_status_display().lower()}: it can be changed only "
+            "while it is a draft or returned for revision."
+        )
+    if not can_edit(actor, locked):
+        raise NotPermitted("Only the application's team can change it.")
+    return locked
+
+
+def _next_reference(today: date) -> str:
+    counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(year=today.year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"AR-{today.year}-{counter.last:05d}"
+
+
+def _grant_team_perms(user: User, application: Application) -> None:
+    assign_perm(VIEW, user, application)
+    assign_perm(CHANGE, user, application)
+
+
+def application_create(*, actor: User, title: str, datasets: list[Dataset] | None = None) -> Application:
+    """Start a draft application; with no datasets given, from the actor's basket (which it empties)."""
+    title = (title or "").strip()
+    if not title:
+        raise InvalidInput("Give the application a title.", fields={"title": ["This field is required."]})
+    with transaction.atomic():
+        basket = None
+        if datasets is None:
+            basket = list(BasketItem.objects.filter(user=actor).select_related("dataset"))
+            datasets = [item.dataset for item in basket]
+        unpublished = [d.identifier for d in datasets if d.status != DatasetStatus.PUBLISHED]
+        if unpublished:
+            raise InvalidInput(
+                f"These datasets are not published: {', '.join(unpublished)}.", fields={"datasets": ["Not published."]}
+            )
+        application = Application.objects.create(
+            reference=_next_reference(timezone.localdate()),
+            applicant=actor,
+            title=title,
+            organisation=actor.organisation,
+            organisation_country=actor.country,
+            access_months=min(12, settings.ACCESS_MAX_MONTHS),
+        )
+        for dataset in datasets:
+            ApplicationDataset.objects.get_or_create(application=application, dataset=dataset)
+        Dpia.objects.create(application=application)
+        Representations.objects.create(application=application, institution_legal_name=actor.organisation)
+        TeamMember.objects.create(
+            application=application, user=actor, email=actor.email, role="Applicant", joined_at=timezone.now()
+        )
+        _grant_team_perms(actor, application)
+        if basket:
+            BasketItem.objects.filter(pk__in=[item.pk for item in basket]).delete()
+        audit_record(
+            actor=actor,
+            verb="application.create",
+            target=application,
+            payload={"reference": application.reference, "datasets": [d.identifier for d in datasets]},
+        )
+    return application
+
+
+def _clean_value(field: str, value):
+    if field == "access_months":
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise InvalidInput("The access period must be a whole number of months.", fields={field: ["Not a number."]})
+        if not 1 <= value <= settings.ACCESS_MAX_MONTHS:
+            message = f"The access period is 1 to {settings.ACCESS_MAX_MONTHS} months."
+            raise InvalidInput(message, fields={field: [message]})
+    if field == "organisation_country" and value:
+        value = str(value).upper()
+    if field == "ai_assessment":
+        value = _clean_ai_assessment(value)
+    return value
+
+
+def _clean_ai_assessment(value) -> dict:
+    known = dict(AI_QUESTIONS)
+    if not isinstance(value, dict):
+        raise InvalidInput("The AI assessment is a set of answers.", fields={"ai_assessment": ["Expected an object."]})
+    errors = [f"{key}: unknown question" for key in value if key not in known]
+    errors += [
+        f"{key}: answer yes, no or na" for key, answer in value.items() if key in known and answer not in AI_ANSWERS
+    ]
+    if errors:
+        raise InvalidInput("The AI assessment has invalid answers.", fields={"ai_assessment": errors})
+    return value
+
+
+def application_update(*, actor: User, application: Application, data: dict) -> Application:
+    """Change the application's own fields (partial); lists the changed fields in the audit event."""
+    unknown = set(data) - set(APPLICATION_FIELDS) - {"purpose_conditions"}
+    if unknown:
+        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        changed = []
+        for field, value in data.items():
+            if field == "purpose_conditions":
+                continue
+            value = _clean_value(field, value)
+            if getattr(application, field) != value:
+                setattr(application, field, value)
+                changed.append(field)
+        application.full_clean(exclude=["reference", "applicant", "committee"])
+        application.save()
+        if "purpose_conditions" in data:
+            terms = _condition_terms(data["purpose_conditions"])
+            if set(application.purpose_conditions.all()) != set(terms):
+                application.purpose_conditions.set(terms)
+                changed.append("purpose_conditions")
+        if changed:
+            audit_record(actor=actor, verb="application.update", target=application, payload={"fields": changed})
+    return application
+
+
+def _condition_terms(codes) -> list[Term]:
+    codes = [str(code).strip().upper() for code in codes or []]
+    terms = {t.code: t for t in Term.objects.filter(vocabulary=Vocabulary.CONDITION, code__in=codes)}
+    unknown = [code for code in codes if code not in terms]
+    if unknown:
+        message = f"purpose_conditions: unknown code {unknown[0]!r}"
+        raise InvalidInput(message, fields={"purpose_conditions": [message]})
+    return list(terms.values())
+
+
+def application_set_datasets(*, actor: User, application: Application, requested: dict[Dataset, str]) -> Application:
+    """Set the requested datasets with their justifications (datasets not listed are removed)."""
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        unpublished = [d.identifier for d in requested if d.status != DatasetStatus.PUBLISHED]
+        if unpublished:
+            message = f"Not published: {', '.join(unpublished)}."
+            raise InvalidInput(message, fields={"datasets": [message]})
+        application.requested.exclude(dataset__in=list(requested)).delete()
+        for dataset, justification in requested.items():
+            ApplicationDataset.objects.update_or_create(
+                application=application, dataset=dataset, defaults={"justification": justification.strip()}
+            )
+        audit_record(
+            actor=actor,
+            verb="application.datasets_set",
+            target=application,
+            payload={"datasets": sorted(d.identifier for d in requested)},
+        )
+    return application
+
+
+def team_member_add(*, actor: User, application: Application, email: str, role: str = "Researcher") -> TeamMember:
+    """Add a team member by e-mail: an existing user joins at once, anyone else is invited."""
+    email = User.objects.normalize_email(email or "").lower().strip()
+    if "@" not in email:
+        raise InvalidInput("Give an e-mail address.", fields={"email": ["Enter a valid e-mail address."]})
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        if application.team.filter(email=email).exists():
+            raise InvalidInput(f"{email} is already on the team.", fields={"email": ["Already on the team."]})
+        user = User.objects.filter(email__iexact=email, is_active=True).first()
+        member = TeamMember.objects.create(
+            application=application,
+            user=user,
+            email=email,
+            role=role.strip() or "Researcher",
+            joined_at=timezone.now() if user else None,
+        )
+        if user:
+            _grant_team_perms(user, application)
+        audit_record(
+            actor=actor,
+            verb="application.team_add",
+            target=application,
+            payload={"email": email, "invited": user is None},
+        )
+        notification_queue(
+            to=email,
+            template="team_invitation" if user is None else "team_added",
+            context={"application": application, "inviter": actor, "member": member},
+        )
+    return member
+
+
+def team_member_remove(*, actor: User, application: Application, member: TeamMember) -> None:
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        if member.application_id != application.pk:
+            raise InvalidInput("Not a member of this application.")
+        if member.user_id == application.applicant_id:
+            raise InvalidInput("The applicant cannot be removed from the team.", fields={"email": ["The applicant."]})
+        if member.user_id:
+            remove_perm(VIEW, member.user, application)
+            remove_perm(CHANGE, member.user, application)
+        audit_record(actor=actor, verb="application.team_remove", target=application, payload={"email": member.email})
+        member.delete()
+
+
+def team_invitations_claim(*, user: User) -> int:
+    """Turn pending invitations for `user`'s e-mail into memberships (on sign-up)."""
+    with transaction.atomic():
+        pending = list(TeamMember.objects.select_for_update().filter(email__iexact=user.email, user__isnull=True))
+        for member in pending:
+            member.user = user
+            member.joined_at = timezone.now()
+            member.save(update_fields=["user", "joined_at"])
+            _grant_team_perms(user, member.application)
+            audit_record(
+                actor=user, verb="application.team_join", target=member.application, payload={"email": user.email}
+            )
+    return len(pending)
+
+
+def _covered(application: Application, dataset_ids) -> list[ApplicationDataset]:
+    ids = [int(i) for i in dataset_ids or []]
+    covered = list(application.requested.filter(pk__in=ids))
+    if len(covered) != len(set(ids)):
+        raise InvalidInput("Covered datasets must be datasets of this application.", fields={"datasets": ["Unknown."]})
+    return covered
+
+
+def ethics_approval_add(
+    *,
+    actor: User,
+    application: Application,
+    committee_name: str,
+    reference: str,
+    approved_on: date,
+    expires_on: date,
+    covered_ids: list[int],
+    document,
+) -> EthicsApproval:
+    """Record an ethics approval with its PDF and the requested datasets it covers."""
+    if approved_on and expires_on and expires_on < approved_on:
+        raise InvalidInput(
+            "The approval expires before it was given.", fields={"expires_on": ["Before the approval date."]}
+        )
+    if not committee_name or not reference:
+        raise InvalidInput(
+            "Name the ethics committee and the approval's reference.",
+            fields={
+                k: ["This field is required."]
+                for k, v in (("committee_name", committee_name), ("reference", reference))
+                if not v
+            },
+        )
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        covered = _covered(application, covered_ids)
+        stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
+        approval = EthicsApproval.objects.create(
+            application=application,
+            committee_name=committee_name.strip(),
+            reference=reference.strip(),
+            approved_on=approved_on,
+            expires_on=expires_on,
+            document_path=stored["path"],
+            document_name=stored["name"],
+            document_sha256=stored["sha256"],
+            document_size=stored["size"],
+            uploaded_by=actor,
+        )
+        approval.datasets.set(covered)
+        audit_record(
+            actor=actor,
+            verb="application.ethics_add",
+            target=application,
+            payload={
+                "approval": approval.pk,
+                "reference": approval.reference,
+                "expires_on": expires_on,
+                "sha256": stored["sha256"],
+                "covers": [c.dataset.identifier for c in covered],
+            },
+        )
+    return approval
+
+
+def ethics_approval_remove(*, actor: User, application: Application, approval: EthicsApproval) -> None:
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        if approval.application_id != application.pk:
+            raise InvalidInput("Not an approval of this application.")
+        audit_record(
+            actor=actor,
+            verb="application.ethics_remove",
+            target=application,
+            payload={"approval": approval.pk, "reference": approval.reference},
+        )
+        approval.delete()
+
+
+def dpia_update(*, actor: User, application: Application, data: dict, document=None) -> Dpia:
+    """Update the structured DPIA (and optionally attach its document)."""
+    fields = [
+        "data_categories",
+        "processing_description",
+        "residual_risk",
+        "dpo_name",
+        "dpo_consulted_on",
+        "conclusion",
+    ]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        dpia = application.dpia
+        for field, value in data.items():
+            setattr(dpia, field, value)
+        if document is not None:
+            stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
+            dpia.document_path, dpia.document_name, dpia.document_sha256 = (
+                stored["path"],
+                stored["name"],
+                stored["sha256"],
+            )
+        dpia.full_clean(exclude=["application"])
+        dpia.save()
+        audit_record(
+            actor=actor,
+            verb="application.dpia_update",
+            target=application,
+            payload={"fields": sorted(data), "document": dpia.document_sha256 if document is not None else None},
+        )
+    return dpia
+
+
+def dpia_risk_add(
+    *, actor: User, application: Application, description: str, likelihood: int, severity: int, mitigation: str
+) -> DpiaRisk:
+    errors = {}
+    if not (description or "").strip():
+        errors["description"] = ["Describe the risk."]
+    for name, value in (("likelihood", likelihood), ("severity", severity)):
+        if value not in (1, 2, 3):
+            errors[name] = ["Choose 1, 2 or 3."]
+    if errors:
+        raise InvalidInput("The risk is incomplete.", fields=errors)
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        risk = DpiaRisk.objects.create(
+            dpia=application.dpia,
+            description=description.strip(),
+            likelihood=likelihood,
+            severity=severity,
+            mitigation=(mitigation or "").strip(),
+        )
+        audit_record(
+            actor=actor,
+            verb="application.dpia_risk_add",
+            target=application,
+            payload={"risk": risk.pk, "likelihood": likelihood, "severity": severity},
+        )
+    return risk
+
+
+def dpia_risk_remove(*, actor: User, application: Application, risk: DpiaRisk) -> None:
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        if risk.dpia.application_id != application.pk:
+            raise InvalidInput("Not a risk of this application.")
+        audit_record(actor=actor, verb="application.dpia_risk_remove", target=application, payload={"risk": risk.pk})
+        risk.delete()
+
+
+def representations_update(
+    *, actor: User, application: Application, data: dict, accept: list[str] | tuple = ()
+) -> Representations:
+    """Record the institution's signatory and the statements accepted now (who and when, with the wording)."""
+    fields = ["institution_legal_name", "signatory_name", "signatory_role", "signatory_email"]
+    unknown = set(data) - set(fields)
+    bad = [code for code in accept if code not in LegalStatement.values]
+    if unknown or bad:
+        raise InvalidInput(
+            "Unknown fields or statements.",
+            fields={
+                **{n: ["Unknown field."] for n in unknown},
+                **({"accept": [f"Unknown: {', '.join(bad)}"]} if bad else {}),
+            },
+        )
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        reps = application.representations
+        for field, value in data.items():
+            setattr(reps, field, (value or "").strip())
+        reps.full_clean(exclude=["application"])
+        reps.save()
+        accepted = []
+        for code in accept:
+            _, created = StatementAcceptance.objects.get_or_create(
+                application=application,
+                statement=code,
+                defaults={"text": LegalStatement(code).label, "accepted_by": actor, "accepted_at": timezone.now()},
+            )
+            if created:
+                accepted.append(code)
+        audit_record(
+            actor=actor,
+            verb="application.representations_update",
+            target=application,
+            payload={"fields": sorted(data), "accepted": accepted},
+        )
+    return reps
+
+
+def application_delete_draft(*, actor: User, application: Application) -> None:
+    """The applicant may delete a draft that was never submitted; submitted history is never deleted."""
+    with transaction.atomic():
+        application = _lock(application)
+        if application.applicant_id != actor.pk:
+            raise NotPermitted("Only the applicant can delete the draft.")
+        if application.status != ApplicationStatus.DRAFT or application.submission_count:
+            raise TransitionError("Only a draft that was never submitted can be deleted; this one has a history.")
+        audit_record(
+            actor=actor,
+            verb="application.delete_draft",
+            target=application,
+            payload={"reference": application.reference},
+        )
+        application.delete()

@@ -1,0 +1,92 @@
+"""Frozen copies of what was submitted, and the field-by-field changes between two of them."""
+
+from dataclasses import dataclass
+
+from access_requests.models import Application, Section
+
+
+def application_snapshot(application: Application) -> dict:
+    """Everything the applicant submitted, as JSON, by section."""
+    dpia = application.dpia
+    reps = application.representations
+    return {
+        Section.OVERVIEW: {
+            "Title": application.title,
+            "Lay summary": application.lay_summary,
+            "Scientific description": application.scientific_description,
+            "Timeline": application.timeline,
+            "Intended use": application.intended_use,
+            "Research purpose": application.get_purpose_display(),
+            "Conditions studied": ", ".join(sorted(t.code for t in application.purpose_conditions.all())),
+            "Develops general methods": application.methods_development,
+            "Commercial use": application.commercial_use,
+            "Access start": str(application.access_start or ""),
+            "Access months": application.access_months,
+            "Access mode": application.get_access_mode_display(),
+            "Organisation": application.organisation,
+            "Organisation country": application.organisation_country,
+            "Not-for-profit organisation": application.organisation_not_for_profit,
+        },
+        Section.DATASETS: {
+            item.dataset.identifier: item.justification for item in application.requested.select_related("dataset")
+        },
+        Section.TEAM: {m.email: m.role for m in application.team.all()},
+        Section.ETHICS: {
+            f"{a.committee_name} {a.reference}": (
+                f"approved {a.approved_on}, expires {a.expires_on}, covers "
+                f"{', '.join(sorted(d.dataset.identifier for d in a.datasets.select_related('dataset')))}, "
+                f"document sha256 {a.document_sha256[:16]}"
+            )
+            for a in application.ethics_approvals.all()
+        },
+        Section.DPIA: {
+            "Data categories": ", ".join(dpia.data_categories),
+            "Processing": dpia.processing_description,
+            **{
+                f"Risk: {r.description}": f"likelihood {r.likelihood} × severity {r.severity} = {r.score}; "
+                f"mitigation: {r.mitigation}"
+                for r in dpia.risks.all()
+            },
+            "Residual risk": dpia.get_residual_risk_display() if dpia.residual_risk else "",
+            "DPO consulted": f"{dpia.dpo_name} on {dpia.dpo_consulted_on or ''}",
+            "Conclusion": dpia.conclusion,
+            "Document": dpia.document_sha256[:16],
+        },
+        Section.REPRESENTATIONS: {
+            "Institution": reps.institution_legal_name,
+            "Signatory": f"{reps.signatory_name}, {reps.signatory_role}, {reps.signatory_email}",
+            **{
+                f"Statement {a.statement}": f"accepted by {a.accepted_by.email}"
+                for a in application.statement_acceptances.select_related("accepted_by")
+            },
+        },
+        Section.AI: {
+            "AI algorithms": application.ai_algorithms,
+            "Under the Medical Device Regulation": application.mdr_applicable,
+            "MDR notes": application.mdr_notes,
+            **{f"AI question {k}": v for k, v in sorted((application.ai_assessment or {}).items())},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    section: str
+    field: str
+    before: object
+    after: object
+
+    @property
+    def section_label(self) -> str:
+        return Section(self.section).label
+
+
+def snapshot_changes(before: dict, after: dict) -> list[Change]:
+    """Field-by-field differences between two snapshots, in section order."""
+    changes = []
+    for section in Section.values:
+        old, new = before.get(section, {}), after.get(section, {})
+        for field in list(old) + [f for f in new if f not in old]:
+            if old.get(field) != new.get(field):
+                changes.append(Change(section, field, old.get(field, "—"), new.get(field, "—")))
+    return changes

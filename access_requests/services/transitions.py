@@ -1,0 +1,241 @@
+"""The application's state machine: submit, return, forward, withdraw.
+
+Each transition is one function: it locks the application, checks the actor's permission and
+the declared table of allowed transitions, changes the state, writes the audit event and
+queues the notifications, all in one transaction. An illegal transition raises
+TransitionError (a 409 in the API, a message on the page) and changes nothing; asking for
+the state the application is already in returns quietly.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from access_requests.models import (
+    Application,
+    Committee,
+    RdoChecklist,
+    ReturnComment,
+    Section,
+    Submission,
+)
+from access_requests.models import (
+    ApplicationStatus as S,
+)
+from access_requests.permissions import is_applicant, is_rdo
+from access_requests.services.checks import application_check
+from access_requests.services.snapshots import application_snapshot
+from portal.errors import InvalidInput, NotPermitted, TransitionError
+from portal.models import Role, User
+from portal.services.audit import audit_record
+from portal.services.notifications import notification_queue
+
+# action: (states it may start from, state it leads to). Later steps (decide, activate,
+# close, revoke) add their rows here.
+TRANSITIONS: dict[str, tuple[frozenset, str]] = {
+    "submit": (frozenset({S.DRAFT, S.RETURNED}), S.SUBMITTED),
+    "return": (frozenset({S.SUBMITTED}), S.RETURNED),
+    "forward": (frozenset({S.SUBMITTED}), S.IN_REVIEW),
+    "withdraw": (frozenset({S.DRAFT, S.SUBMITTED, S.RETURNED, S.IN_REVIEW, S.APPROVED}), S.WITHDRAWN),
+}
+
+
+def _begin(action: str, application: Application) -> tuple[Application, bool]:
+    """Lock the row; return it and whether the transition is already done."""
+    locked = Application.objects.select_for_update(of=("self",)).select_related("committee").get(pk=application.pk)
+    sources, target = TRANSITIONS[action]
+    if locked.status == target:
+        return locked, True
+    if locked.status not in sources:
+        raise TransitionError(
+            f"Cannot {action} application {locked.reference}: it is {locked.get_status_display().lower()}."
+        )
+    return locked, False
+
+
+def _rdo_users():
+    return list(User.objects.filter(groups__name=Role.RDO, is_active=True))
+
+
+def _team_emails(application: Application) -> list[str]:
+    return [m.email for m in application.team.all()]
+
+
+def application_submit(*, actor: User, application: Application) -> Application:
+    """Submit (or resubmit after a return). Refused while the submission check finds anything."""
+    with transaction.atomic():
+        application, done = _begin("submit", application)
+        if done:
+            return application
+        if not is_applicant(actor, application):
+            raise NotPermitted("Only the applicant submits the application.")
+        problems = application_check(application)
+        if problems:
+            raise InvalidInput(
+                f"The application cannot be submitted yet: {len(problems)} thing(s) to fix.",
+                fields={"check": [p.message for p in problems]},
+            )
+        resubmission = application.status == S.RETURNED
+        now = timezone.now()
+        application.status = S.SUBMITTED
+        application.submission_count += 1
+        application.submitted_at = now
+        application.first_submitted_at = application.first_submitted_at or now
+        application.save(
+            update_fields=["status", "submission_count", "submitted_at", "first_submitted_at", "updated_at"]
+        )
+        Submission.objects.create(
+            application=application,
+            number=application.submission_count,
+            submitted_by=actor,
+            submitted_at=now,
+            snapshot=application_snapshot(application),
+        )
+        RdoChecklist.objects.create(application=application, submission_number=application.submission_count)
+        audit_record(
+            actor=actor,
+            verb="application.resubmit" if resubmission else "application.submit",
+            target=application,
+            payload={"status": S.SUBMITTED, "submission": application.submission_count},
+        )
+        context = {"application": application, "resubmission": resubmission}
+        notification_queue(to=_rdo_users(), template="application_submitted_rdo", context=context)
+        notification_queue(to=_team_emails(application), template="application_submitted", context=context)
+    return application
+
+
+def application_return(*, actor: User, application: Application, comments: dict[str, str]) -> Application:
+    """The RDO returns the application for revision with comments per section (at least one)."""
+    comments = {section: text.strip() for section, text in (comments or {}).items() if text and text.strip()}
+    unknown = set(comments) - set(Section.values)
+    if unknown:
+        raise InvalidInput("Unknown sections.", fields={s: ["Unknown section."] for s in unknown})
+    if not comments:
+        raise InvalidInput(
+            "Say what must change: comment on at least one section.", fields={"comments": ["At least one comment."]}
+        )
+    with transaction.atomic():
+        application, done = _begin("return", application)
+        if done:
+            return application
+        if not is_rdo(actor):
+            raise NotPermitted("Only the Research Data Office returns applications.")
+        for section, text in comments.items():
+            ReturnComment.objects.create(
+                application=application,
+                submission_number=application.submission_count,
+                section=section,
+                text=text,
+                author=actor,
+            )
+        application.status = S.RETURNED
+        application.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="application.return",
+            target=application,
+            payload={"status": S.RETURNED, "sections": sorted(comments)},
+        )
+        notification_queue(
+            to=_team_emails(application),
+            template="application_returned",
+            context={"application": application, "comments": comments},
+        )
+    return application
+
+
+def application_forward(*, actor: User, application: Application, committee: Committee) -> Application:
+    """The RDO forwards a checked application to an access committee for review."""
+    with transaction.atomic():
+        application, done = _begin("forward", application)
+        if done:
+            return application
+        if not is_rdo(actor):
+            raise NotPermitted("Only the Research Data Office forwards applications.")
+        checklist = RdoChecklist.objects.filter(
+            application=application, submission_number=application.submission_count
+        ).first()
+        if checklist is None or not checklist.complete:
+            raise TransitionError(
+                "Complete the checklist first: ethics verified, DPIA reviewed and representations checked."
+            )
+        application.status = S.IN_REVIEW
+        application.committee = committee
+        application.save(update_fields=["status", "committee", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="application.forward",
+            target=application,
+            payload={"status": S.IN_REVIEW, "committee": committee.name, "committee_id": committee.pk},
+        )
+        members = [m.user for m in committee.memberships.select_related("user")]
+        notification_queue(
+            to=members,
+            template="application_forwarded_committee",
+            context={"application": application, "committee": committee},
+        )
+        notification_queue(
+            to=_team_emails(application),
+            template="application_forwarded",
+            context={"application": application, "committee": committee},
+        )
+    return application
+
+
+def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
+    """The applicant withdraws, any time before access is active."""
+    with transaction.atomic():
+        application, done = _begin("withdraw", application)
+        if done:
+            return application
+        if not is_applicant(actor, application):
+            raise NotPermitted("Only the applicant withdraws the application.")
+        previous = application.status
+        application.status = S.WITHDRAWN
+        application.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="application.withdraw",
+            target=application,
+            payload={"status": S.WITHDRAWN, "from": previous, "reason": reason.strip()},
+        )
+        if previous != S.DRAFT:
+            notification_queue(to=_rdo_users(), template="application_withdrawn", context={"application": application})
+    return application
+
+
+def rdo_checklist_update(*, actor: User, application: Application, data: dict) -> RdoChecklist:
+    """The RDO ticks the completeness checklist of the current submission."""
+    fields = {"ethics_verified", "dpia_reviewed", "representations_checked", "notes"}
+    unknown = set(data) - fields
+    if unknown:
+        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
+    with transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        if not is_rdo(actor):
+            raise NotPermitted("Only the Research Data Office keeps the checklist.")
+        if application.status != S.SUBMITTED:
+            raise TransitionError("The checklist is kept while the application is submitted and waiting for the RDO.")
+        checklist = RdoChecklist.objects.select_for_update().get(
+            application=application, submission_number=application.submission_count
+        )
+        for field, value in data.items():
+            setattr(checklist, field, value)
+        checklist.updated_by = actor
+        checklist.save()
+        audit_record(
+            actor=actor,
+            verb="application.checklist_update",
+            target=application,
+            payload={k: v for k, v in data.items() if k != "notes"} | {"submission": checklist.submission_number},
+        )
+    return checklist
+
+
+def application_resubmit_changes(application: Application) -> list:
+    """What changed between the latest submission and the one before it (empty for a first submission)."""
+    from access_requests.services.snapshots import snapshot_changes
+
+    latest = list(application.submissions.order_by("-number")[:2])
+    if len(latest) < 2:
+        return []
+    return snapshot_changes(latest[1].snapshot, latest[0].snapshot)

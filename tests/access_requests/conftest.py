@@ -1,0 +1,139 @@
+"""Fixtures for access applications: published datasets, a PDF, a complete application."""
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from pypdf import PdfWriter
+
+from access_requests.models import DataCategory, LegalStatement, Purpose, ResidualRisk
+from access_requests.services import applications as svc
+from catalogue.models import Dataset, DatasetStatus, DataUseCondition, Term, Vocabulary
+
+
+def make_dataset(
+    holder, identifier: str, *, conditions=(), modes=("DOWNLOAD",), use=(), status=DatasetStatus.PUBLISHED
+):
+    """A dataset set up directly (tests only; the product goes through catalogue.services)."""
+    dataset = Dataset.objects.create(
+        identifier=identifier,
+        title=f"Dataset {identifier}",
+        description="Anonymised images.",
+        holder=holder,
+        status=status,
+        subjects_count=100,
+        studies_count=120,
+        published_at=timezone.now(),
+    )
+    dataset.conditions.set(Term.objects.filter(vocabulary=Vocabulary.CONDITION, code__in=conditions))
+    dataset.access_modes.set(Term.objects.filter(vocabulary=Vocabulary.ACCESS_MODE, code__in=modes))
+    for code, parameters in use:
+        DataUseCondition.objects.create(
+            dataset=dataset, term=Term.objects.get(vocabulary=Vocabulary.DATA_USE, code=code), parameters=parameters
+        )
+    return dataset
+
+
+def pdf_bytes(pages: int = 1) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def pdf_upload(name: str = "approval.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, pdf_bytes(), content_type="application/pdf")
+
+
+@pytest.fixture
+def dataset(holder):
+    return make_dataset(holder, "LV-MG-001", conditions=("C50",), use=[("ETHICS_APPROVAL_REQUIRED", {})])
+
+
+@pytest.fixture
+def other_dataset(other_holder):
+    return make_dataset(other_holder, "ES-MR-002", conditions=("C61",))
+
+
+@pytest.fixture
+def draft(alice, dataset):
+    """Alice's fresh draft requesting `dataset`."""
+    return svc.application_create(actor=alice, title="Breast density and AI", datasets=[dataset])
+
+
+def complete(application, actor, *, start: date | None = None, months: int = 12, expires: date | None = None):
+    """Fill every section so that the submission check passes."""
+    start = start or timezone.localdate() + timedelta(days=7)
+    svc.application_update(
+        actor=actor,
+        application=application,
+        data={
+            "lay_summary": "We teach a computer to spot breast cancer earlier.",
+            "scientific_description": "A retrospective study of mammography screening images.",
+            "timeline": "Months 1-6 curation, 7-12 training and validation.",
+            "intended_use": "Train and validate a detection model.",
+            "purpose": Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH,
+            "access_start": start,
+            "access_months": months,
+            "organisation": "University of Latvia",
+            "organisation_country": "LV",
+        },
+    )
+    svc.application_set_datasets(
+        actor=actor,
+        application=application,
+        requested={item.dataset: "Needed for training." for item in application.requested.select_related("dataset")},
+    )
+    svc.ethics_approval_add(
+        actor=actor,
+        application=application,
+        committee_name="UL Research Ethics Committee",
+        reference="REC-2026-17",
+        approved_on=timezone.localdate() - timedelta(days=30),
+        expires_on=expires or start + timedelta(days=31 * months + 60),
+        covered_ids=list(application.requested.values_list("pk", flat=True)),
+        document=pdf_upload(),
+    )
+    svc.dpia_update(
+        actor=actor,
+        application=application,
+        data={
+            "data_categories": [DataCategory.IMAGES, DataCategory.CLINICAL],
+            "processing_description": "On the university's secured research cluster.",
+            "residual_risk": ResidualRisk.LOW,
+            "dpo_name": "Dana Protection",
+            "dpo_consulted_on": timezone.localdate(),
+            "conclusion": "Processing may proceed.",
+        },
+    )
+    svc.dpia_risk_add(
+        actor=actor,
+        application=application,
+        description="Re-identification from image headers",
+        likelihood=1,
+        severity=3,
+        mitigation="Headers are stripped and verified.",
+    )
+    svc.representations_update(
+        actor=actor,
+        application=application,
+        data={
+            "institution_legal_name": "University of Latvia",
+            "signatory_name": "Dr. Vera Signer",
+            "signatory_role": "Vice-rector for research",
+            "signatory_email": "signer@uni.example",
+        },
+        accept=LegalStatement.values,
+    )
+    application.refresh_from_db()
+    return application
+
+
+@pytest.fixture
+def ready(draft, alice):
+    """Alice's draft with every section complete."""
+    return complete(draft, alice)
