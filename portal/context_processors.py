@@ -26,5 +26,5 @@ def portal(request) -> dict:
     return {
         "site_name": settings.SITE_NAME,
         "navigation": _nav_for(user) if user is not None else [],
-        "user_roles": sorted(user.roles) if user is not None and user.is_authenticated else [],
+        "user_roles": [Role(r).label for r in sorted(user.roles)] if user is not None and user.is_authenticated else [],
     }
