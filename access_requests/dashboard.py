@@ -1,6 +1,34 @@
-from access_requests.models import CommitteeMembership
+"""Dashboard panels about access applications: what waits for each role."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from access_requests.models import Application, ApplicationStatus, CommitteeMembership
+from access_requests.permissions import applications_visible_to
 from portal.dashboard import Panel, PanelItem, panel
 from portal.models import Role
+
+PANEL_LIMIT = 10
+
+# What the team must do next, by status.
+NEXT_STEP = {
+    ApplicationStatus.DRAFT: "complete and submit",
+    ApplicationStatus.RETURNED: "revise and resubmit",
+    ApplicationStatus.SUBMITTED: "waiting for the Research Data Office",
+    ApplicationStatus.IN_REVIEW: "with the access committee",
+}
+
+
+def _url(application: Application, name: str = "application-detail") -> str:
+    return reverse(f"access_requests:{name}", args=[application.pk])
+
+
+def _item(application: Application, detail: str = "") -> PanelItem:
+    return PanelItem(
+        f"{application.reference} {application.title}",
+        _url(application),
+        detail or application.get_status_display(),
+    )
 
 
 @panel(role=Role.COMMITTEE, order=30)
@@ -16,9 +44,74 @@ def committee_panel(user):
     )
 
 
+@panel(role=Role.COMMITTEE, order=31)
+def committee_applications_panel(user):
+    in_review = (
+        Application.objects.filter(status=ApplicationStatus.IN_REVIEW, committee__memberships__user=user)
+        .select_related("committee")
+        .order_by("updated_at")
+    )
+    return Panel(
+        title="Applications in review for your committees",
+        items=[_item(a, f"{a.committee.name}") for a in in_review[:PANEL_LIMIT]],
+        count=in_review.count(),
+        empty="No application is in review for your committees.",
+    )
+
+
 @panel(role=Role.RESEARCHER, order=10)
 def researcher_panel(user):
+    mine = (
+        applications_visible_to(user)
+        .filter(team__user=user)
+        .exclude(status=ApplicationStatus.WITHDRAWN)
+        .order_by("-updated_at")
+    )
+    items = []
+    for application in mine[:PANEL_LIMIT]:
+        step = NEXT_STEP.get(application.status, "")
+        detail = application.get_status_display() + (f": {step}" if step else "")
+        items.append(_item(application, detail))
     return Panel(
         title="Your access applications",
+        items=items,
         empty="You have no applications yet. Find datasets in the catalogue to start one.",
+        action_url=reverse("access_requests:application-list"),
+        action_label="All your applications",
+    )
+
+
+@panel(role=Role.RDO, order=20)
+def rdo_panel(user):
+    waiting = Application.objects.filter(status=ApplicationStatus.SUBMITTED).order_by("submitted_at", "pk")
+    oldest = waiting.first()
+    items = []
+    if oldest is not None:
+        days = (timezone.now() - oldest.submitted_at).days if oldest.submitted_at else 0
+        items.append(_item(oldest, f"oldest waiting, {days} day{'s' if days != 1 else ''}"))
+        items[0].url = _url(oldest, "rdo-review")
+    return Panel(
+        title="Research Data Office queue",
+        items=items,
+        count=waiting.count(),
+        empty="No submitted application waits for your check.",
+        action_url=reverse("access_requests:rdo-queue"),
+        action_label="Open the queue",
+    )
+
+
+@panel(role=Role.STEWARD, order=40)
+def steward_panel(user):
+    requesting = (
+        applications_visible_to(user)
+        .filter(requested__dataset__holder__stewardships__user=user)
+        .exclude(status=ApplicationStatus.DRAFT)
+        .distinct()
+        .order_by("-updated_at")
+    )
+    return Panel(
+        title="Applications requesting your datasets",
+        items=[_item(a) for a in requesting[:PANEL_LIMIT]],
+        count=requesting.count(),
+        empty="No application requests your institution's datasets yet.",
     )

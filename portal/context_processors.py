@@ -8,6 +8,8 @@ NAVIGATION = [
     ("Dashboard", "dashboard", None),
     ("Catalogue", "catalogue:search", "public"),
     ("Basket", "catalogue:basket", Role.RESEARCHER),
+    ("Applications", "access_requests:application-list", None),
+    ("RDO queue", "access_requests:rdo-queue", Role.RDO),
     ("Audit log", "audit_log", Role.RDO),
     ("API tokens", "tokens", None),
 ]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("catalogue.urls")),
+    path("applications/", include("access_requests.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
     path("api/v1/", include(api_v1)),

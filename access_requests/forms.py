@@ -1,0 +1,311 @@
+"""Forms of the application pages. They only shape input: every rule lives in the services,
+whose DomainError fields come back onto these forms through `form_add_domain_error`."""
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+
+from access_requests.models import (
+    AccessMode,
+    Committee,
+    DataCategory,
+    LegalStatement,
+    Purpose,
+    ResidualRisk,
+    Section,
+)
+from access_requests.services.applications import AI_QUESTIONS
+from portal.errors import DomainError
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+AI_CHOICES = [("yes", "Yes"), ("no", "No"), ("na", "Not applicable")]
+SCORE_CHOICES = [(1, "1"), (2, "2"), (3, "3")]
+
+
+def form_add_domain_error(form: forms.Form, exc: DomainError, *, aliases: dict | None = None) -> None:
+    """Put a service's refusal on the form: by field where the form has it, else above the form."""
+    aliases = aliases or {}
+    placed = False
+    for name, errors in exc.fields.items():
+        field = aliases.get(name, name)
+        if field in form.fields:
+            for error in errors:
+                form.add_error(field, error)
+            placed = True
+    if not placed or not exc.fields:
+        form.add_error(None, exc.message)
+
+
+class ApplicationCreateForm(forms.Form):
+    title = forms.CharField(
+        label="Title of the application", max_length=300, help_text="A short name for the project; you can change it."
+    )
+
+
+class ProjectForm(forms.Form):
+    title = forms.CharField(max_length=300)
+    lay_summary = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="For a general audience, about 200 words."
+    )
+    scientific_description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
+    timeline = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="The project's milestones."
+    )
+    intended_use = forms.CharField(
+        label="Intended use of the data",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What will be done with the images.",
+    )
+    purpose = forms.ChoiceField(label="Research purpose", choices=Purpose.choices)
+    purpose_conditions = forms.CharField(
+        label="Conditions studied (ICD-10 codes)",
+        required=False,
+        max_length=500,
+        help_text="For disease-specific research: ICD-10 chapter II codes separated by commas, e.g. C50, C61.",
+    )
+    methods_development = forms.BooleanField(label="The project develops general methods or algorithms", required=False)
+    commercial_use = forms.BooleanField(label="The data or results will be used commercially", required=False)
+    access_start = forms.DateField(label="Start of the access period", required=False, widget=DATE_WIDGET)
+    access_months = forms.IntegerField(label="Length of the access period (months)", min_value=1)
+    access_mode = forms.ChoiceField(choices=AccessMode.choices)
+    organisation = forms.CharField(max_length=200, required=False)
+    organisation_country = forms.CharField(
+        label="Organisation's country", max_length=2, required=False, help_text="Two-letter ISO code, e.g. LV."
+    )
+    organisation_not_for_profit = forms.BooleanField(
+        label="The organisation is a not-for-profit institution", required=False
+    )
+    contact_phone = forms.CharField(label="Contact telephone", max_length=40, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        months = self.fields["access_months"]
+        months.max_value = settings.ACCESS_MAX_MONTHS
+        months.help_text = f"At most {settings.ACCESS_MAX_MONTHS} months."
+        months.widget.attrs["max"] = settings.ACCESS_MAX_MONTHS
+        months.validators.append(MaxValueValidator(settings.ACCESS_MAX_MONTHS))
+
+    def clean_purpose_conditions(self) -> list[str]:
+        raw = self.cleaned_data["purpose_conditions"]
+        return [code.strip().upper() for code in raw.replace(";", ",").split(",") if code.strip()]
+
+    def clean_organisation_country(self) -> str:
+        country = self.cleaned_data["organisation_country"].strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise forms.ValidationError("Two letters, e.g. LV.")
+        return country
+
+    @classmethod
+    def initial_for(cls, application) -> dict:
+        initial = {name: getattr(application, name) for name in cls.base_fields if name != "purpose_conditions"}
+        initial["purpose_conditions"] = ", ".join(t.code for t in application.purpose_conditions.all())
+        return initial
+
+
+class DatasetsForm(forms.Form):
+    """One justification per requested dataset."""
+
+    def __init__(self, *args, items, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items = list(items)
+        for item in self.items:
+            self.fields[f"justification_{item.pk}"] = forms.CharField(
+                label=f"Why you need {item.dataset.identifier}",
+                required=False,
+                initial=item.justification,
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+
+    def requested(self) -> dict:
+        return {item.dataset: self.cleaned_data[f"justification_{item.pk}"] for item in self.items}
+
+
+class TeamMemberForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address",
+        help_text="Someone without an account is invited by e-mail and joins when they sign up.",
+    )
+    role = forms.CharField(label="Role in the project", max_length=100, initial="Researcher")
+
+
+class EthicsApprovalForm(forms.Form):
+    committee_name = forms.CharField(label="Ethics committee", max_length=200, help_text="The committee or IRB.")
+    reference = forms.CharField(label="Approval reference", max_length=100)
+    approved_on = forms.DateField(label="Approved on", widget=DATE_WIDGET)
+    expires_on = forms.DateField(label="Expires on", widget=DATE_WIDGET)
+    datasets = forms.MultipleChoiceField(
+        label="Datasets it covers", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    document = forms.FileField(
+        label="Approval document (PDF)",
+        help_text=f"A PDF file of at most {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MiB.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+    def __init__(self, *args, items, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datasets"].choices = [(str(i.pk), f"{i.dataset.identifier}: {i.dataset.title}") for i in items]
+
+
+class DpiaForm(forms.Form):
+    data_categories = forms.MultipleChoiceField(
+        label="Categories of data processed",
+        required=False,
+        choices=DataCategory.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    processing_description = forms.CharField(
+        label="Processing",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Where and how the data will be processed and stored.",
+    )
+    residual_risk = forms.ChoiceField(
+        label="Residual risk after mitigation",
+        required=False,
+        choices=[("", "Not assessed yet"), *ResidualRisk.choices],
+    )
+    dpo_name = forms.CharField(label="Data-protection officer consulted", max_length=200, required=False)
+    dpo_consulted_on = forms.DateField(label="Consulted on", required=False, widget=DATE_WIDGET)
+    conclusion = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    document = forms.FileField(
+        label="DPIA document (PDF, optional)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+    FIELDS = [
+        "data_categories",
+        "processing_description",
+        "residual_risk",
+        "dpo_name",
+        "dpo_consulted_on",
+        "conclusion",
+    ]
+
+    def data_for_service(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.FIELDS}
+
+
+class DpiaRiskForm(forms.Form):
+    description = forms.CharField(label="Risk", max_length=500)
+    likelihood = forms.TypedChoiceField(coerce=int, choices=SCORE_CHOICES, help_text="1 remote, 2 possible, 3 likely.")
+    severity = forms.TypedChoiceField(
+        coerce=int, choices=SCORE_CHOICES, help_text="1 minimal, 2 significant, 3 severe."
+    )
+    mitigation = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RepresentationsForm(forms.Form):
+    institution_legal_name = forms.CharField(label="Institution's legal name", max_length=300, required=False)
+    signatory_name = forms.CharField(label="Signatory's name", max_length=200, required=False)
+    signatory_role = forms.CharField(label="Signatory's role", max_length=200, required=False)
+    signatory_email = forms.EmailField(label="Signatory's e-mail address", required=False)
+    accept = forms.MultipleChoiceField(
+        label="Statements your institution accepts now",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each accepted statement is recorded with your name and the time; it cannot be taken back here.",
+    )
+
+    FIELDS = ["institution_legal_name", "signatory_name", "signatory_role", "signatory_email"]
+
+    def __init__(self, *args, accepted=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["accept"].choices = [(s.value, s.label) for s in LegalStatement if s.value not in set(accepted)]
+        if not self.fields["accept"].choices:
+            del self.fields["accept"]
+
+
+class AiForm(forms.Form):
+    ai_algorithms = forms.CharField(
+        label="AI algorithms to be trained or validated",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Leave empty if the project trains no AI. If you train any, answer every question below.",
+    )
+    mdr_applicable = forms.BooleanField(label="The work falls under the EU Medical Device Regulation", required=False)
+    mdr_notes = forms.CharField(
+        label="How the work complies with the Medical Device Regulation",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, question in AI_QUESTIONS:
+            self.fields[f"ai_{key}"] = forms.ChoiceField(
+                label=question, required=False, choices=AI_CHOICES, widget=forms.RadioSelect
+            )
+
+    @classmethod
+    def initial_for(cls, application) -> dict:
+        answers = application.ai_assessment or {}
+        return {
+            "ai_algorithms": application.ai_algorithms,
+            "mdr_applicable": application.mdr_applicable,
+            "mdr_notes": application.mdr_notes,
+            **{f"ai_{key}": answers.get(key, "") for key, _ in AI_QUESTIONS},
+        }
+
+    def data_for_service(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "ai_algorithms": data["ai_algorithms"],
+            "mdr_applicable": data["mdr_applicable"],
+            "mdr_notes": data["mdr_notes"],
+            "ai_assessment": {key: data[f"ai_{key}"] for key, _ in AI_QUESTIONS if data[f"ai_{key}"]},
+        }
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label="Your message", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
+    internal = forms.BooleanField(
+        label="Internal note (only the Research Data Office and the committee see it)", required=False
+    )
+
+    def __init__(self, *args, reviewer: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not reviewer:
+            del self.fields["internal"]
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Why you withdraw the application",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional; the Research Data Office reads it.",
+    )
+
+
+class ChecklistForm(forms.Form):
+    ethics_verified = forms.BooleanField(label="Ethics approvals verified", required=False)
+    dpia_reviewed = forms.BooleanField(label="DPIA reviewed", required=False)
+    representations_checked = forms.BooleanField(label="Legal representations checked", required=False)
+    notes = forms.CharField(label="Notes on the check", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReturnForm(forms.Form):
+    """One comment box per section; the service insists on at least one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for section in Section:
+            self.fields[f"comment_{section.value}"] = forms.CharField(
+                label=f"{section.label}: what must change",
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+
+    def comments(self) -> dict[str, str]:
+        return {section.value: self.cleaned_data[f"comment_{section.value}"] for section in Section}
+
+
+class ForwardForm(forms.Form):
+    committee = forms.ModelChoiceField(
+        label="Access committee", queryset=Committee.objects.all(), empty_label="Choose a committee"
+    )

@@ -1,0 +1,30 @@
+"""Pages of access applications (mounted at /applications/)."""
+
+from django.urls import path
+
+from access_requests.views import documents, rdo, researcher
+
+app_name = "access_requests"
+
+urlpatterns = [
+    path("", researcher.application_list, name="application-list"),
+    path("new/", researcher.application_create, name="application-create"),
+    path("queue/", rdo.rdo_queue, name="rdo-queue"),
+    path("<int:pk>/", researcher.application_detail, name="application-detail"),
+    path("<int:pk>/messages/", researcher.message_create, name="message-create"),
+    path("<int:pk>/edit/<str:section>/", researcher.section_edit, name="section-edit"),
+    path("<int:pk>/datasets/<int:item_pk>/remove/", researcher.dataset_remove, name="dataset-remove"),
+    path("<int:pk>/team/<int:member_pk>/remove/", researcher.team_member_remove, name="team-remove"),
+    path("<int:pk>/ethics/<int:approval_pk>/remove/", researcher.ethics_approval_remove, name="ethics-remove"),
+    path("<int:pk>/dpia/risks/add/", researcher.dpia_risk_add, name="dpia-risk-add"),
+    path("<int:pk>/dpia/risks/<int:risk_pk>/remove/", researcher.dpia_risk_remove, name="dpia-risk-remove"),
+    path("<int:pk>/submit/", researcher.application_submit_page, name="application-submit"),
+    path("<int:pk>/withdraw/", researcher.application_withdraw_page, name="application-withdraw"),
+    path("<int:pk>/delete/", researcher.application_delete_page, name="application-delete"),
+    path("<int:pk>/documents/ethics/<int:approval_pk>/", documents.ethics_document, name="document-ethics"),
+    path("<int:pk>/documents/dpia/", documents.dpia_document, name="document-dpia"),
+    path("<int:pk>/review/", rdo.rdo_review, name="rdo-review"),
+    path("<int:pk>/review/checklist/", rdo.rdo_checklist, name="rdo-checklist"),
+    path("<int:pk>/review/return/", rdo.rdo_return, name="rdo-return"),
+    path("<int:pk>/review/forward/", rdo.rdo_forward, name="rdo-forward"),
+]

@@ -1,0 +1,117 @@
+"""The Research Data Office's pages: the queue of submitted applications and the review page
+(completeness checklist, return for revision with comments per section, forward to a committee,
+and on a resubmission the field-by-field changes since the previous submission)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from access_requests.forms import ChecklistForm, ForwardForm, ReturnForm, form_add_domain_error
+from access_requests.models import Application, ApplicationStatus, RdoChecklist
+from access_requests.permissions import application_get_for, is_rdo
+from access_requests.services.transitions import (
+    application_forward,
+    application_resubmit_changes,
+    application_return,
+    rdo_checklist_update,
+)
+from access_requests.views.presentation import comments_by_section
+from portal.errors import DomainError
+
+
+@login_required
+def rdo_queue(request):
+    """Submitted applications, oldest waiting first, with their age in days."""
+    if not is_rdo(request.user):
+        raise PermissionDenied("Only the Research Data Office works through the queue.")
+    waiting = list(
+        Application.objects.filter(status=ApplicationStatus.SUBMITTED)
+        .select_related("applicant")
+        .order_by("submitted_at", "pk")
+    )
+    now = timezone.now()
+    for application in waiting:
+        application.age_days = (now - application.submitted_at).days if application.submitted_at else 0
+        application.is_resubmission = application.submission_count > 1
+    return render(request, "access_requests/rdo_queue.html", {"waiting": waiting})
+
+
+def _checklist(application) -> RdoChecklist | None:
+    return RdoChecklist.objects.filter(application=application, submission_number=application.submission_count).first()
+
+
+def _review_page(request, application, *, checklist_form=None, return_form=None, forward_form=None, status=200):
+    checklist = _checklist(application)
+    initial = {}
+    if checklist:
+        initial = {
+            name: getattr(checklist, name)
+            for name in ("ethics_verified", "dpia_reviewed", "representations_checked", "notes")
+        }
+    context = {
+        "application": application,
+        "waiting": application.status == ApplicationStatus.SUBMITTED,
+        "checklist": checklist,
+        "checklist_form": checklist_form or ChecklistForm(initial=initial),
+        "return_form": return_form or ReturnForm(),
+        "forward_form": forward_form or ForwardForm(initial={"committee": application.committee_id}),
+        "changes": application_resubmit_changes(application),
+        "earlier_comments": comments_by_section(application)["latest_round"],
+    }
+    return render(request, "access_requests/rdo_review.html", context, status=status)
+
+
+@login_required
+def rdo_review(request, pk: int):
+    application = application_get_for(user=request.user, pk=pk, action="review")
+    return _review_page(request, application)
+
+
+def _review_post(request, pk: int, form_class, form_key: str, act, done: str):
+    """Validate the posted form, call the service; on refusal show the review page with the form's errors."""
+    application = application_get_for(user=request.user, pk=pk, action="review")
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            act(application, form)
+        except DomainError as exc:
+            if application.status != ApplicationStatus.SUBMITTED:  # the page shows no form to put it on
+                messages.error(request, exc.message)
+                return redirect("access_requests:rdo-review", pk=pk)
+            form_add_domain_error(form, exc, aliases={"comments": None})
+        else:
+            messages.success(request, done.format(reference=application.reference))
+            return redirect("access_requests:rdo-review", pk=pk)
+    return _review_page(request, application, **{form_key: form}, status=400)
+
+
+@login_required
+@require_POST
+def rdo_checklist(request, pk: int):
+    def act(application, form):
+        rdo_checklist_update(actor=request.user, application=application, data=form.cleaned_data)
+
+    return _review_post(request, pk, ChecklistForm, "checklist_form", act, "Checklist of {reference} saved.")
+
+
+@login_required
+@require_POST
+def rdo_return(request, pk: int):
+    def act(application, form):
+        application_return(actor=request.user, application=application, comments=form.comments())
+
+    return _review_post(
+        request, pk, ReturnForm, "return_form", act, "{reference} returned to the applicant for revision."
+    )
+
+
+@login_required
+@require_POST
+def rdo_forward(request, pk: int):
+    def act(application, form):
+        application_forward(actor=request.user, application=application, committee=form.cleaned_data["committee"])
+
+    return _review_post(request, pk, ForwardForm, "forward_form", act, "{reference} forwarded to the committee.")
