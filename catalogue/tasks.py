@@ -1,0 +1,23 @@
+"""Celery tasks of the catalogue: thin wrappers that call a service."""
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from catalogue import services
+
+# Hashing a large collection takes time: a terabyte at a few hundred MB/s is about an hour.
+SCAN_SOFT_LIMIT_SECONDS = 6 * 3600
+
+
+@shared_task(
+    name="catalogue.tasks.file_scan_run",
+    acks_late=True,
+    soft_time_limit=SCAN_SOFT_LIMIT_SECONDS,
+    time_limit=SCAN_SOFT_LIMIT_SECONDS + 120,
+)
+def file_scan_run(scan_id: int) -> str:
+    """Register the files of one FileScan; returns the scan's final status."""
+    try:
+        return services.file_scan_run(scan_id=scan_id).status
+    except SoftTimeLimitExceeded:
+        return services.file_scan_fail(scan_id=scan_id, error="The scan took longer than its time limit.").status
