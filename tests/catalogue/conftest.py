@@ -69,3 +69,67 @@ def build_dataset(
 def make_dataset(db):
     """Build a dataset: make_dataset(holder, title=..., modalities=("MR",), status="draft", ...)."""
     return build_dataset
+
+
+# --- steward services, files, import and export -------------------------------------------------
+
+
+def dataset_input(**overrides) -> dict:
+    """Complete input for catalogue.services.dataset_create: publishable as it stands."""
+    data = {
+        "identifier": "LV-RTH-MG-2024",
+        "title": "Riga screening mammography 2019-2023",
+        "description": "Anonymised full-field digital mammograms with biopsy-confirmed outcomes.",
+        "version": "1.0.0",
+        "subjects_count": 240,
+        "studies_count": 480,
+        "age_min": 40,
+        "age_max": 74,
+        "acquisition_start": "2019-01-01",
+        "acquisition_end": "2023-12-31",
+        "provenance": "Exported from the hospital PACS and anonymised with the EUCAIM profile.",
+        "modalities": ["MG"],
+        "conditions": ["C50"],
+        "body_parts": ["BREAST"],
+        "birth_sexes": ["FEMALE"],
+        "access_modes": ["DOWNLOAD"],
+        "manufacturers": ["Siemens Healthineers"],
+        "keywords": ["mammography", "screening"],
+        "data_use": [
+            {"code": "ETHICS_APPROVAL_REQUIRED", "parameters": {}},
+            {"code": "GEOGRAPHICAL_RESTRICTION", "parameters": {"countries": ["LV", "EE"]}},
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def draft(steward, holder):
+    """A complete draft of `holder`, created through the service by its steward."""
+    from catalogue.services import dataset_create
+
+    return dataset_create(actor=steward, holder=holder, data=dataset_input())
+
+
+@pytest.fixture
+def published(steward, draft):
+    from catalogue.services import dataset_publish
+
+    return dataset_publish(actor=steward, dataset=draft)
+
+
+@pytest.fixture
+def storage(settings):
+    """The protected storage root of this test, and a helper writing a file under it."""
+
+    class Storage:
+        root = settings.PROTECTED_STORAGE_ROOT
+
+        def write(self, relative: str, content: bytes):
+            path = self.root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            return path
+
+    return Storage()
