@@ -8,6 +8,7 @@ from portal import apis, views
 api_v1 = [
     path("me/", apis.MeApi.as_view(), name="api-me"),
     path("", include("catalogue.api_urls")),
+    path("", include("access_requests.api_urls")),
 ]
 
 urlpatterns = [

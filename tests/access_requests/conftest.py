@@ -137,3 +137,91 @@ def complete(application, actor, *, start: date | None = None, months: int = 12,
 def ready(draft, alice):
     """Alice's draft with every section complete."""
     return complete(draft, alice)
+
+
+# --- applications in each state, and what a refused action must leave unchanged -------------
+
+CHECKLIST_DONE = {"ethics_verified": True, "dpia_reviewed": True, "representations_checked": True}
+
+
+def frozen(application) -> dict:
+    """Everything a refused action must leave as it was."""
+    from access_requests.models import Application, RdoChecklist, ReturnComment, Submission
+    from portal.models import AuditEvent, OutboxEmail
+
+    row = Application.objects.get(pk=application.pk)
+    return {
+        "status": row.status,
+        "submission_count": row.submission_count,
+        "committee": row.committee_id,
+        "submitted_at": row.submitted_at,
+        "audit_events": AuditEvent.objects.count(),
+        "outbox": OutboxEmail.objects.count(),
+        "return_comments": ReturnComment.objects.filter(application=row).count(),
+        "submissions": Submission.objects.filter(application=row).count(),
+        "checklists": RdoChecklist.objects.filter(application=row).count(),
+    }
+
+
+def bring_to(status, application, *, applicant, rdo, committee):
+    """Take a complete draft to `status` through the services; states whose steps come in later issues
+    (approved, rejected, active, closed, revoked) are set on the row after a forward."""
+    from access_requests.models import Application, ApplicationStatus
+    from access_requests.services import transitions as tr
+
+    if status == ApplicationStatus.DRAFT:
+        return application
+    if status == ApplicationStatus.WITHDRAWN:
+        return tr.application_withdraw(actor=applicant, application=application, reason="Test.")
+    tr.application_submit(actor=applicant, application=application)
+    if status == ApplicationStatus.RETURNED:
+        tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
+    elif status != ApplicationStatus.SUBMITTED:
+        tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+        tr.application_forward(actor=rdo, application=application, committee=committee)
+        if status != ApplicationStatus.IN_REVIEW:
+            Application.objects.filter(pk=application.pk).update(status=status)
+    return Application.objects.get(pk=application.pk)
+
+
+@pytest.fixture
+def submitted(ready, alice):
+    from access_requests.services.transitions import application_submit
+
+    return application_submit(actor=alice, application=ready)
+
+
+@pytest.fixture
+def returned(submitted, rdo):
+    from access_requests.services.transitions import application_return
+
+    return application_return(actor=rdo, application=submitted, comments={"dpia": "Name the DPO's office."})
+
+
+@pytest.fixture
+def forwardable(submitted, rdo):
+    """Submitted, with the RDO's checklist complete."""
+    from access_requests.services.transitions import rdo_checklist_update
+
+    rdo_checklist_update(actor=rdo, application=submitted, data=CHECKLIST_DONE)
+    return submitted
+
+
+@pytest.fixture
+def in_review(forwardable, rdo, committee, chair, member):
+    from access_requests.services.transitions import application_forward
+
+    return application_forward(actor=rdo, application=forwardable, committee=committee)
+
+
+@pytest.fixture
+def team_of_two(draft, alice, bob):
+    """Alice's draft with Bob on the team."""
+    svc.team_member_add(actor=alice, application=draft, email=bob.email, role="Radiologist")
+    return draft
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas are created per test: a cheap hasher keeps that from dominating the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,34 @@
+"""Applications API (mounted at /api/v1/)."""
+
+from django.urls import path
+
+from access_requests import apis
+
+one = "applications/<int:pk>/"
+
+urlpatterns = [
+    path("applications/", apis.ApplicationListApi.as_view(), name="api-applications"),
+    path(one, apis.ApplicationDetailApi.as_view(), name="api-application"),
+    path(f"{one}datasets/", apis.DatasetsApi.as_view(), name="api-application-datasets"),
+    path(f"{one}team/", apis.TeamApi.as_view(), name="api-application-team"),
+    path(f"{one}team/<int:member_id>/", apis.TeamMemberApi.as_view(), name="api-application-team-member"),
+    path(f"{one}ethics/", apis.EthicsApi.as_view(), name="api-application-ethics"),
+    path(f"{one}ethics/<int:approval_id>/", apis.EthicsApprovalApi.as_view(), name="api-application-ethics-approval"),
+    path(
+        f"{one}ethics/<int:approval_id>/document/",
+        apis.EthicsDocumentApi.as_view(),
+        name="api-application-ethics-document",
+    ),
+    path(f"{one}dpia/", apis.DpiaApi.as_view(), name="api-application-dpia"),
+    path(f"{one}dpia/risks/", apis.DpiaRisksApi.as_view(), name="api-application-dpia-risks"),
+    path(f"{one}dpia/risks/<int:risk_id>/", apis.DpiaRiskApi.as_view(), name="api-application-dpia-risk"),
+    path(f"{one}representations/", apis.RepresentationsApi.as_view(), name="api-application-representations"),
+    path(f"{one}check/", apis.CheckApi.as_view(), name="api-application-check"),
+    path(f"{one}submit/", apis.SubmitApi.as_view(), name="api-application-submit"),
+    path(f"{one}return/", apis.ReturnApi.as_view(), name="api-application-return"),
+    path(f"{one}forward/", apis.ForwardApi.as_view(), name="api-application-forward"),
+    path(f"{one}withdraw/", apis.WithdrawApi.as_view(), name="api-application-withdraw"),
+    path(f"{one}checklist/", apis.ChecklistApi.as_view(), name="api-application-checklist"),
+    path(f"{one}messages/", apis.MessagesApi.as_view(), name="api-application-messages"),
+    path(f"{one}changes/", apis.ChangesApi.as_view(), name="api-application-changes"),
+]

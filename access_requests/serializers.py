@@ -1,0 +1,446 @@
+"""Input and output shapes of the applications API.
+
+Input serializers check types and shapes only; the rules (what may change when, by whom, what
+a submission needs) stay in access_requests.services. Output never carries a document's bytes:
+an ethics approval names its document and links to the endpoint that streams it.
+"""
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from access_requests.models import (
+    Application,
+    ApplicationDataset,
+    ApplicationStatus,
+    Committee,
+    DataCategory,
+    Dpia,
+    DpiaRisk,
+    EthicsApproval,
+    LegalStatement,
+    Message,
+    RdoChecklist,
+    Representations,
+    ResidualRisk,
+    ReturnComment,
+    TeamMember,
+)
+from access_requests.services.applications import APPLICATION_FIELDS
+
+
+class ApplicationErrorSerializer(serializers.Serializer):
+    """The body of every error answer (see portal.apis.exception_handler)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="field errors; a refused submission lists its problems under `check`",
+    )
+
+
+ERRORS = {status: ApplicationErrorSerializer for status in (400, 403, 404, 409)}
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+class StrictMixin:
+    """Refuses fields the endpoint does not know, so a typo is a 400 rather than silently ignored."""
+
+    def validate(self, attrs):
+        known = set(self.fields)
+        unknown = sorted(set(getattr(self, "initial_data", None) or {}) - known)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
+
+def _identifiers(**kwargs) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(max_length=64), **kwargs)
+
+
+class ApplicationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ApplicationStatus.choices, required=False)
+
+
+class ApplicationCreateSerializer(StrictMixin, serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    datasets = _identifiers(
+        required=False, help_text="dataset identifiers; without this field, the datasets in the caller's basket"
+    )
+
+
+class ApplicationUpdateSerializer(StrictMixin, serializers.ModelSerializer):
+    purpose_conditions = serializers.ListField(
+        child=serializers.CharField(max_length=10),
+        required=False,
+        help_text="ICD-10 condition codes studied (disease-specific research), e.g. C50",
+    )
+
+    class Meta:
+        model = Application
+        fields = [*APPLICATION_FIELDS, "purpose_conditions"]
+
+
+class DatasetsSetSerializer(StrictMixin, serializers.Serializer):
+    datasets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text="dataset identifier → justification; datasets not named are removed from the application",
+    )
+
+
+class TeamMemberAddSerializer(StrictMixin, serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.CharField(max_length=100, required=False, default="Researcher")
+
+
+class EthicsApprovalAddSerializer(StrictMixin, serializers.Serializer):
+    committee_name = serializers.CharField(max_length=200)
+    reference = serializers.CharField(max_length=100)
+    approved_on = serializers.DateField()
+    expires_on = serializers.DateField()
+    datasets = _identifiers(
+        required=False, default=list, help_text="identifiers of the requested datasets this approval covers"
+    )
+    document = serializers.FileField(help_text="the approval as a PDF")
+
+
+class DpiaUpdateSerializer(StrictMixin, serializers.Serializer):
+    data_categories = serializers.ListField(child=serializers.ChoiceField(choices=DataCategory.choices))
+    processing_description = serializers.CharField(allow_blank=True)
+    residual_risk = serializers.ChoiceField(choices=ResidualRisk.choices, allow_blank=True)
+    dpo_name = serializers.CharField(max_length=200, allow_blank=True)
+    dpo_consulted_on = serializers.DateField(allow_null=True)
+    conclusion = serializers.CharField(allow_blank=True)
+    document = serializers.FileField(required=False, help_text="the DPIA document as a PDF (optional)")
+
+
+class DpiaRiskAddSerializer(StrictMixin, serializers.Serializer):
+    description = serializers.CharField(max_length=500)
+    likelihood = serializers.IntegerField(min_value=1, max_value=3, help_text="1 (remote) to 3 (likely)")
+    severity = serializers.IntegerField(min_value=1, max_value=3, help_text="1 (minimal) to 3 (severe)")
+    mitigation = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class RepresentationsUpdateSerializer(StrictMixin, serializers.Serializer):
+    institution_legal_name = serializers.CharField(max_length=300, allow_blank=True, required=False)
+    signatory_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    signatory_role = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    signatory_email = serializers.EmailField(allow_blank=True, required=False)
+    accept = serializers.ListField(
+        child=serializers.ChoiceField(choices=LegalStatement.choices),
+        required=False,
+        default=list,
+        help_text="codes of the statements the institution accepts now (recorded with who and when)",
+    )
+
+
+class ReturnSerializer(StrictMixin, serializers.Serializer):
+    comments = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text="section (overview, datasets, team, ethics, dpia, representations, ai) → what must change",
+    )
+
+
+class ForwardSerializer(StrictMixin, serializers.Serializer):
+    committee = serializers.PrimaryKeyRelatedField(
+        queryset=Committee.objects.all(), help_text="id of the access committee"
+    )
+
+
+class WithdrawSerializer(StrictMixin, serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
+
+
+class ChecklistUpdateSerializer(StrictMixin, serializers.Serializer):
+    ethics_verified = serializers.BooleanField(required=False)
+    dpia_reviewed = serializers.BooleanField(required=False)
+    representations_checked = serializers.BooleanField(required=False)
+    notes = serializers.CharField(allow_blank=True, required=False)
+
+
+class MessagePostSerializer(StrictMixin, serializers.Serializer):
+    body = serializers.CharField()
+    internal = serializers.BooleanField(
+        required=False, default=False, help_text="an internal note, for the RDO and the committee only"
+    )
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+class PersonSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class RequestedDatasetSerializer(serializers.ModelSerializer):
+    identifier = serializers.CharField(source="dataset.identifier")
+    title = serializers.CharField(source="dataset.title")
+    holder = serializers.CharField(source="dataset.holder.name")
+
+    class Meta:
+        model = ApplicationDataset
+        fields = ["id", "identifier", "title", "holder", "justification"]
+
+
+class TeamMemberSerializer(serializers.ModelSerializer):
+    full_name = serializers.CharField(source="user.full_name", default=None, allow_null=True)
+    pending = serializers.SerializerMethodField(help_text="invited by e-mail, not signed up yet")
+
+    class Meta:
+        model = TeamMember
+        fields = ["id", "email", "full_name", "role", "pending", "invited_at", "joined_at"]
+
+    def get_pending(self, member: TeamMember) -> bool:
+        return member.user_id is None
+
+
+class DocumentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField(help_text="streams the PDF (to people who may see the application)")
+
+
+class EthicsApprovalSerializer(serializers.ModelSerializer):
+    datasets = serializers.SerializerMethodField(help_text="identifiers of the requested datasets it covers")
+    document = serializers.SerializerMethodField()
+    uploaded_by = serializers.EmailField(source="uploaded_by.email")
+
+    class Meta:
+        model = EthicsApproval
+        fields = [
+            "id",
+            "committee_name",
+            "reference",
+            "approved_on",
+            "expires_on",
+            "datasets",
+            "document",
+            "uploaded_by",
+            "uploaded_at",
+        ]
+
+    def get_datasets(self, approval: EthicsApproval) -> list[str]:
+        return [item.dataset.identifier for item in approval.datasets.all()]
+
+    @extend_schema_field(DocumentSerializer)
+    def get_document(self, approval: EthicsApproval) -> dict:
+        url = reverse(
+            "api-application-ethics-document", kwargs={"pk": approval.application_id, "approval_id": approval.pk}
+        )
+        request = self.context.get("request")
+        return {
+            "name": approval.document_name,
+            "sha256": approval.document_sha256,
+            "size": approval.document_size,
+            "url": request.build_absolute_uri(url) if request else url,
+        }
+
+
+class DpiaRiskSerializer(serializers.ModelSerializer):
+    score = serializers.IntegerField(read_only=True, help_text="likelihood × severity, 1 to 9")
+
+    class Meta:
+        model = DpiaRisk
+        fields = ["id", "description", "likelihood", "severity", "score", "mitigation"]
+
+
+class DpiaSerializer(serializers.ModelSerializer):
+    risks = DpiaRiskSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Dpia
+        fields = [
+            "data_categories",
+            "processing_description",
+            "risks",
+            "residual_risk",
+            "dpo_name",
+            "dpo_consulted_on",
+            "conclusion",
+            "document_name",
+            "document_sha256",
+            "updated_at",
+        ]
+
+
+class StatementSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="the statement's code, as `accept` takes it")
+    text = serializers.CharField(help_text="the wording accepted, or to accept")
+    accepted = serializers.BooleanField()
+    accepted_by = serializers.EmailField(allow_null=True)
+    accepted_at = serializers.DateTimeField(allow_null=True)
+
+
+class RepresentationsSerializer(serializers.ModelSerializer):
+    statements = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Representations
+        fields = [
+            "institution_legal_name",
+            "signatory_name",
+            "signatory_role",
+            "signatory_email",
+            "statements",
+            "updated_at",
+        ]
+
+    @extend_schema_field(StatementSerializer(many=True))
+    def get_statements(self, reps: Representations) -> list[dict]:
+        accepted = {a.statement: a for a in reps.application.statement_acceptances.select_related("accepted_by")}
+        rows = []
+        for statement in LegalStatement:
+            acceptance = accepted.get(statement.value)
+            rows.append(
+                {
+                    "code": statement.value,
+                    "text": acceptance.text if acceptance else statement.label,
+                    "accepted": acceptance is not None,
+                    "accepted_by": acceptance.accepted_by.email if acceptance else None,
+                    "accepted_at": acceptance.accepted_at if acceptance else None,
+                }
+            )
+        return StatementSerializer(rows, many=True).data
+
+
+class ReturnCommentSerializer(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author.email")
+
+    class Meta:
+        model = ReturnComment
+        fields = ["submission_number", "section", "text", "author", "created_at"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = PersonSerializer()
+
+    class Meta:
+        model = Message
+        fields = ["id", "author", "body", "internal", "created_at"]
+
+
+class ChecklistSerializer(serializers.ModelSerializer):
+    complete = serializers.BooleanField(read_only=True)
+    updated_by = serializers.EmailField(source="updated_by.email", default=None, allow_null=True)
+
+    class Meta:
+        model = RdoChecklist
+        fields = [
+            "submission_number",
+            "ethics_verified",
+            "dpia_reviewed",
+            "representations_checked",
+            "complete",
+            "notes",
+            "updated_by",
+            "updated_at",
+        ]
+
+
+class CommitteeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ApplicationSummarySerializer(serializers.ModelSerializer):
+    applicant = PersonSerializer()
+    datasets = serializers.SerializerMethodField(help_text="identifiers of the requested datasets")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "status",
+            "applicant",
+            "datasets",
+            "submission_count",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "url",
+        ]
+
+    def get_datasets(self, application: Application) -> list[str]:
+        return [item.dataset.identifier for item in application.requested.all()]
+
+    def get_url(self, application: Application) -> str:
+        url = reverse("api-application", kwargs={"pk": application.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ApplicationDetailSerializer(ApplicationSummarySerializer):
+    """Everything the caller may see. `messages` holds internal notes, and `checklist` the RDO's
+    completeness check, only for the RDO and the reviewing committee."""
+
+    purpose_conditions = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    access_end = serializers.DateField(read_only=True, allow_null=True)
+    committee = CommitteeSerializer(allow_null=True)
+    datasets = RequestedDatasetSerializer(source="requested", many=True)
+    team = TeamMemberSerializer(many=True)
+    ethics_approvals = EthicsApprovalSerializer(many=True)
+    dpia = DpiaSerializer()
+    representations = RepresentationsSerializer()
+    return_comments = ReturnCommentSerializer(many=True)
+    messages = serializers.SerializerMethodField()
+    checklist = serializers.SerializerMethodField()
+
+    class Meta(ApplicationSummarySerializer.Meta):
+        fields = [
+            *ApplicationSummarySerializer.Meta.fields,
+            *[f for f in APPLICATION_FIELDS if f != "title"],
+            "purpose_conditions",
+            "access_end",
+            "committee",
+            "first_submitted_at",
+            "team",
+            "ethics_approvals",
+            "dpia",
+            "representations",
+            "return_comments",
+            "messages",
+            "checklist",
+        ]
+
+    @extend_schema_field(MessageSerializer(many=True))
+    def get_messages(self, application: Application) -> list[dict]:
+        messages = application.messages.select_related("author")
+        if not self.context.get("reviewer"):
+            messages = messages.filter(internal=False)
+        return MessageSerializer(messages, many=True).data
+
+    @extend_schema_field(ChecklistSerializer(allow_null=True))
+    def get_checklist(self, application: Application) -> dict | None:
+        if not self.context.get("reviewer"):
+            return None
+        checklist = application.checklists.filter(submission_number=application.submission_count).first()
+        return ChecklistSerializer(checklist).data if checklist else None
+
+
+class ProblemSerializer(serializers.Serializer):
+    section = serializers.CharField()
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CheckSerializer(serializers.Serializer):
+    ready = serializers.BooleanField(help_text="true when the application can be submitted as it stands")
+    problems = ProblemSerializer(many=True)
+
+
+class ChangeSerializer(serializers.Serializer):
+    section = serializers.CharField()
+    section_label = serializers.CharField()
+    field = serializers.CharField()
+    before = serializers.JSONField()
+    after = serializers.JSONField()
