@@ -1,0 +1,245 @@
+"""Registering a dataset's files: the folder must stay under the protected root; the scan hashes for real."""
+
+import hashlib
+import os
+
+import pytest
+
+from catalogue.models import DatasetFile, FileScan, FileScanStatus
+from catalogue.services import dataset_register_files, file_scan_run
+from portal.errors import InvalidInput, NotPermitted
+from portal.models import AuditEvent
+from tests.helpers import last_event
+
+CT = b"\x00" * 128 + b"DICM" + b"ct slice " * 500
+MR = b"\x00" * 128 + b"DICM" + b"mr slice " * 900
+NOTES = b"acquisition notes\n"
+
+
+def sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def rows(dataset) -> list[tuple[str, int, str]]:
+    return list(
+        DatasetFile.objects.filter(dataset=dataset).order_by("path").values_list("path", "size_bytes", "sha256")
+    )
+
+
+@pytest.fixture
+def folder(storage):
+    storage.write("datasets/LV-RTH-MG-2024/study1/ct.dcm", CT)
+    storage.write("datasets/LV-RTH-MG-2024/study2/IM0001", MR)
+    storage.write("datasets/LV-RTH-MG-2024/notes.txt", NOTES)
+    return "datasets/LV-RTH-MG-2024"
+
+
+def register(steward, dataset, folder, capture):
+    with capture(execute=True):
+        return dataset_register_files(actor=steward, dataset=dataset, folder=folder)
+
+
+def test_a_scan_records_path_size_and_sha256_of_every_file(steward, draft, folder, django_capture_on_commit_callbacks):
+    scan = register(steward, draft, folder, django_capture_on_commit_callbacks)
+
+    scan.refresh_from_db()
+    assert scan.status == FileScanStatus.DONE
+    assert (scan.files_total, scan.files_done, scan.bytes_done) == (3, 3, len(CT) + len(MR) + len(NOTES))
+    assert rows(draft) == [
+        (f"{folder}/notes.txt", len(NOTES), sha(NOTES)),
+        (f"{folder}/study1/ct.dcm", len(CT), sha(CT)),
+        (f"{folder}/study2/IM0001", len(MR), sha(MR)),
+    ]
+    media = dict(DatasetFile.objects.values_list("path", "media_type"))
+    assert media[f"{folder}/study2/IM0001"] == "application/dicom"  # recognised by its DICM preamble
+    assert media[f"{folder}/notes.txt"] == "text/plain"
+    assert last_event("dataset.files_register").payload == {"folder": folder, "scan": scan.pk}
+    event = last_event("dataset.files_scan")
+    assert event.actor == steward
+    assert event.payload["files"] == 3
+    assert event.payload["added"] == 3
+
+
+def test_scanning_the_same_folder_twice_gives_one_set_of_rows(
+    steward, draft, folder, django_capture_on_commit_callbacks
+):
+    register(steward, draft, folder, django_capture_on_commit_callbacks)
+    first = rows(draft)
+    ids = set(DatasetFile.objects.values_list("pk", flat=True))
+
+    register(steward, draft, folder, django_capture_on_commit_callbacks)
+
+    assert rows(draft) == first
+    assert set(DatasetFile.objects.values_list("pk", flat=True)) == ids  # kept, not re-created
+    assert last_event("dataset.files_scan").payload | {"scan": None} == {
+        "scan": None,
+        "folder": folder,
+        "files": 3,
+        "bytes": len(CT) + len(MR) + len(NOTES),
+        "added": 0,
+        "updated": 0,
+        "removed": 0,
+        "skipped": [],
+    }
+
+
+def test_a_rescan_follows_changed_and_deleted_files(
+    steward, draft, folder, storage, django_capture_on_commit_callbacks
+):
+    register(steward, draft, folder, django_capture_on_commit_callbacks)
+    (storage.root / folder / "notes.txt").unlink()
+    storage.write(f"{folder}/study1/ct.dcm", CT + b"more")
+
+    register(steward, draft, folder, django_capture_on_commit_callbacks)
+
+    assert rows(draft) == [
+        (f"{folder}/study1/ct.dcm", len(CT) + 4, sha(CT + b"more")),
+        (f"{folder}/study2/IM0001", len(MR), sha(MR)),
+    ]
+    assert last_event("dataset.files_scan").payload["removed"] == 1
+    assert last_event("dataset.files_scan").payload["updated"] == 1
+
+
+def test_a_scan_leaves_the_rows_of_other_folders_alone(
+    steward, draft, folder, storage, django_capture_on_commit_callbacks
+):
+    storage.write("datasets/extra/a.dcm", b"other")
+    register(steward, draft, "datasets/extra", django_capture_on_commit_callbacks)
+    register(steward, draft, folder, django_capture_on_commit_callbacks)
+
+    paths = [path for path, _, _ in rows(draft)]
+    assert "datasets/extra/a.dcm" in paths
+    assert len(paths) == 4
+
+
+def test_running_a_finished_scan_again_changes_nothing(steward, draft, folder, django_capture_on_commit_callbacks):
+    scan = register(steward, draft, folder, django_capture_on_commit_callbacks)
+    events = AuditEvent.objects.count()
+
+    again = file_scan_run(scan_id=scan.pk)
+
+    assert again.status == FileScanStatus.DONE
+    assert AuditEvent.objects.count() == events
+    assert DatasetFile.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("../outside", "must not contain '..'"),
+        ("datasets/../../etc", "must not contain '..'"),
+        ("/etc", "must be relative"),
+        ("C:\\data", "must be relative"),
+        ("", "name a folder"),
+        ("datasets/missing", "there is no folder"),
+        (".", "not its root"),
+    ],
+)
+def test_a_folder_outside_the_root_or_missing_is_refused(steward, draft, storage, given, message):
+    (storage.root / "datasets").mkdir(exist_ok=True)
+    with pytest.raises(InvalidInput) as caught:
+        dataset_register_files(actor=steward, dataset=draft, folder=given)
+
+    assert message in caught.value.fields["folder"][0]
+    assert not FileScan.objects.exists()
+
+
+def test_a_folder_that_is_a_link_leaving_the_root_is_refused(steward, draft, storage, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.dcm").write_bytes(b"not yours")
+    (storage.root / "datasets").mkdir()
+    os.symlink(outside, storage.root / "datasets" / "escape")
+
+    with pytest.raises(InvalidInput) as caught:
+        dataset_register_files(actor=steward, dataset=draft, folder="datasets/escape")
+
+    assert "leaves the protected storage root" in caught.value.fields["folder"][0]
+    assert not FileScan.objects.exists()
+
+
+def test_a_scan_skips_and_reports_links_that_point_outside_the_root(
+    steward, draft, folder, storage, tmp_path, django_capture_on_commit_callbacks
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.dcm").write_bytes(b"patient names")
+    os.symlink(outside / "secret.dcm", storage.root / folder / "leak.dcm")
+    os.symlink(outside, storage.root / folder / "linked-folder")
+    os.symlink(storage.root / folder / "notes.txt", storage.root / folder / "inside-link.txt")
+
+    scan = register(steward, draft, folder, django_capture_on_commit_callbacks)
+
+    scan.refresh_from_db()
+    assert scan.status == FileScanStatus.DONE
+    skipped = {entry["path"]: entry["reason"] for entry in scan.skipped}
+    assert skipped[f"{folder}/leak.dcm"] == "a link pointing outside the protected storage"
+    assert "not followed" in skipped[f"{folder}/linked-folder"]
+    paths = [path for path, _, _ in rows(draft)]
+    assert f"{folder}/leak.dcm" not in paths
+    assert not any("secret" in path for path in paths)
+    assert f"{folder}/inside-link.txt" in paths  # a link that stays inside the root is a file like any other
+    assert sha(b"patient names") not in DatasetFile.objects.values_list("sha256", flat=True)
+    assert f"{folder}/leak.dcm" in last_event("dataset.files_scan").payload["skipped"]
+
+
+def test_a_folder_swapped_for_an_escaping_link_before_the_scan_runs_fails_the_scan(
+    steward, draft, folder, storage, tmp_path
+):
+    scan = dataset_register_files(actor=steward, dataset=draft, folder=folder)  # task not run yet
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    real = storage.root / folder
+    real.rename(storage.root / "datasets" / "moved")
+    os.symlink(outside, real)
+
+    result = file_scan_run(scan_id=scan.pk)
+
+    assert result.status == FileScanStatus.FAILED
+    assert "leaves the protected storage root" in result.error
+    assert not DatasetFile.objects.exists()
+    assert last_event("dataset.files_scan_failed").payload["scan"] == scan.pk
+
+
+def test_another_institutions_steward_cannot_register_files(other_steward, draft, folder):
+    with pytest.raises(NotPermitted):
+        dataset_register_files(actor=other_steward, dataset=draft, folder=folder)
+    assert not FileScan.objects.exists()
+
+
+def test_a_second_request_while_a_scan_is_queued_returns_that_scan(steward, draft, folder):
+    first = dataset_register_files(actor=steward, dataset=draft, folder=folder)
+    second = dataset_register_files(actor=steward, dataset=draft, folder=f"{folder}/")
+
+    assert second.pk == first.pk
+    assert FileScan.objects.count() == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_runs_in_a_real_celery_worker(steward, draft, folder, tmp_path):
+    from tests.helpers import CeleryWorker, celery_broker, wait_for
+
+    redis_url = os.environ["TEST_REDIS_URL"]
+    worker = CeleryWorker(redis_url, tmp_path)
+    worker.start()
+    try:
+        with celery_broker(redis_url):
+            scan = dataset_register_files(actor=steward, dataset=draft, folder=folder)  # dispatched on commit
+            wait_for(
+                lambda: FileScan.objects.get(pk=scan.pk).status in (FileScanStatus.DONE, FileScanStatus.FAILED),
+                timeout=60,
+                message="the worker to finish the scan",
+            )
+    finally:
+        worker.stop()
+
+    scan.refresh_from_db()
+    assert scan.status == FileScanStatus.DONE, scan.error
+    assert rows(draft) == [
+        (f"{folder}/notes.txt", len(NOTES), sha(NOTES)),
+        (f"{folder}/study1/ct.dcm", len(CT), sha(CT)),
+        (f"{folder}/study2/IM0001", len(MR), sha(MR)),
+    ]
+    assert last_event("dataset.files_scan").payload["scan"] == scan.pk
+    assert "catalogue.tasks.file_scan_run" in worker.output()
