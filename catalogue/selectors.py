@@ -14,11 +14,12 @@ from catalogue.models import (
     DatasetStatus,
     DataUseCondition,
     Manufacturer,
-    Stewardship,
     Term,
     Vocabulary,
 )
+from catalogue.permissions import can_steward_holder, holders_stewarded_by
 from catalogue.search import text_filter
+from portal.errors import InvalidInput, NotPermitted
 from portal.models import Role
 
 
@@ -27,25 +28,27 @@ class Facet:
     """A facet of the search: its query parameter, and where a dataset keeps its values.
 
     `through` is the table that links a dataset to its values (None when the value sits on the
-    dataset or its data holder); `path` leads from that row to the public value.
+    dataset itself); `key` is the integer column there that identifies a value. Queries filter
+    and group on these keys, whose statistics the planner knows; public values (codes, names,
+    slugs) are mapped to keys and back by FacetOptions. A country is the set of its data holders.
     """
 
     name: str
     label: str
-    path: str
+    key: str
     through: type[Model] | None = None
     vocabulary: str = ""
 
 
 FACETS: tuple[Facet, ...] = (
-    Facet("modality", "Modality", "term__code", Dataset.modalities.through, Vocabulary.MODALITY),
-    Facet("condition", "Cancer condition", "term__code", Dataset.conditions.through, Vocabulary.CONDITION),
-    Facet("body_part", "Body part", "term__code", Dataset.body_parts.through, Vocabulary.BODY_PART),
-    Facet("manufacturer", "Manufacturer", "manufacturer__name", Dataset.manufacturers.through),
-    Facet("country", "Country", "holder__country"),
-    Facet("holder", "Data holder", "holder__slug"),
-    Facet("data_use", "Data-use condition", "term__code", DataUseCondition, Vocabulary.DATA_USE),
-    Facet("access_mode", "Access mode", "term__code", Dataset.access_modes.through, Vocabulary.ACCESS_MODE),
+    Facet("modality", "Modality", "term_id", Dataset.modalities.through, Vocabulary.MODALITY),
+    Facet("condition", "Cancer condition", "term_id", Dataset.conditions.through, Vocabulary.CONDITION),
+    Facet("body_part", "Body part", "term_id", Dataset.body_parts.through, Vocabulary.BODY_PART),
+    Facet("manufacturer", "Manufacturer", "manufacturer_id", Dataset.manufacturers.through),
+    Facet("country", "Country", "holder_id"),
+    Facet("holder", "Data holder", "holder_id"),
+    Facet("data_use", "Data-use condition", "term_id", DataUseCondition, Vocabulary.DATA_USE),
+    Facet("access_mode", "Access mode", "term_id", Dataset.access_modes.through, Vocabulary.ACCESS_MODE),
 )
 FACET_NAMES = tuple(facet.name for facet in FACETS)
 
@@ -107,18 +110,26 @@ class FacetGroup:
 
 
 class FacetOptions:
-    """Every value each facet may take, with its label: three queries, once per request."""
+    """Every value each facet may take, with its label and database keys: three queries per request."""
 
     def __init__(self) -> None:
         self.labels: dict[str, dict[str, str]] = {facet.name: {} for facet in FACETS}
+        self._keys: dict[str, dict[str, list[int]]] = {facet.name: {} for facet in FACETS}
+        self._values: dict[str, dict[int, str]] = {facet.name: {} for facet in FACETS}
         by_vocabulary = {facet.vocabulary: facet.name for facet in FACETS if facet.vocabulary}
         for term in Term.objects.filter(vocabulary__in=by_vocabulary).order_by("code"):
-            self.labels[by_vocabulary[term.vocabulary]][term.code] = str(term)
-        self.labels["manufacturer"] = {name: name for name in Manufacturer.objects.values_list("name", flat=True)}
-        for slug, name, country in DataHolder.objects.values_list("slug", "name", "country"):
-            self.labels["holder"][slug] = name
-            self.labels["country"][country] = country
+            self._add(by_vocabulary[term.vocabulary], term.code, term.pk, str(term))
+        for pk, name in Manufacturer.objects.values_list("pk", "name"):
+            self._add("manufacturer", name, pk, name)
+        for pk, slug, name, country in DataHolder.objects.values_list("pk", "slug", "name", "country"):
+            self._add("holder", slug, pk, name)
+            self._add("country", country, pk, country)
         self.labels["country"] = dict(sorted(self.labels["country"].items()))
+
+    def _add(self, facet: str, value: str, key: int, label: str) -> None:
+        self.labels[facet][value] = label
+        self._keys[facet].setdefault(value, []).append(key)
+        self._values[facet][key] = value
 
     def choices(self, facet: str) -> list[tuple[str, str]]:
         return list(self.labels[facet].items())
@@ -128,6 +139,12 @@ class FacetOptions:
 
     def label(self, facet: str, value: str) -> str:
         return self.labels[facet].get(value, value)
+
+    def keys(self, facet: str, values) -> list[int]:
+        return [key for value in values for key in self._keys[facet].get(value, ())]
+
+    def value(self, facet: str, key: int) -> str | None:
+        return self._values[facet].get(key)
 
 
 # --- visibility ---------------------------------------------------------------------------
@@ -141,7 +158,7 @@ def datasets_visible_to(user) -> QuerySet[Dataset]:
     if user.has_role(Role.RDO):
         return datasets
     if user.has_role(Role.STEWARD):
-        own = Stewardship.objects.filter(user=user).values("holder_id")
+        own = holders_stewarded_by(user).values("pk")
         return datasets.filter(Q(status=DatasetStatus.PUBLISHED) | Q(holder_id__in=own))
     return datasets.filter(status=DatasetStatus.PUBLISHED)
 
@@ -157,30 +174,40 @@ def dataset_get_visible(*, user, identifier: str, detail: bool = False) -> Datas
         raise Http404("No such dataset.")
 
 
+def data_holder_get_for_steward(*, user, slug: str) -> DataHolder:
+    """The data holder a steward creates a dataset for: unknown slug is a field error, another's is 403."""
+    holder = DataHolder.objects.filter(slug=slug).first()
+    if holder is None:
+        raise InvalidInput("Unknown data holder.", fields={"holder": [f"No data holder {slug!r}."]})
+    if not can_steward_holder(user, holder):
+        raise NotPermitted("Only the data holder's stewards may create datasets for it.")
+    return holder
+
+
 # --- search -------------------------------------------------------------------------------
 
 
-def _facet_filter(facet: Facet, values: tuple[str, ...]) -> Q:
-    lookup = {f"{facet.path}__in": values}
+def _facet_filter(facet: Facet, keys: list[int]) -> Q:
+    lookup = {f"{facet.key}__in": keys}
     if facet.through is None:
         return Q(**lookup)
     return Q(Exists(facet.through.objects.filter(dataset_id=OuterRef("pk"), **lookup)))
 
 
-def _matching(user, query: DatasetQuery, *, except_facet: str = "") -> QuerySet[Dataset]:
+def _matching(user, query: DatasetQuery, options: FacetOptions, *, except_facet: str = "") -> QuerySet[Dataset]:
     datasets = text_filter(datasets_visible_to(user), query.text)
     if query.statuses:
         datasets = datasets.filter(status__in=query.statuses)
     for facet in FACETS:
         values = query.filters.get(facet.name)
         if values and facet.name != except_facet:
-            datasets = datasets.filter(_facet_filter(facet, values))
+            datasets = datasets.filter(_facet_filter(facet, options.keys(facet.name, values)))
     return datasets
 
 
-def dataset_search(*, user, query: DatasetQuery) -> QuerySet[Dataset]:
+def dataset_search(*, user, query: DatasetQuery, options: FacetOptions | None = None) -> QuerySet[Dataset]:
     """The datasets `user` may see that match `query`, sorted, with what a result list shows."""
-    datasets = _matching(user, query)
+    datasets = _matching(user, query, options or FacetOptions())
     sort = query.effective_sort
     ordering = ("-relevance", "title", "pk") if sort == "relevance" else _ORDERINGS[sort]
     return datasets.select_related("holder").prefetch_related(*LIST_PREFETCH).order_by(*ordering)
@@ -193,9 +220,9 @@ def _facet_rows(facet: Facet, base: QuerySet[Dataset]) -> QuerySet:
     else:
         rows = facet.through.objects.filter(dataset_id__in=ids)
     return (
-        rows.values(value=F(facet.path))
+        rows.values(key=F(facet.key))
         .annotate(facet=Value(facet.name), n=Count("*"))
-        .values_list("facet", "value", "n")
+        .values_list("facet", "key", "n")
         .order_by()
     )
 
@@ -207,10 +234,12 @@ def dataset_facet_counts(*, user, query: DatasetQuery, options: FacetOptions) ->
     user sees how many results each further value of the same facet would add (OR within a
     facet, AND across facets).
     """
-    parts = [_facet_rows(facet, _matching(user, query, except_facet=facet.name)) for facet in FACETS]
+    parts = [_facet_rows(facet, _matching(user, query, options, except_facet=facet.name)) for facet in FACETS]
     counts: dict[str, dict[str, int]] = {name: {} for name in FACET_NAMES}
-    for facet_name, value, n in parts[0].union(*parts[1:], all=True):
-        counts[facet_name][value] = n
+    for facet_name, key, n in parts[0].union(*parts[1:], all=True):
+        value = options.value(facet_name, key)
+        if value is not None:
+            counts[facet_name][value] = counts[facet_name].get(value, 0) + n
     groups = []
     for facet in FACETS:
         selected = set(query.filters.get(facet.name, ()))
@@ -235,7 +264,7 @@ def dataset_search_page(
     *, user, query: DatasetQuery, options: FacetOptions, page: int = 1, per_page: int = 20
 ) -> SearchPage:
     """One page of results and the facet counts; a page past the end gives the last page, flagged."""
-    paginator = Paginator(dataset_search(user=user, query=query), per_page)
+    paginator = Paginator(dataset_search(user=user, query=query, options=options), per_page)
     out_of_range = False
     try:
         result_page = paginator.page(page)
@@ -268,3 +297,18 @@ def basket_dataset_ids(user) -> set[int]:
     if user is None or not user.is_authenticated:
         return set()
     return set(BasketItem.objects.filter(user=user).values_list("dataset_id", flat=True))
+
+
+# --- stewards (appended by the steward pages) ---------------------------------------------
+
+
+def datasets_stewarded_by(user) -> QuerySet[Dataset]:
+    """Every dataset, whatever its status, of the data holders `user` stewards, with its file count."""
+    from catalogue.permissions import holders_stewarded_by
+
+    return (
+        Dataset.objects.filter(holder__in=holders_stewarded_by(user))
+        .select_related("holder")
+        .annotate(file_count=Count("files", distinct=True))
+        .order_by("holder__name", "status", "title", "pk")
+    )

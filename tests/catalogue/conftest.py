@@ -36,6 +36,7 @@ def build_dataset(
     n = next(_serial)
     fields.setdefault("subjects_count", 100 + n)
     fields.setdefault("studies_count", 200 + n)
+    fields.setdefault("provenance", "Clinical routine of the data holder, anonymised at source.")
     if status == "published":
         fields.setdefault("published_at", timezone.now())
     dataset = Dataset.objects.create(

@@ -1,0 +1,198 @@
+"""The catalogue API: search and read datasets (anyone), and stewards' writes.
+
+Each view validates its input with a serializer, fetches through a permission-checked getter,
+calls one selector or service, and serialises. Domain errors from the services become 400,
+403 or 409 in portal.apis.exception_handler.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalogue import services
+from catalogue.permissions import dataset_get_for_steward
+from catalogue.selectors import (
+    FacetOptions,
+    data_holder_get_for_steward,
+    dataset_facet_counts,
+    dataset_get_visible,
+    dataset_search,
+)
+from catalogue.serializers import (
+    CatalogueErrorSerializer,
+    DatasetCreateSerializer,
+    DatasetDetailSerializer,
+    DatasetListSerializer,
+    DatasetRegisterFilesSerializer,
+    DatasetSearchInputSerializer,
+    DatasetWithdrawSerializer,
+    DatasetWriteSerializer,
+    FacetCountsSerializer,
+    FileScanSerializer,
+    PaginatedDatasetListSerializer,
+    validate_identifier,
+)
+from portal.pagination import PortalPagination
+
+TAG = ["catalogue"]
+IDENTIFIER = OpenApiParameter(
+    "identifier", OpenApiTypes.STR, OpenApiParameter.PATH, description="the dataset's persistent identifier"
+)
+ERRORS = {
+    400: CatalogueErrorSerializer,
+    401: CatalogueErrorSerializer,
+    403: CatalogueErrorSerializer,
+    404: CatalogueErrorSerializer,
+}
+WRITE_ERRORS = {**ERRORS, 409: CatalogueErrorSerializer}
+
+
+class DatasetPagination(PortalPagination):
+    """A page past the end is bad input (400 naming `page`), like an oversized page size."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            raise ValidationError({"page": [str(exc.detail)]})
+
+
+def _detail(request, identifier: str, *, status_code: int = status.HTTP_200_OK) -> Response:
+    dataset = dataset_get_visible(user=request.user, identifier=identifier, detail=True)
+    return Response(DatasetDetailSerializer(dataset, context={"request": request}).data, status=status_code)
+
+
+class DatasetListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_list",
+        summary="Search the catalogue",
+        description="Published datasets for everyone; stewards also see their own holders' drafts and withdrawn "
+        "datasets, the Research Data Office all. Unknown filter values are a 400 naming the parameter.",
+        parameters=[
+            DatasetSearchInputSerializer,
+            OpenApiParameter("page", OpenApiTypes.INT, description="page number, from 1"),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description=f"results per page, at most {PortalPagination.max_page_size}"
+            ),
+        ],
+        responses={200: PaginatedDatasetListSerializer, 400: CatalogueErrorSerializer},
+    )
+    def get(self, request):
+        options = FacetOptions()
+        params = DatasetSearchInputSerializer(data=request.query_params, context={"options": options})
+        params.is_valid(raise_exception=True)
+        query = params.query()
+        paginator = DatasetPagination()
+        datasets = dataset_search(user=request.user, query=query, options=options)
+        page = paginator.paginate_queryset(datasets, request, view=self)
+        response = paginator.get_paginated_response(
+            DatasetListSerializer(page, many=True, context={"request": request}).data
+        )
+        if params.validated_data["facets"]:
+            groups = dataset_facet_counts(user=request.user, query=query, options=options)
+            response.data["facets"] = FacetCountsSerializer(groups).data
+        return response
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_create",
+        summary="Create a draft dataset (stewards of the holder)",
+        request=DatasetCreateSerializer,
+        responses={201: DatasetDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        params = DatasetCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        holder = data_holder_get_for_steward(user=request.user, slug=data.pop("holder"))
+        dataset = services.dataset_create(actor=request.user, holder=holder, data=data)
+        return _detail(request, dataset.identifier, status_code=status.HTTP_201_CREATED)
+
+
+class DatasetDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_retrieve",
+        summary="One dataset with its files",
+        parameters=[IDENTIFIER],
+        responses={200: DatasetDetailSerializer, 400: CatalogueErrorSerializer, 404: CatalogueErrorSerializer},
+    )
+    def get(self, request, identifier: str):
+        return _detail(request, validate_identifier(identifier))
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_partial_update",
+        summary="Change a dataset (stewards of its holder)",
+        parameters=[IDENTIFIER],
+        request=DatasetWriteSerializer,
+        responses={200: DatasetDetailSerializer, **WRITE_ERRORS},
+    )
+    def patch(self, request, identifier: str):
+        dataset = dataset_get_for_steward(user=request.user, identifier=validate_identifier(identifier))
+        params = DatasetWriteSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        dataset = services.dataset_update(actor=request.user, dataset=dataset, data=dict(params.validated_data))
+        return _detail(request, dataset.identifier)
+
+
+class DatasetPublishApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_publish",
+        summary="Publish a dataset (stewards of its holder)",
+        parameters=[IDENTIFIER],
+        request=None,
+        responses={200: DatasetDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, identifier: str):
+        dataset = dataset_get_for_steward(user=request.user, identifier=validate_identifier(identifier))
+        services.dataset_publish(actor=request.user, dataset=dataset)
+        return _detail(request, dataset.identifier)
+
+
+class DatasetWithdrawApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_withdraw",
+        summary="Withdraw a dataset from the catalogue (stewards of its holder)",
+        parameters=[IDENTIFIER],
+        request=DatasetWithdrawSerializer,
+        responses={200: DatasetDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, identifier: str):
+        dataset = dataset_get_for_steward(user=request.user, identifier=validate_identifier(identifier))
+        params = DatasetWithdrawSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.dataset_withdraw(actor=request.user, dataset=dataset, reason=params.validated_data["reason"])
+        return _detail(request, dataset.identifier)
+
+
+class DatasetRegisterFilesApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_register_files",
+        summary="Register the files under a folder of the protected storage (stewards of its holder)",
+        description="Starts a background scan that records each file's path, size and SHA-256; poll the "
+        "dataset to see the files. A folder outside the storage root is refused.",
+        parameters=[IDENTIFIER],
+        request=DatasetRegisterFilesSerializer,
+        responses={202: FileScanSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, identifier: str):
+        dataset = dataset_get_for_steward(user=request.user, identifier=validate_identifier(identifier))
+        params = DatasetRegisterFilesSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        scan = services.dataset_register_files(
+            actor=request.user, dataset=dataset, folder=params.validated_data["folder"]
+        )
+        return Response(FileScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
