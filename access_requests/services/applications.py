@@ -324,19 +324,20 @@ def ethics_approval_add(
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
         covered = _covered(application, covered_ids)
-        stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
-        approval = EthicsApproval.objects.create(
+        approval = EthicsApproval(
             application=application,
             committee_name=committee_name.strip(),
             reference=reference.strip(),
             approved_on=approved_on,
             expires_on=expires_on,
-            document_path=stored["path"],
-            document_name=stored["name"],
-            document_sha256=stored["sha256"],
-            document_size=stored["size"],
             uploaded_by=actor,
         )
+        # Validated before the document is written, so a refusal leaves no file behind.
+        approval.full_clean(exclude=["document_path", "document_name", "document_sha256", "document_size"])
+        stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
+        approval.document_path, approval.document_name = stored["path"], stored["name"]
+        approval.document_sha256, approval.document_size = stored["sha256"], stored["size"]
+        approval.save()
         approval.datasets.set(covered)
         audit_record(
             actor=actor,
@@ -385,6 +386,7 @@ def dpia_update(*, actor: User, application: Application, data: dict, document=N
         dpia = application.dpia
         for field, value in data.items():
             setattr(dpia, field, value)
+        dpia.full_clean(exclude=["application"])  # before the document is written: a refusal leaves no file
         if document is not None:
             stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
             dpia.document_path, dpia.document_name, dpia.document_sha256 = (
@@ -392,7 +394,6 @@ def dpia_update(*, actor: User, application: Application, data: dict, document=N
                 stored["name"],
                 stored["sha256"],
             )
-        dpia.full_clean(exclude=["application"])
         dpia.save()
         audit_record(
             actor=actor,
