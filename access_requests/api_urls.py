@@ -20,6 +20,7 @@ urlpatterns = [
         name="api-application-ethics-document",
     ),
     path(f"{one}dpia/", apis.DpiaApi.as_view(), name="api-application-dpia"),
+    path(f"{one}dpia/document/", apis.DpiaDocumentApi.as_view(), name="api-application-dpia-document"),
     path(f"{one}dpia/risks/", apis.DpiaRisksApi.as_view(), name="api-application-dpia-risks"),
     path(f"{one}dpia/risks/<int:risk_id>/", apis.DpiaRiskApi.as_view(), name="api-application-dpia-risk"),
     path(f"{one}representations/", apis.RepresentationsApi.as_view(), name="api-application-representations"),

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -305,23 +306,33 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def protected_file_response(relative: str, *, filename: str, content_type: str) -> HttpResponse:
-    """Stream a file under PROTECTED_STORAGE_ROOT: by the web server (X-Accel-Redirect) in nginx mode,
-    else with FileResponse (sendfile under gunicorn); never read into memory here."""
+def document_response(request, application: Application, *, kind: str, relative: str, name: str, sha256: str):
+    """Stream a document from the protected storage, recorded as `document.view` before any byte leaves
+    (the same event the pages record). In nginx mode the web server sends it (X-Accel-Redirect);
+    otherwise FileResponse streams it (sendfile under gunicorn): never read into memory here."""
     try:
         path = document_absolute_path(relative)
     except FileNotFoundError:
-        raise Http404("The document is missing.")
+        raise Http404("The document is missing from the storage.")
     if not path.is_file():
-        raise Http404("The document is missing.")
+        raise Http404("The document is missing from the storage.")
+    audit_record(
+        actor=request.user,
+        verb="document.view",
+        target=application,
+        payload={"document": name, "kind": kind, "sha256": sha256},
+    )
     if settings.PROTECTED_SERVE_MODE == "nginx":
-        response = HttpResponse(content_type=content_type)
+        response = HttpResponse(content_type="application/pdf")
         response["X-Accel-Redirect"] = settings.PROTECTED_ACCEL_PREFIX.rstrip("/") + "/" + relative
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = content_disposition_header(True, name)
     else:
-        response = FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type=content_type)
+        response = FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+DOCUMENT_RESPONSES = {(200, "application/pdf"): OpenApiTypes.BINARY, 403: ERRORS[403], 404: ERRORS[404]}
 
 
 class EthicsDocumentApi(ApplicationApi):
@@ -330,28 +341,40 @@ class EthicsDocumentApi(ApplicationApi):
     actions = {"GET": "view"}
     content_negotiation_class = AnyAcceptNegotiation
 
-    @extend_schema(
-        summary="Download an ethics approval's PDF (recorded in the audit log)",
-        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 403: ERRORS[403], 404: ERRORS[404]},
-    )
+    @extend_schema(summary="Download an ethics approval's PDF", responses=DOCUMENT_RESPONSES)
     def get(self, request, pk: int, approval_id: int):
         application = self.application(request, pk)
         approval = get_object_or_404(EthicsApproval, application=application, pk=approval_id)
-        response = protected_file_response(
-            approval.document_path, filename=approval.document_name, content_type="application/pdf"
+        return document_response(
+            request,
+            application,
+            kind="ethics",
+            relative=approval.document_path,
+            name=approval.document_name,
+            sha256=approval.document_sha256,
         )
-        audit_record(
-            actor=request.user,
-            verb="document.view",
-            target=application,
-            payload={
-                "document": "ethics_approval",
-                "approval": approval.pk,
-                "name": approval.document_name,
-                "sha256": approval.document_sha256,
-            },
+
+
+class DpiaDocumentApi(ApplicationApi):
+    """Whoever may see the application; every download is recorded as a `document.view` audit event."""
+
+    actions = {"GET": "view"}
+    content_negotiation_class = AnyAcceptNegotiation
+
+    @extend_schema(summary="Download the DPIA's document (404 when none is attached)", responses=DOCUMENT_RESPONSES)
+    def get(self, request, pk: int):
+        application = self.application(request, pk)
+        dpia = application.dpia
+        if not dpia.document_path:
+            raise Http404("This DPIA has no document.")
+        return document_response(
+            request,
+            application,
+            kind="dpia",
+            relative=dpia.document_path,
+            name=dpia.document_name,
+            sha256=dpia.document_sha256,
         )
-        return response
 
 
 # --- DPIA and representations -------------------------------------------------------------
@@ -373,7 +396,7 @@ class DpiaApi(ApplicationApi):
         data = _validated(DpiaUpdateSerializer, request.data, partial=True)
         document = data.pop("document", None)
         dpia = svc.dpia_update(actor=request.user, application=application, data=data, document=document)
-        return Response(DpiaSerializer(dpia).data)
+        return Response(DpiaSerializer(dpia, context={"request": request}).data)
 
 
 class DpiaRisksApi(ApplicationApi):

@@ -199,6 +199,11 @@ class TeamMemberSerializer(serializers.ModelSerializer):
         return member.user_id is None
 
 
+def _absolute(serializer: serializers.Serializer, url: str) -> str:
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(url) if request else url
+
+
 class DocumentSerializer(serializers.Serializer):
     name = serializers.CharField()
     sha256 = serializers.CharField()
@@ -233,12 +238,11 @@ class EthicsApprovalSerializer(serializers.ModelSerializer):
         url = reverse(
             "api-application-ethics-document", kwargs={"pk": approval.application_id, "approval_id": approval.pk}
         )
-        request = self.context.get("request")
         return {
             "name": approval.document_name,
             "sha256": approval.document_sha256,
             "size": approval.document_size,
-            "url": request.build_absolute_uri(url) if request else url,
+            "url": _absolute(self, url),
         }
 
 
@@ -252,6 +256,7 @@ class DpiaRiskSerializer(serializers.ModelSerializer):
 
 class DpiaSerializer(serializers.ModelSerializer):
     risks = DpiaRiskSerializer(many=True, read_only=True)
+    document_url = serializers.SerializerMethodField(help_text="streams the DPIA document, when one is attached")
 
     class Meta:
         model = Dpia
@@ -265,8 +270,14 @@ class DpiaSerializer(serializers.ModelSerializer):
             "conclusion",
             "document_name",
             "document_sha256",
+            "document_url",
             "updated_at",
         ]
+
+    def get_document_url(self, dpia: Dpia) -> str | None:
+        if not dpia.document_path:
+            return None
+        return _absolute(self, reverse("api-application-dpia-document", kwargs={"pk": dpia.application_id}))
 
 
 class StatementSerializer(serializers.Serializer):
@@ -373,9 +384,7 @@ class ApplicationSummarySerializer(serializers.ModelSerializer):
         return [item.dataset.identifier for item in application.requested.all()]
 
     def get_url(self, application: Application) -> str:
-        url = reverse("api-application", kwargs={"pk": application.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        return _absolute(self, reverse("api-application", kwargs={"pk": application.pk}))
 
 
 class ApplicationDetailSerializer(ApplicationSummarySerializer):
