@@ -259,9 +259,7 @@ class FileScan(models.Model):
     files_done = models.PositiveIntegerField(default=0)
     bytes_done = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
-    skipped = models.JSONField(
-        default=list, blank=True, help_text="entries left out of the scan, each {path, reason}"
-    )
+    skipped = models.JSONField(default=list, blank=True, help_text="entries left out of the scan, each {path, reason}")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,6 +8,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="filescan",
             name="skipped",
-            field=models.JSONField(blank=True, default=list, help_text="entries left out of the scan, each {path, reason}"),
+            field=models.JSONField(
+                blank=True, default=list, help_text="entries left out of the scan, each {path, reason}"
+            ),
         ),
     ]
