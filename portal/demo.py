@@ -155,6 +155,7 @@ def load_committee(people: dict[str, User]):
 
 def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
+    from access_requests.demo import load_applications
     from catalogue.demo import load_catalogue
 
     with transaction.atomic():
@@ -162,4 +163,11 @@ def load_demo() -> dict:
         holders = load_holders(people)
         committee = load_committee(people)
         datasets = load_catalogue(people=people, holders=holders)
-    return {"people": people, "holders": holders, "committee": committee, "datasets": datasets}
+        applications = load_applications(people=people, datasets=datasets, committee=committee)
+    return {
+        "people": people,
+        "holders": holders,
+        "committee": committee,
+        "datasets": datasets,
+        "applications": applications,
+    }

@@ -1,0 +1,284 @@
+"""Demo applications in each state this capability brings, created only through the services so
+every rule, audit event and notification applies: a draft, a submitted application with a
+thread, one returned with comments per section, one resubmitted after a return and forwarded
+to the demo committee (so the RDO's change view has something to show), and a withdrawn one.
+
+Idempotent: an application is looked up by its title and applicant and never created twice.
+"""
+
+from datetime import timedelta
+from html import escape
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from access_requests.models import AccessMode, Application, DataCategory, LegalStatement, Purpose, ResidualRisk
+from access_requests.services import applications as svc
+from access_requests.services import transitions as tr
+from access_requests.services.checks import application_check
+from access_requests.services.messages import message_post
+from catalogue.models import Dataset, DatasetStatus
+
+DATASETS_PER_APPLICATION = 2
+CHECKLIST_DONE = {"ethics_verified": True, "dpia_reviewed": True, "representations_checked": True}
+
+# key: (title, state)
+PLAN = {
+    "draft": "Mammographic density and interval cancers",
+    "submitted": "Radiomics of prostate MRI for grading",
+    "returned": "Lung nodule growth on follow-up CT",
+    "forwarded": "AI triage of screening mammograms",
+    "withdrawn": "Background enhancement on breast MRI",
+}
+
+# Conditions the demo application can meet whatever the dataset (the others are handled below).
+_ALWAYS_MET = {
+    "ETHICS_APPROVAL_REQUIRED",
+    "NOT_FOR_PROFIT_NON_COMMERCIAL_USE_ONLY",
+    "NON_COMMERCIAL_USE_ONLY",
+    "NOT_FOR_PROFIT_ORGANISATION_USE_ONLY",
+    "HEALTH_MEDICAL_BIOMEDICAL_RESEARCH",
+    "POPULATION_ORIGINS_ANCESTRY_RESEARCH_PROHIBITED",
+    "NO_GENERAL_METHODS_RESEARCH",
+    "GENERAL_RESEARCH_USE",
+    "NO_RESTRICTION",
+    "PUBLICATION_REQUIRED",
+    "COLLABORATION_REQUIRED",
+    "PUBLICATION_MORATORIUM",
+    "RETURN_TO_DATABASE_OR_RESOURCE",
+    "RESEARCH_SPECIFIC_RESTRICTIONS",
+    "PROJECT_SPECIFIC_RESTRICTION",
+    "USER_SPECIFIC_RESTRICTION",
+}
+
+
+def demo_pdf(title: str, lines: list[str]) -> bytes:
+    """A small real PDF document (WeasyPrint, the portal's PDF renderer)."""
+    from weasyprint import HTML
+
+    body = "".join(f"<p>{escape(line)}</p>" for line in lines)
+    html = (
+        "<html><head><style>@page { size: A4; margin: 2cm; } body { font-family: 'DejaVu Sans', sans-serif; }"
+        f"</style></head><body><h1>{escape(title)}</h1>{body}<p><em>Demo document.</em></p></body></html>"
+    )
+    return HTML(string=html).write_pdf()
+
+
+class _Fit:
+    """What the datasets chosen so far allow: access modes and, for disease-specific ones, conditions."""
+
+    def __init__(self, country: str):
+        self.country = country
+        self.modes = {AccessMode.DOWNLOAD, AccessMode.IN_SITU_PROCESSING}
+        self.diseases: set[str] | None = None
+
+    def admit(self, dataset: Dataset) -> bool:
+        modes = {t.code for t in dataset.access_modes.all()} or set(self.modes)
+        modes &= self.modes
+        diseases = self.diseases
+        for condition in dataset.use_conditions.all():
+            code, params = condition.term.code, condition.parameters or {}
+            if code == "GEOGRAPHICAL_RESTRICTION" and self.country not in params.get("countries", []):
+                return False
+            if code == "TIME_LIMIT_ON_USE" and int(params.get("months") or 12) < 12:
+                return False
+            if code == "DISEASE_SPECIFIC_RESEARCH":
+                wanted = set(params.get("conditions", []))
+                diseases = wanted if diseases is None else diseases & wanted
+            elif code not in _ALWAYS_MET | {"GEOGRAPHICAL_RESTRICTION", "TIME_LIMIT_ON_USE"}:
+                return False
+        if not modes or diseases == set():
+            return False
+        self.modes, self.diseases = modes, diseases
+        return True
+
+    def project(self) -> dict:
+        mode = AccessMode.DOWNLOAD if AccessMode.DOWNLOAD in self.modes else AccessMode.IN_SITU_PROCESSING
+        if self.diseases:
+            return {
+                "purpose": Purpose.DISEASE_SPECIFIC_RESEARCH,
+                "purpose_conditions": sorted(self.diseases),
+                "access_mode": mode,
+            }
+        return {"purpose": Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH, "access_mode": mode}
+
+
+def _candidates(datasets: dict | None) -> list[Dataset]:
+    given = [d for d in (datasets or {}).values() if isinstance(d, Dataset) and d.status == DatasetStatus.PUBLISHED]
+    chosen = given or list(Dataset.objects.filter(status=DatasetStatus.PUBLISHED).order_by("holder__name", "pk"))
+    return sorted(chosen, key=lambda d: (d.holder_id, d.pk))
+
+
+def _choose(candidates: list[Dataset], offset: int, country: str) -> tuple[list[Dataset], _Fit]:
+    fit = _Fit(country)
+    chosen = []
+    for dataset in candidates[offset:] + candidates[:offset]:
+        if fit.admit(dataset):
+            chosen.append(dataset)
+        if len(chosen) == DATASETS_PER_APPLICATION:
+            break
+    return chosen, fit
+
+
+def _upload(name: str, title: str, lines: list[str]) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, demo_pdf(title, lines), content_type="application/pdf")
+
+
+def _fill(application: Application, actor, fit: _Fit) -> Application:
+    """Every section, so that the submission check passes."""
+    start = timezone.localdate() + timedelta(days=21)
+    svc.application_update(
+        actor=actor,
+        application=application,
+        data={
+            "lay_summary": "We study whether computers can help radiologists find cancer earlier and more fairly.",
+            "scientific_description": "A retrospective multi-centre study of anonymised imaging studies.",
+            "timeline": "Months 1-4 curation; 5-10 model development; 11-12 validation and publication.",
+            "intended_use": "Develop and validate an image-analysis model; no attempt to identify anyone.",
+            "access_start": start,
+            "access_months": 12,
+            "organisation_not_for_profit": True,
+            **fit.project(),
+        },
+    )
+    svc.application_set_datasets(
+        actor=actor,
+        application=application,
+        requested={
+            item.dataset: f"{item.dataset.title} gives the cases the study needs."
+            for item in application.requested.select_related("dataset")
+        },
+    )
+    reference = f"REC-{application.reference[3:]}"
+    svc.ethics_approval_add(
+        actor=actor,
+        application=application,
+        committee_name=f"{application.organisation or 'University'} Research Ethics Committee",
+        reference=reference,
+        approved_on=timezone.localdate() - timedelta(days=40),
+        expires_on=start + timedelta(days=800),
+        covered_ids=list(application.requested.values_list("pk", flat=True)),
+        document=_upload(
+            "ethics-approval.pdf",
+            f"Ethics approval {reference}",
+            [f"Project: {application.title}", "The committee approves the project as described."],
+        ),
+    )
+    svc.dpia_update(
+        actor=actor,
+        application=application,
+        data={
+            "data_categories": [DataCategory.IMAGES, DataCategory.IMAGE_METADATA, DataCategory.DEMOGRAPHIC],
+            "processing_description": "On the university's access-controlled research cluster, encrypted at rest.",
+            "residual_risk": ResidualRisk.LOW,
+            "dpo_name": "Dana Protection",
+            "dpo_consulted_on": timezone.localdate() - timedelta(days=5),
+            "conclusion": "The processing may proceed with the mitigations listed.",
+        },
+        document=_upload("dpia.pdf", "Data-protection impact assessment", [application.title]),
+    )
+    svc.dpia_risk_add(
+        actor=actor,
+        application=application,
+        description="Re-identification from residual DICOM header fields",
+        likelihood=1,
+        severity=3,
+        mitigation="Headers are stripped again on arrival and checked against the anonymisation profile.",
+    )
+    svc.representations_update(
+        actor=actor,
+        application=application,
+        data={
+            "institution_legal_name": application.organisation or "University",
+            "signatory_name": "Dr. Vera Signer",
+            "signatory_role": "Vice-rector for research",
+            "signatory_email": "signer@demo.example",
+        },
+        accept=LegalStatement.values,
+    )
+    application = Application.objects.get(pk=application.pk)  # the services changed their own locked copies
+    problems = application_check(application)
+    if problems:
+        raise RuntimeError(f"demo application {application.title!r} is incomplete: {[p.message for p in problems]}")
+    return application
+
+
+def _submitted(application, people):
+    application = tr.application_submit(actor=people["researcher"], application=application)
+    message_post(
+        actor=people["rdo"],
+        application=application,
+        body="Does the ethics approval cover the use of the images for AI training?",
+    )
+    message_post(
+        actor=people["rdo"], application=application, body="Check the DPO's date against the minutes.", internal=True
+    )
+    return application
+
+
+def _returned(application, people):
+    tr.application_submit(actor=people["researcher"], application=application)
+    return tr.application_return(
+        actor=people["rdo"],
+        application=application,
+        comments={
+            "overview": "Say how the results will be validated on another site's data.",
+            "ethics": "The approval letter does not name the federation's datasets: ask the committee to confirm.",
+            "dpia": "Add the risk of linkage with other data sets and its mitigation.",
+        },
+    )
+
+
+def _forwarded(application, people, committee):
+    applicant, rdo = people["researcher"], people["rdo"]
+    if "researcher2" in people:
+        svc.team_member_add(actor=applicant, application=application, email=people["researcher2"].email)
+    tr.application_submit(actor=applicant, application=application)
+    tr.application_return(
+        actor=rdo, application=application, comments={"dpia": "Name the office of the data-protection officer."}
+    )
+    svc.dpia_update(actor=applicant, application=application, data={"dpo_name": "Dana Protection, DPO office"})
+    tr.application_submit(actor=applicant, application=application)
+    tr.rdo_checklist_update(actor=rdo, application=application, data={**CHECKLIST_DONE, "notes": "Complete."})
+    return tr.application_forward(actor=rdo, application=application, committee=committee)
+
+
+def _withdrawn(application, people):
+    tr.application_submit(actor=people["researcher"], application=application)
+    return tr.application_withdraw(
+        actor=people["researcher"], application=application, reason="The project lost its funding."
+    )
+
+
+def load_applications(*, people: dict, datasets: dict, committee) -> dict[str, Application]:
+    """Create (or find) one demo application per state; returns them by state key.
+
+    Needs published datasets (from the catalogue step, or any published in the database);
+    without them there is nothing to apply for and it returns an empty dict.
+    """
+    applicant = people["researcher"]
+    candidates = _candidates(datasets)
+    if not candidates:
+        return {}
+    steps = {
+        "submitted": lambda a: _submitted(a, people),
+        "returned": lambda a: _returned(a, people),
+        "forwarded": lambda a: _forwarded(a, people, committee),
+        "withdrawn": lambda a: _withdrawn(a, people),
+    }
+    result = {}
+    for offset, (key, title) in enumerate(PLAN.items()):
+        existing = Application.objects.filter(title=title, applicant=applicant).first()
+        if existing is not None:
+            result[key] = existing
+            continue
+        chosen, fit = _choose(candidates, offset % len(candidates), applicant.country)
+        if not chosen:
+            return result
+        application = svc.application_create(actor=applicant, title=title, datasets=chosen)
+        if key == "draft":
+            svc.application_update(actor=applicant, application=application, data=fit.project())
+            result[key] = application
+            continue
+        result[key] = steps[key](_fill(application, applicant, fit))
+    return result
