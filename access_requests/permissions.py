@@ -3,7 +3,7 @@
 - applicant and team members: see their application; edit it while it is a draft or returned;
   the applicant alone submits, withdraws and deletes a draft (object permissions through
   django-guardian, given when they join);
-- RDO administrators: see every application (not drafts never submitted), review, return, forward;
+- RDO administrators: see every application (not those never submitted), review, return, forward;
 - committee members: see the applications forwarded to their committee;
 - stewards: see the applications that request their institution's datasets;
 - internal notes: RDO and committee only.
@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from access_requests.models import Application, ApplicationStatus
+from access_requests.models import Application
 from portal.models import Role
 
 VIEW = "access_requests.view_application"
@@ -59,8 +59,8 @@ def can_view(user, application: Application) -> bool:
         return False
     if is_team(user, application):
         return True
-    if application.status == ApplicationStatus.DRAFT and application.submission_count == 0:
-        return False  # a draft never submitted is the team's alone
+    if application.submission_count == 0:
+        return False  # never submitted (a draft, or a draft withdrawn) is the team's alone
     return is_rdo(user) or is_committee_reviewer(user, application) or is_steward_of_requested(user, application)
 
 
@@ -74,7 +74,7 @@ def applications_visible_to(user) -> QuerySet:
         return Application.objects.none()
     team = get_objects_for_user(user, VIEW, klass=Application, accept_global_perms=False)
     visible = Q(pk__in=team.values("pk"))
-    seen_by_staff = ~Q(status=ApplicationStatus.DRAFT, submission_count=0)
+    seen_by_staff = Q(submission_count__gt=0)
     if user.has_role(Role.RDO):
         visible |= seen_by_staff
     visible |= seen_by_staff & Q(committee__memberships__user=user)
