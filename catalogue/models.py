@@ -172,7 +172,14 @@ class Dataset(models.Model):
     class Meta:
         ordering = ["title"]
         permissions = [("steward_dataset", "Can edit, publish and withdraw the dataset")]
-        indexes = [SearchVectorIndex(fields=["search_vector"], name="dataset_search_vector_gin")]
+        indexes = [
+            SearchVectorIndex(fields=["search_vector"], name="dataset_search_vector_gin"),
+            # the catalogue's sort orders, so a page of results never sorts the whole table
+            models.Index(F("title"), F("id"), name="dataset_sort_title"),
+            models.Index(F("published_at").desc(), F("created_at").desc(), name="dataset_sort_newest"),
+            models.Index(F("subjects_count").desc(), F("title"), name="dataset_sort_subjects"),
+            models.Index(F("studies_count").desc(), F("title"), name="dataset_sort_studies"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(age_min__isnull=True) | Q(age_max__isnull=True) | Q(age_min__lte=F("age_max")),
