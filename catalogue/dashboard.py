@@ -1,13 +1,44 @@
-from catalogue.models import DataHolder
+"""The catalogue's dashboard panel for stewards: their datasets by status and the file scans running."""
+
+from django.db.models import Count
+from django.urls import reverse
+
+from catalogue.models import Dataset, DatasetStatus, FileScan, FileScanStatus
+from catalogue.permissions import holders_stewarded_by
 from portal.dashboard import Panel, PanelItem, panel
 from portal.models import Role
 
 
 @panel(role=Role.STEWARD, order=40)
 def steward_panel(user):
-    holders = DataHolder.objects.filter(stewardships__user=user)
+    holders = list(holders_stewarded_by(user))
+    if not holders:
+        return Panel(
+            title="Your datasets", empty="You do not steward any institution yet; the Research Data Office can add you."
+        )
+    counts = dict(Dataset.objects.filter(holder__in=holders).values_list("status").annotate(n=Count("pk")).order_by())
+    items = [
+        PanelItem(status.label, url=reverse("catalogue:steward-datasets"), detail=str(counts.get(status.value, 0)))
+        for status in DatasetStatus
+    ]
+    scans = FileScan.objects.filter(
+        dataset__holder__in=holders, status__in=(FileScanStatus.QUEUED, FileScanStatus.RUNNING)
+    ).select_related("dataset")
+    for scan in scans[:10]:
+        progress = (
+            f"{scan.files_done} of {scan.files_total} files" if scan.status == FileScanStatus.RUNNING else "queued"
+        )
+        items.append(
+            PanelItem(
+                f"Registering files of {scan.dataset.identifier}",
+                url=reverse("catalogue:steward-dataset-files", args=[scan.dataset.identifier]),
+                detail=progress,
+            )
+        )
     return Panel(
-        title="Institutions you steward",
-        items=[PanelItem(h.name, detail=f"{h.city}, {h.country}" if h.city else h.country) for h in holders],
-        empty="You do not steward any institution yet; the Research Data Office can add you.",
+        title="Your datasets",
+        items=items,
+        count=sum(counts.values()),
+        action_url=reverse("catalogue:steward-dataset-create"),
+        action_label="Describe a new dataset",
     )

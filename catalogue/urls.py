@@ -2,7 +2,9 @@
 
 from django.urls import path  # noqa: F401
 
+from catalogue.views import export as export_views
 from catalogue.views import search as search_views
+from catalogue.views import steward as steward_views
 
 app_name = "catalogue"
 
@@ -14,4 +16,20 @@ urlpatterns: list = [
     path("basket/", search_views.basket, name="basket"),
     path("basket/<str:identifier>/remove/", search_views.basket_remove_view, name="basket-remove"),
     # steward pages: catalogue/views/steward.py
+    path("steward/", steward_views.my_datasets, name="steward-datasets"),
+    path("steward/new/", steward_views.dataset_create_view, name="steward-dataset-create"),
+    path("datasets/<str:identifier>/edit/", steward_views.dataset_edit_view, name="steward-dataset-edit"),
+    path("datasets/<str:identifier>/publish/", steward_views.dataset_publish_view, name="steward-dataset-publish"),
+    path("datasets/<str:identifier>/withdraw/", steward_views.dataset_withdraw_view, name="steward-dataset-withdraw"),
+    path("datasets/<str:identifier>/files/", steward_views.dataset_files_view, name="steward-dataset-files"),
+    # DCAT-AP export: catalogue/views/export.py
+    path("export.ttl", export_views.catalogue_export, {"fmt": "ttl"}, name="export-ttl"),
+    path("export.jsonld", export_views.catalogue_export, {"fmt": "jsonld"}, name="export-jsonld"),
+    path("datasets/<str:identifier>/dcat.ttl", export_views.dataset_export, {"fmt": "ttl"}, name="dataset-dcat-ttl"),
+    path(
+        "datasets/<str:identifier>/dcat.jsonld",
+        export_views.dataset_export,
+        {"fmt": "jsonld"},
+        name="dataset-dcat-jsonld",
+    ),
 ]

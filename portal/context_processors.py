@@ -8,6 +8,7 @@ NAVIGATION = [
     ("Dashboard", "dashboard", None),
     ("Catalogue", "catalogue:search", "public"),
     ("Basket", "catalogue:basket", Role.RESEARCHER),
+    ("My datasets", "catalogue:steward-datasets", Role.STEWARD),
     ("Applications", "access_requests:application-list", None),
     ("RDO queue", "access_requests:rdo-queue", Role.RDO),
     ("Audit log", "audit_log", Role.RDO),

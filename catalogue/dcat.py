@@ -1,0 +1,360 @@
+"""The catalogue in DCAT-AP / HealthDCAT-AP, following the EUCAIM application profile (v2.0).
+
+Every mandatory property of CATALOGUE_PROFILE.md is written, with the standard vocabularies'
+terms. Values that the profile draws from the EUCAIM hyper-ontology (modality, body part, birth
+sex, tier...) are written as SKOS concepts under the portal's own address, each with its
+notation, label and, where a standard identifier exists, `skos:exactMatch` to it (ICD-10 for
+conditions, DICOM DCM for modalities); no hyper-ontology code is guessed. The data-use
+conditions are the distribution's `dct:rights`, each naming the condition and its DUO code.
+`healthdcatap:hdab` is left out until a health data access body is designated: the profile
+forbids a placeholder.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.utils import timezone
+from django.utils.text import slugify
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
+
+from catalogue.models import AccessRights, Dataset, DatasetFile, DatasetStatus, DataUseCondition, Tier
+
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+HEALTHDCATAP = Namespace("http://healthdataportal.eu/ns/health#")
+EUCAIM = Namespace("https://hyperontology.eucaim.cancerimage.eu/#")
+DPV = Namespace("https://w3id.org/dpv#")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+CV = Namespace("http://data.europa.eu/m8g/")
+
+PREFIXES = {
+    "dcat": DCAT,
+    "dct": DCTERMS,
+    "dcatap": DCATAP,
+    "healthdcatap": HEALTHDCATAP,
+    "eucaim": EUCAIM,
+    "dpv": DPV,
+    "spdx": SPDX,
+    "foaf": FOAF,
+    "vcard": VCARD,
+    "cv": CV,
+    "skos": SKOS,
+    "rdfs": RDFS,
+    "xsd": XSD,
+}
+
+EHDS_REGULATION = URIRef("http://data.europa.eu/eli/reg/2025/327/oj")
+THEME_HEALTH = URIRef("http://publications.europa.eu/resource/authority/data-theme/HEAL")
+HEALTH_CATEGORY_EHR = URIRef("https://hdeu-dcat.data.health.europa.eu/resource/authority/healthcategories/EHRS")
+HEALTH_THEME_CANCER = URIRef("https://hdeu-dcat.data.health.europa.eu/resource/authority/health-theme/CANCER_DISEASE")
+LANGUAGE_ENGLISH = URIRef("http://publications.europa.eu/resource/authority/language/ENG")
+ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
+DICOM_MEDIA_TYPE = URIRef("https://www.iana.org/assignments/media-types/application/dicom")
+SHA256 = SPDX["checksumAlgorithm_sha256"]
+EXACT_MATCH = {
+    "condition": "https://icd.who.int/browse10/2019/en#/{code}",
+    "modality": "http://dicom.nema.org/resources/ontology/DCM/{code}",
+    "data_use": "http://purl.obolibrary.org/obo/{duo}",
+}
+
+EXPORT_PREFETCH = (
+    "conditions",
+    "modalities",
+    "body_parts",
+    "birth_sexes",
+    "access_modes",
+    "manufacturers",
+    Prefetch("use_conditions", queryset=DataUseCondition.objects.select_related("term").order_by("term__code")),
+)
+
+
+def _site(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def dataset_iri(dataset: Dataset) -> URIRef:
+    return URIRef(_site(f"/catalogue/datasets/{quote(dataset.identifier)}/"))
+
+
+def apply_url(dataset: Dataset) -> URIRef:
+    """The distribution's access URL: the portal's page for applying for the dataset."""
+    return URIRef(_site(f"/catalogue/datasets/{quote(dataset.identifier)}/apply/"))
+
+
+def _en(text: str) -> Literal:
+    return Literal(text, lang="en")
+
+
+def _concept(graph: Graph, scheme: str, code: str, label: str, match: str = "") -> URIRef:
+    node = URIRef(_site(f"/catalogue/vocabularies/{scheme}/{quote(code, safe='')}"))
+    graph.add((node, RDF.type, SKOS.Concept))
+    graph.add((node, SKOS.prefLabel, _en(label)))
+    graph.add((node, SKOS.notation, Literal(code)))
+    graph.add((node, SKOS.inScheme, URIRef(_site(f"/catalogue/vocabularies/{scheme}"))))
+    if match:
+        graph.add((node, SKOS.exactMatch, URIRef(match)))
+    return node
+
+
+def _term_concept(graph: Graph, term) -> URIRef:
+    pattern = EXACT_MATCH.get(term.vocabulary, "")
+    return _concept(graph, term.vocabulary, term.code, term.label, pattern.format(code=term.code) if pattern else "")
+
+
+def _count(value) -> Literal:
+    return Literal(int(value), datatype=XSD.nonNegativeInteger)
+
+
+def _contact_point(graph: Graph, holder) -> BNode:
+    node = BNode()
+    graph.add((node, RDF.type, VCARD.Organization))
+    graph.add((node, VCARD.fn, Literal(holder.name)))
+    graph.add((node, VCARD.hasEmail, URIRef(f"mailto:{holder.contact_email}")))
+    if holder.website:
+        graph.add((node, VCARD.hasURL, URIRef(holder.website)))
+    return node
+
+
+def _publisher(graph: Graph, holder) -> URIRef:
+    node = URIRef(_site(f"/catalogue/?holder={quote(holder.slug)}"))
+    graph.add((node, RDF.type, FOAF.Organization))
+    graph.add((node, RDF.type, FOAF.Agent))
+    graph.add((node, FOAF.name, Literal(holder.name)))
+    graph.add((node, FOAF.mbox, URIRef(f"mailto:{holder.contact_email}")))
+    contact = BNode()
+    graph.add((node, CV.contactPoint, contact))
+    graph.add((contact, RDF.type, CV.ContactPoint))
+    graph.add((contact, CV.email, Literal(holder.contact_email)))
+    if holder.website:
+        graph.add((node, FOAF.homepage, URIRef(holder.website)))
+        graph.add((contact, CV.contactPage, URIRef(holder.website)))
+    graph.add(
+        (node, DCTERMS.spatial, URIRef(f"http://publications.europa.eu/resource/authority/country/{holder.country}"))
+    )
+    return node
+
+
+def _period(graph: Graph, start, end) -> BNode:
+    node = BNode()
+    graph.add((node, RDF.type, DCTERMS.PeriodOfTime))
+    if start:
+        graph.add((node, DCAT.startDate, Literal(start, datatype=XSD.date)))
+    if end:
+        graph.add((node, DCAT.endDate, Literal(end, datatype=XSD.date)))
+    return node
+
+
+def _rights(graph: Graph, condition: DataUseCondition) -> BNode:
+    """One data-use condition as a rights statement: its name, its code and its DUO code."""
+    term = condition.term
+    node = BNode()
+    graph.add((node, RDF.type, DCTERMS.RightsStatement))
+    graph.add((node, RDFS.label, _en(term.label)))
+    graph.add((node, DCTERMS.identifier, Literal(term.code)))
+    if term.external_code:
+        graph.add((node, SKOS.notation, Literal(term.external_code)))
+        graph.add(
+            (node, RDFS.seeAlso, URIRef(EXACT_MATCH["data_use"].format(duo=term.external_code.replace(":", "_"))))
+        )
+    parameters = "; ".join(
+        f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in sorted((condition.parameters or {}).items())
+    )
+    if parameters:
+        graph.add((node, DCTERMS.description, _en(parameters)))
+    return node
+
+
+def _distribution(graph: Graph, dataset: Dataset, files: tuple[int, int, str] | None) -> URIRef:
+    node = URIRef(f"{dataset_iri(dataset)}#distribution")
+    graph.add((node, RDF.type, DCAT.Distribution))
+    graph.add((node, DCTERMS.title, _en(f"Access on application: {dataset.title}")))
+    graph.add(
+        (
+            node,
+            DCTERMS.description,
+            _en("Files stay with the data holder; access is granted on an approved application."),
+        )
+    )
+    graph.add((node, DCAT.accessURL, apply_url(dataset)))
+    graph.add((node, DCATAP.applicableLegislation, EHDS_REGULATION))
+    graph.add((node, DCAT.mediaType, DICOM_MEDIA_TYPE))
+    for condition in dataset.use_conditions.all():
+        graph.add((node, DCTERMS.rights, _rights(graph, condition)))
+    count, size, manifest = files or (0, dataset.size_bytes or 0, "")
+    if size:
+        graph.add((node, DCAT.byteSize, _count(size)))
+    if manifest:  # the SHA-256 of the file list ("<sha256>  <path>" lines, sorted by path)
+        checksum = BNode()
+        graph.add((node, SPDX.checksum, checksum))
+        graph.add((checksum, RDF.type, SPDX.Checksum))
+        graph.add((checksum, SPDX.algorithm, SHA256))
+        graph.add((checksum, SPDX.checksumValue, Literal(manifest, datatype=XSD.hexBinary)))
+    if dataset.licence:
+        licence = BNode()
+        graph.add((licence, RDF.type, DCTERMS.LicenseDocument))
+        graph.add((licence, RDFS.label, _en(dataset.licence)))
+        graph.add((node, DCTERMS.license, licence))
+    return node
+
+
+def _identity(graph: Graph, node: URIRef, dataset: Dataset) -> None:
+    graph.add((node, RDF.type, DCAT.Dataset))
+    graph.add((node, DCTERMS.identifier, Literal(dataset.identifier)))
+    graph.add((node, DCTERMS.title, _en(dataset.title)))
+    graph.add((node, DCTERMS.description, _en(dataset.description)))
+    graph.add((node, DCAT.version, Literal(dataset.version)))
+    tier = Tier(dataset.tier)
+    graph.add((node, EUCAIM.interoperabilityLevel, _concept(graph, "tier", str(tier.value), tier.label)))
+    graph.add((node, DCAT.theme, THEME_HEALTH))
+    graph.add((node, HEALTHDCATAP.healthCategory, HEALTH_CATEGORY_EHR))
+    graph.add((node, HEALTHDCATAP.healthTheme, HEALTH_THEME_CANCER))
+    kind = _concept(graph, "dataset_type", dataset.dataset_type, f"{dataset.get_dataset_type_display()} dataset")
+    graph.add((node, DCTERMS.type, kind))
+    if dataset.anonymisation_profile:
+        graph.add((node, DCTERMS.type, DPV.AnonymisedData))
+    graph.add((node, DCTERMS.accessRights, URIRef(ACCESS_RIGHT + AccessRights(dataset.access_rights).value)))
+    graph.add((node, DCATAP.applicableLegislation, EHDS_REGULATION))
+    graph.add((node, DCTERMS.language, LANGUAGE_ENGLISH))
+    graph.add((node, DCAT.landingPage, URIRef(dataset.landing_page or dataset_iri(dataset))))
+
+
+def _subjects(graph: Graph, node: URIRef, dataset: Dataset) -> None:
+    graph.add((node, HEALTHDCATAP.hasStructuredData, Literal(False)))
+    graph.add((node, HEALTHDCATAP.numberOfUniqueIndividuals, _count(dataset.subjects_count)))
+    graph.add((node, HEALTHDCATAP.numberOfRecords, _count(dataset.studies_count)))
+    if dataset.age_min is not None:
+        graph.add((node, HEALTHDCATAP.minTypicalAge, _count(dataset.age_min)))
+    if dataset.age_max is not None:
+        graph.add((node, HEALTHDCATAP.maxTypicalAge, _count(dataset.age_max)))
+    relations = (
+        (EUCAIM.hasBirthSex, dataset.birth_sexes.all()),
+        (EUCAIM.hasCondition, dataset.conditions.all()),
+        (EUCAIM.hasImageModality, dataset.modalities.all()),
+        (EUCAIM.hasImageBodyPart, dataset.body_parts.all()),
+    )
+    for predicate, terms in relations:
+        for term in terms:
+            graph.add((node, predicate, _term_concept(graph, term)))
+    for term in dataset.conditions.all():
+        graph.add((node, HEALTHDCATAP.hasCodeValues, Literal(f"ICD-10: {term.code}")))
+    for manufacturer in dataset.manufacturers.all():
+        concept = _concept(graph, "manufacturer", slugify(manufacturer.name) or "unknown", manufacturer.name)
+        graph.add((node, EUCAIM.hasEquipmentManufacturer, concept))
+    method = BNode()
+    graph.add((method, RDF.type, SKOS.Concept))
+    graph.add((method, SKOS.prefLabel, _en(dataset.collection_method)))
+    graph.add((node, EUCAIM.collectionMethod, method))
+    if dataset.acquisition_start or dataset.acquisition_end:
+        graph.add((node, DCTERMS.temporal, _period(graph, dataset.acquisition_start, dataset.acquisition_end)))
+
+
+def _provenance(graph: Graph, node: URIRef, dataset: Dataset) -> None:
+    for keyword in dataset.keywords or []:
+        graph.add((node, DCAT.keyword, _en(keyword)))
+    statement = BNode()
+    graph.add((statement, RDF.type, DCTERMS.ProvenanceStatement))
+    text = dataset.provenance or dataset.collection_method
+    if dataset.anonymisation_profile:
+        verified = dataset.anonymisation_verified_on
+        text += f" Anonymised with {dataset.anonymisation_profile}" + (f", verified {verified}." if verified else ".")
+    graph.add((statement, RDFS.label, _en(text)))
+    graph.add((node, DCTERMS.provenance, statement))
+    if dataset.published_at:
+        graph.add((node, DCTERMS.issued, Literal(dataset.published_at, datatype=XSD.dateTime)))
+    graph.add((node, DCTERMS.modified, Literal(dataset.updated_at, datatype=XSD.dateTime)))
+
+
+def add_dataset(graph: Graph, dataset: Dataset, files: tuple[int, int, str] | None = None) -> URIRef:
+    """Describe one dataset (and its distribution) in `graph`; returns the dataset's IRI."""
+    node = dataset_iri(dataset)
+    _identity(graph, node, dataset)
+    graph.add((node, DCAT.contactPoint, _contact_point(graph, dataset.holder)))
+    graph.add((node, DCTERMS.publisher, _publisher(graph, dataset.holder)))
+    _subjects(graph, node, dataset)
+    _provenance(graph, node, dataset)
+    graph.add((node, DCAT.distribution, _distribution(graph, dataset, files)))
+    return node
+
+
+def new_graph() -> Graph:
+    graph = Graph()
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True)
+    return graph
+
+
+def file_manifests(dataset_ids: Iterable[int]) -> dict[int, tuple[int, int, str]]:
+    """Per dataset: file count, total bytes and the SHA-256 of its manifest, in one streamed query."""
+    ids = list(dataset_ids)
+    totals = {
+        row["dataset_id"]: row
+        for row in DatasetFile.objects.filter(dataset_id__in=ids)
+        .values("dataset_id")
+        .annotate(n=Count("pk"), size=Sum("size_bytes"))
+        .order_by()
+    }
+    digests: dict[int, hashlib._Hash] = {}
+    rows = DatasetFile.objects.filter(dataset_id__in=ids).order_by("dataset_id", "path")
+    for dataset_id, path, sha256 in rows.values_list("dataset_id", "path", "sha256").iterator(chunk_size=5000):
+        digests.setdefault(dataset_id, hashlib.sha256()).update(f"{sha256}  {path}\n".encode())
+    return {pk: (totals[pk]["n"], totals[pk]["size"], digest.hexdigest()) for pk, digest in digests.items()}
+
+
+def datasets_for_export() -> QuerySet[Dataset]:
+    """The published datasets, with everything the export reads in a fixed number of queries."""
+    return (
+        Dataset.objects.filter(status=DatasetStatus.PUBLISHED)
+        .select_related("holder")
+        .prefetch_related(*EXPORT_PREFETCH)
+        .order_by("identifier")
+    )
+
+
+def dataset_graph(dataset: Dataset) -> Graph:
+    graph = new_graph()
+    add_dataset(graph, dataset, file_manifests([dataset.pk]).get(dataset.pk))
+    return graph
+
+
+def catalogue_graph(datasets: Iterable[Dataset] | None = None) -> Graph:
+    """The whole published catalogue as one dcat:Catalog."""
+    datasets = list(datasets_for_export() if datasets is None else datasets)
+    graph = new_graph()
+    catalogue = URIRef(_site("/catalogue/"))
+    graph.add((catalogue, RDF.type, DCAT.Catalog))
+    graph.add((catalogue, DCTERMS.title, _en(f"{settings.SITE_NAME}: imaging dataset catalogue")))
+    graph.add(
+        (
+            catalogue,
+            DCTERMS.description,
+            _en("Anonymised cancer-imaging collections of the federation's data holders, available on application."),
+        )
+    )
+    publisher = BNode()
+    graph.add((publisher, RDF.type, FOAF.Organization))
+    graph.add((publisher, FOAF.name, Literal(settings.SITE_NAME)))
+    graph.add((catalogue, DCTERMS.publisher, publisher))
+    graph.add((catalogue, FOAF.homepage, catalogue))
+    graph.add((catalogue, DCTERMS.language, LANGUAGE_ENGLISH))
+    graph.add((catalogue, DCATAP.applicableLegislation, EHDS_REGULATION))
+    graph.add((catalogue, DCTERMS.modified, Literal(timezone.now(), datatype=XSD.dateTime)))
+    manifests = file_manifests(d.pk for d in datasets)
+    for dataset in datasets:
+        graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, manifests.get(dataset.pk))))
+    return graph
+
+
+JSONLD_CONTEXT = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+
+
+def to_turtle(graph: Graph) -> str:
+    return graph.serialize(format="turtle")
+
+
+def to_jsonld(graph: Graph) -> str:
+    return graph.serialize(format="json-ld", context=JSONLD_CONTEXT, indent=1)

@@ -1,0 +1,39 @@
+"""The catalogue and each dataset in DCAT-AP (EUCAIM profile), as Turtle and JSON-LD."""
+
+from django.http import Http404, HttpResponse
+from django.views.decorators.http import require_GET
+
+from catalogue.dcat import EXPORT_PREFETCH, catalogue_graph, dataset_graph, to_jsonld, to_turtle
+from catalogue.models import Dataset
+from catalogue.permissions import can_steward_dataset
+
+FORMATS = {
+    "ttl": (to_turtle, "text/turtle; charset=utf-8"),
+    "jsonld": (to_jsonld, "application/ld+json"),
+}
+
+
+def _response(graph, fmt: str, filename: str) -> HttpResponse:
+    serialise, content_type = FORMATS[fmt]
+    response = HttpResponse(serialise(graph), content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}.{fmt}"'
+    return response
+
+
+@require_GET
+def catalogue_export(request, fmt: str):
+    return _response(catalogue_graph(), fmt, "catalogue")
+
+
+@require_GET
+def dataset_export(request, identifier: str, fmt: str):
+    """A published dataset for anyone; a draft or withdrawn one only for its stewards (404 for the rest)."""
+    dataset = (
+        Dataset.objects.select_related("holder")
+        .prefetch_related(*EXPORT_PREFETCH)
+        .filter(identifier=identifier)
+        .first()
+    )
+    if dataset is None or not (dataset.is_published or can_steward_dataset(request.user, dataset)):
+        raise Http404("No such dataset.")
+    return _response(dataset_graph(dataset), fmt, dataset.identifier)

@@ -1,0 +1,164 @@
+"""Steward pages: my datasets, create and edit, publish and withdraw, register files.
+
+Each view validates a form, fetches the dataset through the permission-checked getter (404 for
+what the user may not see, 403 for what they may see but not change), calls one service, and
+shows a domain error as a form error.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from catalogue.forms import DatasetForm, RegisterFilesForm, WithdrawForm, initial_from
+from catalogue.models import DatasetStatus, FileScanStatus
+from catalogue.permissions import dataset_get_for_steward, holders_stewarded_by
+from catalogue.selectors import datasets_stewarded_by
+from catalogue.services import (
+    dataset_create,
+    dataset_publish,
+    dataset_publish_problems,
+    dataset_register_files,
+    dataset_snapshot,
+    dataset_update,
+    dataset_withdraw,
+)
+from portal.errors import DomainError
+
+SCANS_SHOWN = 10
+REFRESH_SECONDS = 3
+
+
+def _show_error(form, exc: DomainError) -> None:
+    """A service's refusal as form errors: at the fields it names, else above the form."""
+    for name, errors in (exc.fields or {None: [exc.message]}).items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
+
+
+def _detail(dataset):
+    return redirect("catalogue:dataset-detail", identifier=dataset.identifier)
+
+
+@login_required
+def my_datasets(request):
+    holders = list(holders_stewarded_by(request.user))
+    if not holders:
+        raise PermissionDenied("Only the stewards of a data holder look after datasets here.")
+    datasets = list(datasets_stewarded_by(request.user))
+    by_status = {status.value: 0 for status in DatasetStatus}
+    for dataset in datasets:
+        by_status[dataset.status] += 1
+    context = {
+        "holders": holders,
+        "datasets": datasets,
+        "by_status": [(DatasetStatus(s).label, n) for s, n in by_status.items()],
+    }
+    return render(request, "catalogue/steward/my_datasets.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_create_view(request):
+    holders = list(holders_stewarded_by(request.user))
+    if not holders:
+        raise PermissionDenied("Only the stewards of a data holder create datasets.")
+    form = DatasetForm(request.POST or None, holders=holders, initial={"version": "1.0.0"})
+    if request.method == "POST" and form.is_valid():
+        holder = next(h for h in holders if h.slug == form.cleaned_data["holder"])
+        try:
+            dataset = dataset_create(actor=request.user, holder=holder, data=form.service_data())
+        except DomainError as exc:
+            form.add_service_errors(exc.fields, exc.message)
+        else:
+            messages.success(request, f"Draft {dataset.identifier} created. Publish it when it is complete.")
+            return _detail(dataset)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_form.html", {"form": form, "dataset": None}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_edit_view(request, identifier: str):
+    dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
+    locked = dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
+    initial = initial_from(dataset_snapshot(dataset))
+    form = DatasetForm(request.POST or None, initial=initial, identifier_locked=locked)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_update(actor=request.user, dataset=dataset, data=form.service_data())
+        except DomainError as exc:
+            form.add_service_errors(exc.fields, exc.message)
+        else:
+            messages.success(request, f"{dataset.identifier} saved.")
+            return _detail(dataset)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_publish_view(request, identifier: str):
+    """GET: what publishing still needs; POST: publish."""
+    dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
+    problems = dataset_publish_problems(dataset)
+    if request.method == "POST":
+        try:
+            dataset = dataset_publish(actor=request.user, dataset=dataset)
+        except DomainError as exc:
+            problems = exc.fields or {"": [exc.message]}
+        else:
+            messages.success(request, f"{dataset.identifier} is published in the catalogue.")
+            return _detail(dataset)
+    context = {"dataset": dataset, "problems": problems, "file_count": dataset.files.count()}
+    status = 409 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_publish.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_withdraw_view(request, identifier: str):
+    dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_withdraw(actor=request.user, dataset=dataset, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            messages.success(request, f"{dataset.identifier} is withdrawn from the public catalogue.")
+            return _detail(dataset)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_withdraw.html", {"dataset": dataset, "form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_files_view(request, identifier: str):
+    """Register the files of a folder; the page follows the scans and refreshes itself while one runs."""
+    dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
+    form = RegisterFilesForm(request.POST or None, initial={"folder": f"datasets/{dataset.identifier}"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            scan = dataset_register_files(actor=request.user, dataset=dataset, folder=form.cleaned_data["folder"])
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            messages.success(request, f"The files under {scan.folder} are being registered.")
+            return redirect("catalogue:steward-dataset-files", identifier=dataset.identifier)
+    scans = list(dataset.file_scans.select_related("requested_by")[:SCANS_SHOWN])
+    running = any(scan.status in (FileScanStatus.QUEUED, FileScanStatus.RUNNING) for scan in scans)
+    totals = dataset.files.aggregate(count=Count("pk"))
+    context = {
+        "dataset": dataset,
+        "form": form,
+        "scans": scans,
+        "running": running,
+        "refresh_seconds": REFRESH_SECONDS,
+        "file_count": totals["count"],
+        "can_steward": True,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_files.html", context, status=status)
