@@ -312,18 +312,3 @@ def datasets_stewarded_by(user) -> QuerySet[Dataset]:
         .annotate(file_count=Count("files", distinct=True))
         .order_by("holder__name", "status", "title", "pk")
     )
-
-
-# --- stewards (appended by the steward pages) ---------------------------------------------
-
-
-def datasets_stewarded_by(user) -> QuerySet[Dataset]:
-    """Every dataset, whatever its status, of the data holders `user` stewards, with its file count."""
-    from catalogue.permissions import holders_stewarded_by
-
-    return (
-        Dataset.objects.filter(holder__in=holders_stewarded_by(user))
-        .select_related("holder")
-        .annotate(file_count=Count("files", distinct=True))
-        .order_by("holder__name", "status", "title", "pk")
-    )
