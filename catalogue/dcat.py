@@ -30,6 +30,7 @@ DPV = Namespace("https://w3id.org/dpv#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 CV = Namespace("http://data.europa.eu/m8g/")
+DCAT_VERSION = URIRef(f"{DCAT}version")  # DCAT 3; rdflib's closed DCAT namespace predates it
 
 PREFIXES = {
     "dcat": DCAT,
@@ -207,7 +208,7 @@ def _identity(graph: Graph, node: URIRef, dataset: Dataset) -> None:
     graph.add((node, DCTERMS.identifier, Literal(dataset.identifier)))
     graph.add((node, DCTERMS.title, _en(dataset.title)))
     graph.add((node, DCTERMS.description, _en(dataset.description)))
-    graph.add((node, DCAT.version, Literal(dataset.version)))
+    graph.add((node, DCAT_VERSION, Literal(dataset.version)))
     tier = Tier(dataset.tier)
     graph.add((node, EUCAIM.interoperabilityLevel, _concept(graph, "tier", str(tier.value), tier.label)))
     graph.add((node, DCAT.theme, THEME_HEALTH))
