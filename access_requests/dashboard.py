@@ -52,7 +52,7 @@ def committee_applications_panel(user):
         .order_by("updated_at")
     )
     return Panel(
-        title="Applications in review for your committees",
+        title="Committee reviews under way",
         items=[_item(a, f"{a.committee.name}") for a in in_review[:PANEL_LIMIT]],
         count=in_review.count(),
         empty="No application is in review for your committees.",
