@@ -455,7 +455,12 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().select_related("holder").get(pk=dataset.pk)
         before = dataset_snapshot(dataset)
-        requested = _given_as_data(given)
+        for name, value in given.scalars.items():
+            setattr(dataset, name, value)
+        if given.keywords is not None:
+            dataset.keywords = given.keywords
+        _check_rules(dataset)  # also turns input ("2024-01-31", "3") into the fields' types
+        requested = _given_as_data(given) | {name: getattr(dataset, name) for name in given.scalars}
         changed = [name for name in requested if _comparable(name, requested[name]) != _comparable(name, before[name])]
         if not changed:
             return dataset
@@ -463,11 +468,6 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
         if "identifier" in changed and ever_published:
             message = "cannot change once the dataset has been published"
             raise InvalidInput(f"identifier: {message}", fields={"identifier": [message]})
-        for name, value in given.scalars.items():
-            setattr(dataset, name, value)
-        if given.keywords is not None:
-            dataset.keywords = given.keywords
-        _check_rules(dataset)
         _save(dataset)
         _write_relations(dataset, given)
         dataset_refresh_search_vector(dataset)
