@@ -74,6 +74,9 @@ class ApplicationCreateSerializer(StrictMixin, serializers.Serializer):
 
 
 class ApplicationUpdateSerializer(StrictMixin, serializers.ModelSerializer):
+    organisation_country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", allow_blank=True, required=False, help_text="ISO 3166-1 alpha-2 code, e.g. LV"
+    )
     purpose_conditions = serializers.ListField(
         child=serializers.CharField(max_length=10),
         required=False,
