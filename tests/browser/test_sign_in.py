@@ -14,8 +14,8 @@ EXPECTED_PANEL = {
     "chair": "Your committees",
     "member1": "Your committees",
     "member2": "Your committees",
-    "steward_riga": "Institutions you steward",
-    "steward_valencia": "Institutions you steward",
+    "steward_riga": "Your datasets",
+    "steward_valencia": "Your datasets",
 }
 
 

@@ -42,7 +42,7 @@ def test_sign_in_is_case_insensitive_on_the_email(client, alice):
         ("rdo", "Records and messages"),
         ("chair", "Your committees"),
         ("member", "Your committees"),
-        ("steward", "Institutions you steward"),
+        ("steward", "Your datasets"),
     ],
 )
 def test_each_role_sees_its_own_dashboard(client, request, persona, panel):
