@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.core.paginator import EmptyPage, Page, Paginator
-from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db import connection
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Model, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from catalogue.models import (
@@ -61,7 +62,7 @@ SORTS = {
 }
 _ORDERINGS = {
     "title": ("title", "pk"),
-    "newest": (F("published_at").desc(nulls_last=True), "-created_at", "-pk"),
+    "newest": (F("published_at").desc(nulls_first=True), "-created_at", "-pk"),  # drafts (no date) first
     "subjects": ("-subjects_count", "title", "pk"),
     "studies": ("-studies_count", "title", "pk"),
 }
@@ -187,21 +188,23 @@ def data_holder_get_for_steward(*, user, slug: str) -> DataHolder:
 # --- search -------------------------------------------------------------------------------
 
 
-def _facet_filter(facet: Facet, keys: list[int]) -> Q:
+def _facet_match(facet: Facet, keys: list[int]) -> Q:
+    """Datasets carrying any of `keys` (OR within a facet), as an uncorrelated IN, which PostgreSQL hashes once."""
     lookup = {f"{facet.key}__in": keys}
     if facet.through is None:
         return Q(**lookup)
-    return Q(Exists(facet.through.objects.filter(dataset_id=OuterRef("pk"), **lookup)))
+    return Q(pk__in=facet.through.objects.filter(**lookup).values("dataset_id"))
 
 
-def _matching(user, query: DatasetQuery, options: FacetOptions, *, except_facet: str = "") -> QuerySet[Dataset]:
+def _matching(user, query: DatasetQuery, options: FacetOptions, *, with_facets: bool = True) -> QuerySet[Dataset]:
     datasets = text_filter(datasets_visible_to(user), query.text)
     if query.statuses:
         datasets = datasets.filter(status__in=query.statuses)
-    for facet in FACETS:
-        values = query.filters.get(facet.name)
-        if values and facet.name != except_facet:
-            datasets = datasets.filter(_facet_filter(facet, options.keys(facet.name, values)))
+    if with_facets:
+        for facet in FACETS:
+            values = query.filters.get(facet.name)
+            if values:
+                datasets = datasets.filter(_facet_match(facet, options.keys(facet.name, values)))
     return datasets
 
 
@@ -213,18 +216,37 @@ def dataset_search(*, user, query: DatasetQuery, options: FacetOptions | None = 
     return datasets.select_related("holder").prefetch_related(*LIST_PREFETCH).order_by(*ordering)
 
 
-def _facet_rows(facet: Facet, base: QuerySet[Dataset]) -> QuerySet:
-    ids = base.values("pk")
-    if facet.through is None:
-        rows = Dataset.objects.filter(pk__in=ids)
-    else:
-        rows = facet.through.objects.filter(dataset_id__in=ids)
-    return (
-        rows.values(key=F(facet.key))
-        .annotate(facet=Value(facet.name), n=Count("*"))
-        .values_list("facet", "key", "n")
-        .order_by()
-    )
+def _facet_count_sql(user, query: DatasetQuery, options: FacetOptions) -> tuple[str, list]:
+    """One statement counting every facet's values.
+
+    The datasets matching the text, visibility and statuses are computed once (a CTE, which the
+    ORM cannot express), each with a flag per selected facet; every facet then groups its own
+    values over the rows that pass all the *other* facets' flags.
+    """
+    selected = [facet for facet in FACETS if query.filters.get(facet.name)]
+    flags = {
+        f"m_{facet.name}": ExpressionWrapper(
+            _facet_match(facet, options.keys(facet.name, query.filters[facet.name])), output_field=BooleanField()
+        )
+        for facet in selected
+    }
+    base = _matching(user, query, options, with_facets=False).order_by().annotate(**flags)
+    base_sql, base_params = base.values_list("pk", "holder_id", *flags).query.sql_with_params()
+    columns = ", ".join(["id", "holder_id", *flags])
+    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    parts, params = [], list(base_params)
+    for facet in FACETS:
+        where = " AND ".join(f"b.m_{other.name}" for other in selected if other is not facet) or "1 = 1"
+        if facet.through is None:
+            source, key = "base b", f"b.{facet.key}"
+        else:
+            table = connection.ops.quote_name(facet.through._meta.db_table)
+            source, key = f"base b JOIN {table} t ON t.dataset_id = b.id", f"t.{facet.key}"
+        # only names from this module and Django's quoting reach the text; every value is a parameter
+        parts.append(f"SELECT %s, {key}, COUNT(*) FROM {source} WHERE {where} GROUP BY {key}")  # noqa: S608
+        params.append(facet.name)
+    sql = f"WITH base ({columns}) AS {materialized}({base_sql}) " + " UNION ALL ".join(parts)
+    return sql, params
 
 
 def dataset_facet_counts(*, user, query: DatasetQuery, options: FacetOptions) -> list[FacetGroup]:
@@ -234,12 +256,13 @@ def dataset_facet_counts(*, user, query: DatasetQuery, options: FacetOptions) ->
     user sees how many results each further value of the same facet would add (OR within a
     facet, AND across facets).
     """
-    parts = [_facet_rows(facet, _matching(user, query, options, except_facet=facet.name)) for facet in FACETS]
     counts: dict[str, dict[str, int]] = {name: {} for name in FACET_NAMES}
-    for facet_name, key, n in parts[0].union(*parts[1:], all=True):
-        value = options.value(facet_name, key)
-        if value is not None:
-            counts[facet_name][value] = counts[facet_name].get(value, 0) + n
+    with connection.cursor() as cursor:
+        cursor.execute(*_facet_count_sql(user, query, options))
+        for facet_name, key, n in cursor.fetchall():
+            value = options.value(facet_name, key)
+            if value is not None:
+                counts[facet_name][value] = counts[facet_name].get(value, 0) + n
     groups = []
     for facet in FACETS:
         selected = set(query.filters.get(facet.name, ()))

@@ -27,7 +27,13 @@ def catalogue(holder, other_holder, make_dataset):
     """Four published datasets across two holders, one draft and one withdrawn."""
     return {
         "mg": make_dataset(
-            holder, identifier="LV-MG", title="Riga screening mammograms", modalities=("MG",), conditions=("C50",)
+            holder,
+            identifier="LV-MG",
+            title="Riga screening mammograms",
+            modalities=("MG",),
+            conditions=("C50",),
+            subjects_count=100,
+            studies_count=200,
         ),
         "mr": make_dataset(
             holder,
@@ -61,6 +67,8 @@ def catalogue(holder, other_holder, make_dataset):
             modalities=("MG", "MR"),
             conditions=("C50",),
             manufacturers=("GE Healthcare", "Philips"),
+            subjects_count=300,
+            studies_count=400,
         ),
         "draft": make_dataset(holder, identifier="LV-DRAFT", title="Unpublished prostate MRI", status="draft"),
         "withdrawn": make_dataset(other_holder, identifier="ES-OLD", title="Withdrawn mammograms", status="withdrawn"),
