@@ -58,6 +58,16 @@ def call(client, method: str, template: str, body, application, committee=None):
     return getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
 
 
+def assert_refused(user, endpoint, application, code: int, *, committee=None) -> dict:
+    """Call `endpoint` as `user`: answered with `code`, and nothing changed."""
+    client = client_for(user)
+    before = frozen(application)
+    response = call(client, *endpoint, application, committee)
+    assert response.status_code == code, response.content
+    assert frozen(application) == before
+    return response.json()
+
+
 TEAM_WRITES = [
     ("patch", "{pk}/", {"timeline": "Changed."}),
     ("put", "{pk}/datasets/", {"datasets": {"LV-MG-001": "Changed."}}),
@@ -107,42 +117,27 @@ def test_every_endpoint_answers_404_to_whoever_may_not_see_the_application(
     endpoint, persona, state, request, committee
 ):
     application = request.getfixturevalue(state)
-    client = client_for(request.getfixturevalue(persona))
-    before = frozen(application)
-    response = call(client, *endpoint, application, committee)
-    assert response.status_code == 404, response.content
-    assert response.json()["detail"] == "No such application."
-    assert frozen(application) == before
+    body = assert_refused(request.getfixturevalue(persona), endpoint, application, 404, committee=committee)
+    assert body["detail"] == "No such application."
 
 
 @pytest.mark.parametrize("endpoint", TEAM_WRITES, ids=_id)
 @pytest.mark.parametrize("persona", ["rdo", "steward"])
 def test_team_writes_answer_403_to_staff_who_may_only_read(endpoint, persona, returned, request):
-    client = client_for(request.getfixturevalue(persona))
-    before = frozen(returned)
-    response = call(client, *endpoint, returned)
-    assert response.status_code == 403, response.content
-    assert response.json()["detail"] == "Only the application's team can change it."
-    assert frozen(returned) == before
+    body = assert_refused(request.getfixturevalue(persona), endpoint, returned, 403)
+    assert body["detail"] == "Only the application's team can change it."
 
 
 @pytest.mark.parametrize("endpoint", TEAM_WRITES, ids=_id)
 def test_team_writes_answer_409_once_the_application_is_submitted(endpoint, submitted, alice):
-    before = frozen(submitted)
-    response = call(client_for(alice), *endpoint, submitted)
-    assert response.status_code == 409, response.content
-    assert response.json()["code"] == "illegal_transition"
-    assert "can be changed only while it is a draft or returned" in response.json()["detail"]
-    assert frozen(submitted) == before
+    body = assert_refused(alice, endpoint, submitted, 409)
+    assert body["code"] == "illegal_transition"
+    assert "can be changed only while it is a draft or returned" in body["detail"]
 
 
 @pytest.mark.parametrize("endpoint", APPLICANT_ACTS, ids=_id)
 def test_the_applicants_acts_answer_403_to_a_team_member(endpoint, team_of_two, ready, bob):
-    before = frozen(ready)
-    response = call(client_for(bob), *endpoint, ready)
-    assert response.status_code == 403, response.content
-    assert response.json()["detail"] == "Only the applicant can do this."
-    assert frozen(ready) == before
+    assert assert_refused(bob, endpoint, ready, 403)["detail"] == "Only the applicant can do this."
 
 
 @pytest.mark.parametrize("endpoint", REVIEW_ACTS, ids=_id)
@@ -150,12 +145,8 @@ def test_the_applicants_acts_answer_403_to_a_team_member(endpoint, team_of_two, 
 def test_review_acts_answer_403_to_everyone_but_the_research_data_office(
     endpoint, persona, in_review, request, committee
 ):
-    client = client_for(request.getfixturevalue(persona))
-    before = frozen(in_review)
-    response = call(client, *endpoint, in_review, committee)
-    assert response.status_code == 403, response.content
-    assert response.json()["detail"] == "Only the Research Data Office can do this."
-    assert frozen(in_review) == before
+    body = assert_refused(request.getfixturevalue(persona), endpoint, in_review, 403, committee=committee)
+    assert body["detail"] == "Only the Research Data Office can do this."
 
 
 def test_the_api_refuses_anonymous_callers(submitted):
@@ -589,12 +580,8 @@ def test_an_illegal_transition_answers_409_and_changes_nothing(endpoint, persona
     from access_requests.services.transitions import application_withdraw
 
     withdrawn = application_withdraw(actor=alice, application=submitted, reason="Funding ended.")
-    client = client_for(request.getfixturevalue(persona))
-    before = frozen(withdrawn)
-    response = call(client, *endpoint, withdrawn, committee)
-    assert response.status_code == 409, response.content
-    assert response.json()["code"] == "illegal_transition"
-    assert frozen(withdrawn) == before
+    body = assert_refused(request.getfixturevalue(persona), endpoint, withdrawn, 409, committee=committee)
+    assert body["code"] == "illegal_transition"
 
 
 def test_withdrawing_an_active_application_answers_409(in_review, alice):
