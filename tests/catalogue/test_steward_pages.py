@@ -371,3 +371,19 @@ def test_the_dataset_page_shows_the_steward_panel_to_its_stewards_only(client, s
 
     theirs = as_user(client, other_steward).get(url("dataset-detail", published)).content.decode()
     assert "You steward this dataset" not in theirs
+
+
+def test_saving_the_edit_form_untouched_changes_nothing(client, steward, draft):
+    page = as_user(client, steward).get(url("steward-dataset-edit", draft))
+    posted = {}
+    for group in page.context["form"].groups:
+        for field in group:
+            value = field.value()
+            if value not in (None, "") and not field.field.disabled:
+                posted[field.name] = [str(v) for v in value] if isinstance(value, list) else str(value)
+    before = AuditEvent.objects.count()
+
+    response = client.post(url("steward-dataset-edit", draft), posted)
+
+    assert response.status_code == 302, response.context and [g.errors for g in response.context["form"].groups]
+    assert AuditEvent.objects.count() == before
