@@ -117,6 +117,15 @@ class _Group(forms.Form):
         self.fields = {**model_fields, **self.fields}
 
 
+def _long_list(label: str) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=label,
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 10}),
+        help_text="Hold Ctrl (or Cmd) to choose more than one.",
+    )
+
+
 class AboutForm(_Group):
     legend = "About the dataset"
     model_fields = ("identifier", "title", "description", "version", "dataset_type", "tier", "access_rights")
@@ -138,32 +147,13 @@ class AboutForm(_Group):
 
 class ImagingForm(_Group):
     legend = "Subjects and imaging"
-    model_fields = (
-        "age_min",
-        "age_max",
-        "subjects_count",
-        "studies_count",
-        "series_count",
-        "images_count",
-        "size_bytes",
-        "acquisition_start",
-        "acquisition_end",
-    )
-    conditions = forms.MultipleChoiceField(
-        label="Cancer conditions (ICD-10)",
-        required=False,
-        widget=forms.SelectMultiple(attrs={"size": 10}),
-        help_text="Hold Ctrl (or Cmd) to choose more than one.",
-    )
+    model_fields = ()  # every scalar field the other groups leave: counts, ages, the acquisition period
+
+    conditions = _long_list("Cancer conditions (ICD-10)")
     modalities = forms.MultipleChoiceField(
         label="Imaging modalities (DICOM)", required=False, widget=forms.CheckboxSelectMultiple
     )
-    body_parts = forms.MultipleChoiceField(
-        label="Body parts (DICOM)",
-        required=False,
-        widget=forms.SelectMultiple(attrs={"size": 10}),
-        help_text="Hold Ctrl (or Cmd) to choose more than one.",
-    )
+    body_parts = _long_list("Body parts (DICOM)")
     manufacturers = forms.CharField(
         label="Equipment manufacturers",
         required=False,
@@ -193,6 +183,10 @@ class ProvenanceForm(_Group):
         "licence",
     )
 
+
+ImagingForm.model_fields = tuple(
+    name for name in SCALAR_FIELDS if name not in AboutForm.model_fields + ProvenanceForm.model_fields
+)
 
 # The parameter field of each data-use condition that needs one: (form field, parameter, how to read it)
 PARAMETER_FIELDS = {

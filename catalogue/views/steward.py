@@ -59,6 +59,20 @@ def my_datasets(request):
     return render(request, "catalogue/steward/my_datasets.html", context)
 
 
+def _dataset_form_page(request, form: DatasetForm, dataset, save, done: str):
+    """Show the dataset form; on a valid POST call `save(form)` (a service) and go to the dataset page."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = save(form)
+        except DomainError as exc:
+            form.add_service_errors(exc.fields, exc.message)
+        else:
+            messages.success(request, done.format(identifier=saved.identifier))
+            return _detail(saved)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_create_view(request):
@@ -66,17 +80,12 @@ def dataset_create_view(request):
     if not holders:
         raise PermissionDenied("Only the stewards of a data holder create datasets.")
     form = DatasetForm(request.POST or None, holders=holders, initial={"version": "1.0.0"})
-    if request.method == "POST" and form.is_valid():
+
+    def save(form):
         holder = next(h for h in holders if h.slug == form.cleaned_data["holder"])
-        try:
-            dataset = dataset_create(actor=request.user, holder=holder, data=form.service_data())
-        except DomainError as exc:
-            form.add_service_errors(exc.fields, exc.message)
-        else:
-            messages.success(request, f"Draft {dataset.identifier} created. Publish it when it is complete.")
-            return _detail(dataset)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "catalogue/steward/dataset_form.html", {"form": form, "dataset": None}, status=status)
+        return dataset_create(actor=request.user, holder=holder, data=form.service_data())
+
+    return _dataset_form_page(request, form, None, save, "Draft {identifier} created. Publish it when it is complete.")
 
 
 @login_required
@@ -84,18 +93,12 @@ def dataset_create_view(request):
 def dataset_edit_view(request, identifier: str):
     dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
     locked = dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
-    initial = initial_from(dataset_snapshot(dataset))
-    form = DatasetForm(request.POST or None, initial=initial, identifier_locked=locked)
-    if request.method == "POST" and form.is_valid():
-        try:
-            dataset = dataset_update(actor=request.user, dataset=dataset, data=form.service_data())
-        except DomainError as exc:
-            form.add_service_errors(exc.fields, exc.message)
-        else:
-            messages.success(request, f"{dataset.identifier} saved.")
-            return _detail(dataset)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "catalogue/steward/dataset_form.html", {"form": form, "dataset": dataset}, status=status)
+    form = DatasetForm(request.POST or None, initial=initial_from(dataset_snapshot(dataset)), identifier_locked=locked)
+
+    def save(form):
+        return dataset_update(actor=request.user, dataset=dataset, data=form.service_data())
+
+    return _dataset_form_page(request, form, dataset, save, "{identifier} saved.")
 
 
 @login_required
