@@ -54,7 +54,7 @@ FACETS: tuple[Facet, ...] = (
 FACET_NAMES = tuple(facet.name for facet in FACETS)
 
 SORTS = {
-    "relevance": "Relevance",
+    "relevance": "Best match",
     "title": "Title",
     "newest": "Newest first",
     "subjects": "Most subjects",

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from catalogue.models import AccessRights, Dataset, DatasetStatus, DatasetType, FileScan, FileScanStatus, Tier
 from catalogue.search import MAX_QUERY_LENGTH
 from catalogue.selectors import FACETS, SORTS, DatasetQuery, FacetOptions
+from catalogue.services import DATA_FIELDS
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 IDENTIFIER_MAX = Dataset._meta.get_field("identifier").max_length
@@ -261,38 +262,7 @@ class DatasetWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = [
-            "identifier",
-            "title",
-            "description",
-            "version",
-            "dataset_type",
-            "access_rights",
-            "tier",
-            "age_min",
-            "age_max",
-            "subjects_count",
-            "studies_count",
-            "series_count",
-            "images_count",
-            "size_bytes",
-            "acquisition_start",
-            "acquisition_end",
-            "collection_method",
-            "provenance",
-            "anonymisation_profile",
-            "anonymisation_verified_on",
-            "licence",
-            "landing_page",
-            "modalities",
-            "conditions",
-            "body_parts",
-            "birth_sexes",
-            "access_modes",
-            "manufacturers",
-            "keywords",
-            "data_use",
-        ]
+        fields = list(DATA_FIELDS)  # what the catalogue services accept, in their order
         # uniqueness and rules across fields are the service's to check, inside its transaction
         extra_kwargs = {"identifier": {"validators": []}}
         validators: list = []

@@ -30,7 +30,7 @@ class DatasetSearchForm(forms.Form):
     """The search page's GET parameters; facet values must be known codes, names or slugs."""
 
     q = forms.CharField(label="Search the catalogue", required=False, max_length=MAX_QUERY_LENGTH)
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=[("", "Best match"), *SORTS.items()])
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORTS.items()))
     page = forms.IntegerField(required=False, min_value=1)
 
     def __init__(self, data, *, options: FacetOptions):
