@@ -55,16 +55,21 @@ SEARCHES = [
 ]
 
 
+def queries_for_5_and_40(client, make_dataset, holders, url: str, params: dict, per_page: int) -> tuple[int, int]:
+    """SQL statements of one request with 5 datasets, then with 40 (the page shows up to `per_page`)."""
+    fill(make_dataset, holders, 0, 5)
+    few = expected_results(params)
+    small = queries_for(client, url, params, min(few, per_page))
+    fill(make_dataset, holders, 5, 40)
+    many = expected_results(params)
+    assert many > few
+    return small, queries_for(client, url, params, min(many, per_page))
+
+
 @pytest.mark.parametrize("params", SEARCHES)
 def test_the_search_page_runs_the_same_queries_for_5_or_40_datasets(client, holder, other_holder, make_dataset, params):
     url = reverse("catalogue:search")
-    fill(make_dataset, [holder, other_holder], 0, 5)
-    few = expected_results(params)
-    small = queries_for(client, url, params, few)
-    fill(make_dataset, [holder, other_holder], 5, 40)
-    many = expected_results(params)
-    assert many > few
-    large = queries_for(client, url, params, min(many, 20))
+    small, large = queries_for_5_and_40(client, make_dataset, [holder, other_holder], url, params, per_page=20)
     assert small == large
 
 
@@ -75,13 +80,7 @@ def test_the_list_api_runs_the_same_queries_for_5_or_40_datasets(
 ):
     url = reverse("api-datasets")
     params = {**params, "facets": facets, "page_size": 50}
-    fill(make_dataset, [holder, other_holder], 0, 5)
-    few = expected_results(params)
-    small = queries_for(client, url, params, few)
-    fill(make_dataset, [holder, other_holder], 5, 40)
-    many = expected_results(params)
-    assert many > few
-    large = queries_for(client, url, params, many)
+    small, large = queries_for_5_and_40(client, make_dataset, [holder, other_holder], url, params, per_page=50)
     assert small == large
 
 
