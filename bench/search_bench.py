@@ -14,9 +14,11 @@ network), as an anonymous visitor, with DEBUG off.
 """
 
 import argparse
+import atexit
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,7 +91,8 @@ HOLDERS = [
 
 
 def setup_django(database_url: str) -> None:
-    var = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    var = Path(tempfile.mkdtemp(prefix="portal-bench-"))  # collected static files; removed at exit
+    atexit.register(shutil.rmtree, var, ignore_errors=True)
     os.environ.update(
         {
             "DATABASE_URL": database_url,
