@@ -37,6 +37,33 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Put back the data that migrations load (vocabularies, role groups) for transactional tests.
+
+    A transactional test empties every table when it ends, migration data included, so the
+    next one would find no vocabulary terms.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.contrib.auth.models import Group
+
+    from catalogue.models import Term
+    from catalogue.vocabularies import load_vocabularies
+    from portal.models import Role
+
+    if not Term.objects.exists():
+        load_vocabularies(Term)
+    for role in Role.values:
+        Group.objects.get_or_create(name=role)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own protected storage root."""
     settings.PROTECTED_STORAGE_ROOT = tmp_path / "protected"
