@@ -7,12 +7,9 @@ errors the project's exception handler turns into 400 (field errors; a refused s
 its problems under `errors.check`), 403 and 409 (a state that does not allow the action).
 """
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -21,6 +18,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access_requests.downloads import dpia_document_response, ethics_document_response
 from access_requests.models import Application, DpiaRisk, EthicsApproval, TeamMember
 from access_requests.permissions import CHANGE, application_get_for, applications_visible_to, is_reviewer
 from access_requests.serializers import (
@@ -55,12 +53,10 @@ from access_requests.serializers import (
 from access_requests.services import applications as svc
 from access_requests.services import transitions
 from access_requests.services.checks import application_check
-from access_requests.services.documents import document_absolute_path
 from access_requests.services.messages import message_post
 from catalogue.models import Dataset
 from catalogue.selectors import datasets_visible_to
 from portal.pagination import PortalPagination
-from portal.services.audit import audit_record
 
 NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}
 
@@ -306,32 +302,6 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def document_response(request, application: Application, *, kind: str, relative: str, name: str, sha256: str):
-    """Stream a document from the protected storage, recorded as `document.view` before any byte leaves
-    (the same event the pages record). In nginx mode the web server sends it (X-Accel-Redirect);
-    otherwise FileResponse streams it (sendfile under gunicorn): never read into memory here."""
-    try:
-        path = document_absolute_path(relative)
-    except FileNotFoundError:
-        raise Http404("The document is missing from the storage.")
-    if not path.is_file():
-        raise Http404("The document is missing from the storage.")
-    audit_record(
-        actor=request.user,
-        verb="document.view",
-        target=application,
-        payload={"document": name, "kind": kind, "sha256": sha256},
-    )
-    if settings.PROTECTED_SERVE_MODE == "nginx":
-        response = HttpResponse(content_type="application/pdf")
-        response["X-Accel-Redirect"] = settings.PROTECTED_ACCEL_PREFIX.rstrip("/") + "/" + relative
-        response["Content-Disposition"] = content_disposition_header(True, name)
-    else:
-        response = FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 DOCUMENT_RESPONSES = {(200, "application/pdf"): OpenApiTypes.BINARY, 403: ERRORS[403], 404: ERRORS[404]}
 
 
@@ -344,15 +314,7 @@ class EthicsDocumentApi(ApplicationApi):
     @extend_schema(summary="Download an ethics approval's PDF", responses=DOCUMENT_RESPONSES)
     def get(self, request, pk: int, approval_id: int):
         application = self.application(request, pk)
-        approval = get_object_or_404(EthicsApproval, application=application, pk=approval_id)
-        return document_response(
-            request,
-            application,
-            kind="ethics",
-            relative=approval.document_path,
-            name=approval.document_name,
-            sha256=approval.document_sha256,
-        )
+        return ethics_document_response(request, application, approval_id)
 
 
 class DpiaDocumentApi(ApplicationApi):
@@ -363,18 +325,7 @@ class DpiaDocumentApi(ApplicationApi):
 
     @extend_schema(summary="Download the DPIA's document (404 when none is attached)", responses=DOCUMENT_RESPONSES)
     def get(self, request, pk: int):
-        application = self.application(request, pk)
-        dpia = application.dpia
-        if not dpia.document_path:
-            raise Http404("This DPIA has no document.")
-        return document_response(
-            request,
-            application,
-            kind="dpia",
-            relative=dpia.document_path,
-            name=dpia.document_name,
-            sha256=dpia.document_sha256,
-        )
+        return dpia_document_response(request, self.application(request, pk))
 
 
 # --- DPIA and representations -------------------------------------------------------------
