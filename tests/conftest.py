@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _reference_data(request):
-    """Put back the data that migrations load (vocabularies, role groups) for transactional tests.
+    """Put back the data that migrations load (permissions, vocabularies, role groups) for transactional tests.
 
     A transactional test empties every table when it ends, migration data included, so the
     next one would find no vocabulary terms.
@@ -51,12 +51,15 @@ def _reference_data(request):
     if not transactional:
         return
     request.getfixturevalue("transactional_db")
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
+    from django.core.management.sql import emit_post_migrate_signal
 
     from catalogue.models import Term
     from catalogue.vocabularies import load_vocabularies
     from portal.models import Role
 
+    if not Permission.objects.exists():  # a flush that skipped post_migrate (serialized rollback)
+        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     if not Term.objects.exists():
         load_vocabularies(Term)
     for role in Role.values:

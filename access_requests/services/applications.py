@@ -8,8 +8,10 @@ the audit chain in the same transaction.
 from datetime import date
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from access_requests.models import (
@@ -26,7 +28,7 @@ from access_requests.models import (
     TeamMember,
 )
 from access_requests.permissions import CHANGE, VIEW, can_edit
-from access_requests.services.documents import document_store
+from access_requests.services.documents import document_store, documents_delete
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabulary
 from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import User
@@ -496,4 +498,12 @@ def application_delete_draft(*, actor: User, application: Application) -> None:
             target=application,
             payload={"reference": application.reference},
         )
+        documents = [a.document_path for a in application.ethics_approvals.all()] + [
+            path for path in [application.dpia.document_path] if path
+        ]
+        # Object permissions are generic rows that do not cascade: remove them with the draft.
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Application), object_pk=str(application.pk)
+        ).delete()
         application.delete()
+        transaction.on_commit(lambda: documents_delete(documents))

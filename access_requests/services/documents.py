@@ -61,3 +61,12 @@ def document_absolute_path(relative: str) -> Path:
     if root not in path.parents:
         raise FileNotFoundError(relative)
     return path
+
+
+def documents_delete(relatives: list[str]) -> None:
+    """Remove stored documents of a deleted draft (after its transaction committed)."""
+    for relative in relatives:
+        try:
+            document_absolute_path(relative).unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue

@@ -220,6 +220,25 @@ def test_the_applicant_deletes_a_draft_never_submitted(draft, alice):
     assert (event.actor, event.payload) == (alice, {"reference": reference})
 
 
+def test_deleting_a_draft_removes_its_object_permissions_and_documents(
+    draft, alice, settings, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from guardian.models import UserObjectPermission
+
+    from tests.access_requests.conftest import complete
+
+    complete(draft, alice)
+    stored = Path(settings.PROTECTED_STORAGE_ROOT) / draft.ethics_approvals.get().document_path
+    assert stored.is_file()
+    assert UserObjectPermission.objects.filter(object_pk=str(draft.pk)).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        svc.application_delete_draft(actor=alice, application=draft)
+    assert not UserObjectPermission.objects.filter(object_pk=str(draft.pk)).exists()
+    assert not stored.exists()
+
+
 def test_a_team_member_cannot_delete_the_draft(team_of_two, bob):
     with pytest.raises(NotPermitted):
         svc.application_delete_draft(actor=bob, application=team_of_two)
