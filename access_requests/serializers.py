@@ -27,21 +27,9 @@ from access_requests.models import (
     TeamMember,
 )
 from access_requests.services.applications import APPLICATION_FIELDS
+from portal.apis import ErrorSerializer
 
-
-class ApplicationErrorSerializer(serializers.Serializer):
-    """The body of every error answer (see portal.apis.exception_handler)."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="field errors; a refused submission lists its problems under `check`",
-    )
-
-
-ERRORS = {status: ApplicationErrorSerializer for status in (400, 403, 404, 409)}
+ERRORS = {status: ErrorSerializer for status in (400, 403, 404, 409)}
 
 
 # --- input --------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from catalogue.selectors import (
     dataset_search,
 )
 from catalogue.serializers import (
-    CatalogueErrorSerializer,
     DatasetCreateSerializer,
     DatasetDetailSerializer,
     DatasetListSerializer,
@@ -36,6 +35,7 @@ from catalogue.serializers import (
     PaginatedDatasetListSerializer,
     validate_identifier,
 )
+from portal.apis import ErrorSerializer
 from portal.pagination import PortalPagination
 
 TAG = ["catalogue"]
@@ -43,12 +43,12 @@ IDENTIFIER = OpenApiParameter(
     "identifier", OpenApiTypes.STR, OpenApiParameter.PATH, description="the dataset's persistent identifier"
 )
 ERRORS = {
-    400: CatalogueErrorSerializer,
-    401: CatalogueErrorSerializer,
-    403: CatalogueErrorSerializer,
-    404: CatalogueErrorSerializer,
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
 }
-WRITE_ERRORS = {**ERRORS, 409: CatalogueErrorSerializer}
+WRITE_ERRORS = {**ERRORS, 409: ErrorSerializer}
 
 
 class DatasetPagination(PortalPagination):
@@ -82,7 +82,7 @@ class DatasetListApi(APIView):
                 "page_size", OpenApiTypes.INT, description=f"results per page, at most {PortalPagination.max_page_size}"
             ),
         ],
-        responses={200: PaginatedDatasetListSerializer, 400: CatalogueErrorSerializer},
+        responses={200: PaginatedDatasetListSerializer, 400: ErrorSerializer},
     )
     def get(self, request):
         options = FacetOptions()
@@ -124,7 +124,7 @@ class DatasetDetailApi(APIView):
         operation_id="datasets_retrieve",
         summary="One dataset with its files",
         parameters=[IDENTIFIER],
-        responses={200: DatasetDetailSerializer, 400: CatalogueErrorSerializer, 404: CatalogueErrorSerializer},
+        responses={200: DatasetDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, identifier: str):
         return _detail(request, validate_identifier(identifier))

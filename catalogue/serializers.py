@@ -43,14 +43,6 @@ class FileScanStatusField(serializers.ChoiceField):
         super().__init__(choices=FileScanStatus.choices, **kwargs)
 
 
-class CatalogueErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="field errors"
-    )
-
-
 # --- search -------------------------------------------------------------------------------
 
 

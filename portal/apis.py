@@ -37,6 +37,18 @@ def json_error(request, status: int, detail: str) -> JsonResponse:
     )
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error answer, as `exception_handler` writes it."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="field errors; a refused submission lists its problems under `check`",
+    )
+
+
 class MeSerializer(serializers.Serializer):
     email = serializers.EmailField()
     full_name = serializers.CharField()

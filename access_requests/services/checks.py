@@ -198,11 +198,10 @@ def _representations(application: Application) -> list[Problem]:
     return problems
 
 
-def _duo_rule(application: Application, item, condition, covered_ids) -> str | None:
+def _duo_rule(application: Application, item, condition, covered_ids, purpose_codes: set[str]) -> str | None:
     """The reason a data-use condition is not met, or None."""
     code, params = condition.term.code, condition.parameters or {}
     purpose = application.purpose
-    purpose_codes = {t.code for t in application.purpose_conditions.all()}
     rules = {
         "ETHICS_APPROVAL_REQUIRED": lambda: (
             None if item.pk in covered_ids else "requires an ethics (IRB) approval covering it"
@@ -271,10 +270,11 @@ def _duo_rule(application: Application, item, condition, covered_ids) -> str | N
 
 def _data_use(application: Application, requested, approvals) -> list[Problem]:
     covered = {item.pk for approval in approvals for item in approval.datasets.all()}
+    purpose_codes = {t.code for t in application.purpose_conditions.all()}
     problems = []
     for item in requested:
         for condition in item.dataset.use_conditions.all():
-            reason = _duo_rule(application, item, condition, covered)
+            reason = _duo_rule(application, item, condition, covered, purpose_codes)
             if reason:
                 problems.append(
                     Problem(
