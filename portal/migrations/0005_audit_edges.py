@@ -1,0 +1,9 @@
+"""Reserved for the trust work (issue 7); its operations are filled in by the change that owns it."""
+
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("portal", "0004_identity")]
+
+    operations: list = []
