@@ -7,7 +7,6 @@ errors the project's exception handler turns into 400 (field errors; a refused s
 its problems under `errors.check`), 403 and 409 (a state that does not allow the action).
 """
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -20,7 +19,7 @@ from rest_framework.views import APIView
 
 from access_requests.downloads import dpia_document_response, ethics_document_response
 from access_requests.models import Application, DpiaRisk, EthicsApproval, TeamMember
-from access_requests.permissions import CHANGE, application_get_for, applications_visible_to, is_reviewer
+from access_requests.permissions import application_get_for, applications_visible_to, is_reviewer
 from access_requests.serializers import (
     ERRORS,
     ApplicationCreateSerializer,
@@ -116,13 +115,7 @@ class ApplicationApi(APIView):
     actions: dict[str, str] = {}
 
     def application(self, request, pk: int) -> Application:
-        action = self.actions.get(request.method, "view")
-        if action != "team":
-            return application_get_for(user=request.user, pk=pk, action=action)
-        application = application_get_for(user=request.user, pk=pk)
-        if not request.user.has_perm(CHANGE, application):
-            raise PermissionDenied("Only the application's team can change it.")
-        return application
+        return application_get_for(user=request.user, pk=pk, action=self.actions.get(request.method, "view"))
 
 
 # --- the application ----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -67,8 +66,6 @@ def _detail(request, identifier: str, *, status_code: int = status.HTTP_200_OK) 
 
 
 class DatasetListApi(APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
-
     @extend_schema(
         tags=TAG,
         operation_id="datasets_list",
@@ -117,8 +114,6 @@ class DatasetListApi(APIView):
 
 
 class DatasetDetailApi(APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
-
     @extend_schema(
         tags=TAG,
         operation_id="datasets_retrieve",

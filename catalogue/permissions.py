@@ -6,7 +6,6 @@ dataset means stewarding its data holder. Services also accept a system actor (a
 as "system:import"): trusted code running inside the portal, never a request.
 """
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
@@ -21,8 +20,8 @@ def _is_person(user) -> bool:
 
 
 def can_steward_holder(user, holder: DataHolder) -> bool:
-    """May `user` create, edit, publish and withdraw the datasets of `holder`?"""
-    return _is_person(user) and user.has_perm(STEWARD_PERMISSION, holder)
+    """May `user` create, edit, publish and withdraw the datasets of `holder`? (No superuser shortcut.)"""
+    return _is_person(user) and holders_stewarded_by(user).filter(pk=holder.pk).exists()
 
 
 def can_steward_dataset(user, dataset: Dataset) -> bool:
@@ -33,7 +32,21 @@ def holders_stewarded_by(user) -> QuerySet[DataHolder]:
     """The data holders `user` stewards (none for anonymous or inactive users)."""
     if not _is_person(user):
         return DataHolder.objects.none()
-    return get_objects_for_user(user, STEWARD_PERMISSION, klass=DataHolder, accept_global_perms=False)
+    return get_objects_for_user(
+        user, STEWARD_PERMISSION, klass=DataHolder, accept_global_perms=False, with_superuser=False
+    )
+
+
+def dataset_relations(user, dataset: Dataset) -> set:
+    """How `user` stands to `dataset`, for the portal's access model (portal.access)."""
+    from portal.access import Rel
+
+    found = set()
+    if dataset.is_published:
+        found.add(Rel.PUBLISHED)
+    if can_steward_dataset(user, dataset):
+        found.add(Rel.HOLDER_STEWARD)
+    return found
 
 
 def require_steward(actor, holder: DataHolder) -> None:
@@ -51,9 +64,9 @@ def dataset_get_for_steward(*, user, identifier: str) -> Dataset:
     holder, or no such dataset); PermissionDenied when they may see it but not act on it (a
     published dataset of another data holder).
     """
-    from catalogue.selectors import dataset_get_visible
+    from catalogue.models import Dataset
+    from portal.access import require
 
-    dataset = dataset_get_visible(user=user, identifier=identifier)
-    if not can_steward_dataset(user, dataset):
-        raise PermissionDenied("Only the stewards of the dataset's data holder may change it.")
+    dataset = Dataset.objects.select_related("holder").filter(identifier=identifier).first()
+    require(user, "dataset.steward", dataset)
     return dataset

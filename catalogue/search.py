@@ -16,8 +16,8 @@ from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySe
 from django.db.models.functions import Cast
 
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term
-from portal.errors import InvalidInput, NotPermitted
-from portal.models import Role
+from portal.access import require_actor
+from portal.errors import InvalidInput
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
@@ -128,8 +128,7 @@ def text_filter(datasets: QuerySet, text: str) -> QuerySet:
 
 def basket_add(*, actor, dataset: Dataset) -> BasketItem:
     """Put a published dataset into a researcher's basket; adding it twice keeps one entry."""
-    if not actor.is_authenticated or not actor.has_role(Role.RESEARCHER):
-        raise NotPermitted("Only researchers collect datasets for an access application.")
+    require_actor(actor, "researcher")
     if dataset.status != DatasetStatus.PUBLISHED:
         raise InvalidInput(
             "Only published datasets can be requested.",

@@ -6,4 +6,8 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import dashboard_panels, schema, signals  # noqa: F401  (registers receivers, panels, schema)
+        from django.core.checks import register
+
+        from portal import access, dashboard_panels, schema, signals, sudo  # noqa: F401  (receivers, panels, schema)
+
+        register(access.check_every_url_declared, "urls")

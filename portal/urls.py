@@ -1,4 +1,3 @@
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -23,10 +22,9 @@ urlpatterns = [
     path("catalogue/", include("catalogue.urls")),
     path("applications/", include("access_requests.urls")),
     path("healthz", views.healthz, name="healthz"),
-    path("robots.txt", views.robots),
+    path("robots.txt", views.robots, name="robots"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("admin/", admin.site.urls),
 ]
 
 handler404 = "portal.errorpages.not_found"

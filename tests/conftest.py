@@ -22,6 +22,15 @@ def pytest_configure(config):
         pytest.exit(f"CI=true but Chromium is missing at {CHROMIUM}", returncode=3)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Say how many cells the access matrix checked (tests/portal/test_access_matrix.py)."""
+    import sys
+
+    matrix = sys.modules.get("tests.portal.test_access_matrix")
+    if matrix is not None and matrix.CHECKED:
+        terminalreporter.write_line(f"access matrix: {sum(matrix.CHECKED)} cells checked")
+
+
 def pytest_collection_modifyitems(config, items):
     """Outside CI, skip what needs a missing service, saying which; under CI nothing is skipped."""
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -19,10 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def last_event(verb: str | None = None) -> AuditEvent:
+    """The newest audit event (of `verb` if given; otherwise the newest that is not a refusal's record)."""
     events = AuditEvent.objects.order_by("-seq")
-    if verb:
-        events = events.filter(verb=verb)
+    events = events.filter(verb=verb) if verb else events.exclude(verb="access.refused")
     return events.first()
+
+
+def change_events() -> int:
+    """How many audit events record a change or a read (refusals, which leave a trace too, aside)."""
+    return AuditEvent.objects.exclude(verb="access.refused").count()
 
 
 def free_port() -> int:

@@ -27,9 +27,10 @@ from access_requests.models import (
     StatementAcceptance,
     TeamMember,
 )
-from access_requests.permissions import CHANGE, VIEW, can_edit
+from access_requests.permissions import CHANGE, VIEW
 from access_requests.services.documents import document_store, documents_delete
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabulary
+from portal.access import require_actor
 from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import User
 from portal.services.audit import audit_record
@@ -76,13 +77,12 @@ def _lock(application: Application) -> Application:
 def _require_editable(*, actor, application: Application) -> Application:
     """Lock the row and refuse unless the actor is on the team and the application can change."""
     locked = _lock(application)
+    require_actor(actor, "application.team", locked)
     if not locked.is_editable_by_applicant:
         raise TransitionError(
             f"Application {locked.reference} is {locked.get_status_display().lower()}: it can be changed only "
             "while it is a draft or returned for revision."
         )
-    if not can_edit(actor, locked):
-        raise NotPermitted("Only the application's team can change it.")
     return locked
 
 
@@ -99,7 +99,9 @@ def _grant_team_perms(user: User, application: Application) -> None:
 
 
 def application_create(*, actor: User, title: str, datasets: list[Dataset] | None = None) -> Application:
-    """Start a draft application; with no datasets given, from the actor's basket (which it empties)."""
+    """Start a draft application; with no datasets given, from the actor's basket (which it empties).
+    Only researchers start applications."""
+    require_actor(actor, "researcher")
     title = (title or "").strip()
     if not title:
         raise InvalidInput("Give the application a title.", fields={"title": ["This field is required."]})

@@ -21,10 +21,10 @@ from access_requests.models import (
 from access_requests.models import (
     ApplicationStatus as S,
 )
-from access_requests.permissions import is_applicant, is_rdo
 from access_requests.services.checks import application_check
 from access_requests.services.snapshots import application_snapshot
-from portal.errors import InvalidInput, NotPermitted, TransitionError
+from portal.access import require_actor
+from portal.errors import InvalidInput, TransitionError
 from portal.models import Role, User
 from portal.services.audit import audit_record
 from portal.services.notifications import notification_queue
@@ -39,9 +39,20 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
 }
 
 
-def _begin(action: str, application: Application) -> tuple[Application, bool]:
-    """Lock the row; return it and whether the transition is already done."""
+# action -> the access model's rule (portal.access) the actor must pass, before anything else.
+ACTORS: dict[str, str] = {
+    "submit": "application.applicant",
+    "return": "application.review",
+    "forward": "application.review",
+    "withdraw": "application.applicant",
+}
+
+
+def _begin(action: str, application: Application, actor: User) -> tuple[Application, bool]:
+    """Lock the row, check the actor (even when there is nothing left to do), then the transition table;
+    return the row and whether the transition is already done."""
     locked = Application.objects.select_for_update(of=("self",)).select_related("committee").get(pk=application.pk)
+    require_actor(actor, ACTORS[action], locked)
     sources, target = TRANSITIONS[action]
     if locked.status == target:
         return locked, True
@@ -63,11 +74,9 @@ def _team_emails(application: Application) -> list[str]:
 def application_submit(*, actor: User, application: Application) -> Application:
     """Submit (or resubmit after a return). Refused while the submission check finds anything."""
     with transaction.atomic():
-        application, done = _begin("submit", application)
+        application, done = _begin("submit", application, actor)
         if done:
             return application
-        if not is_applicant(actor, application):
-            raise NotPermitted("Only the applicant submits the application.")
         problems = application_check(application)
         if problems:
             raise InvalidInput(
@@ -114,11 +123,9 @@ def application_return(*, actor: User, application: Application, comments: dict[
             "Say what must change: comment on at least one section.", fields={"comments": ["At least one comment."]}
         )
     with transaction.atomic():
-        application, done = _begin("return", application)
+        application, done = _begin("return", application, actor)
         if done:
             return application
-        if not is_rdo(actor):
-            raise NotPermitted("Only the Research Data Office returns applications.")
         for section, text in comments.items():
             ReturnComment.objects.create(
                 application=application,
@@ -146,11 +153,9 @@ def application_return(*, actor: User, application: Application, comments: dict[
 def application_forward(*, actor: User, application: Application, committee: Committee) -> Application:
     """The RDO forwards a checked application to an access committee for review."""
     with transaction.atomic():
-        application, done = _begin("forward", application)
+        application, done = _begin("forward", application, actor)
         if done:
             return application
-        if not is_rdo(actor):
-            raise NotPermitted("Only the Research Data Office forwards applications.")
         checklist = RdoChecklist.objects.filter(
             application=application, submission_number=application.submission_count
         ).first()
@@ -184,11 +189,9 @@ def application_forward(*, actor: User, application: Application, committee: Com
 def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
     """The applicant withdraws, any time before access is active."""
     with transaction.atomic():
-        application, done = _begin("withdraw", application)
+        application, done = _begin("withdraw", application, actor)
         if done:
             return application
-        if not is_applicant(actor, application):
-            raise NotPermitted("Only the applicant withdraws the application.")
         previous = application.status
         application.status = S.WITHDRAWN
         application.save(update_fields=["status", "updated_at"])
@@ -211,8 +214,7 @@ def rdo_checklist_update(*, actor: User, application: Application, data: dict) -
         raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
-        if not is_rdo(actor):
-            raise NotPermitted("Only the Research Data Office keeps the checklist.")
+        require_actor(actor, "application.review", application)
         if application.status != S.SUBMITTED:
             raise TransitionError("The checklist is kept while the application is submitted and waiting for the RDO.")
         checklist = RdoChecklist.objects.select_for_update().get(

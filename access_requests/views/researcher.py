@@ -8,7 +8,7 @@ refusal (`DomainError`) on the form or as a message, never as a server error.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -103,8 +103,6 @@ def application_list(request):
 @require_POST
 def application_create(request):
     """Start a draft from the basket (the service takes its datasets and empties it)."""
-    if not request.user.has_role(Role.RESEARCHER):
-        raise PermissionDenied("Only researchers start access applications.")
     form = ApplicationCreateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the application a title to start it.")

@@ -1,11 +1,11 @@
 """The catalogue and each dataset in DCAT-AP (EUCAIM profile), as Turtle and JSON-LD."""
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from catalogue.dcat import EXPORT_PREFETCH, catalogue_graph, dataset_graph, to_jsonld, to_turtle
 from catalogue.models import Dataset
-from catalogue.permissions import can_steward_dataset
+from portal.access import require
 
 FORMATS = {
     "ttl": (to_turtle, "text/turtle; charset=utf-8"),
@@ -27,13 +27,12 @@ def catalogue_export(request, fmt: str):
 
 @require_GET
 def dataset_export(request, identifier: str, fmt: str):
-    """A published dataset for anyone; a draft or withdrawn one only for its stewards (404 for the rest)."""
+    """A published dataset for anyone; a draft or withdrawn one for its stewards and the RDO (404 for the rest)."""
     dataset = (
         Dataset.objects.select_related("holder")
         .prefetch_related(*EXPORT_PREFETCH)
         .filter(identifier=identifier)
         .first()
     )
-    if dataset is None or not (dataset.is_published or can_steward_dataset(request.user, dataset)):
-        raise Http404("No such dataset.")
+    require(request.user, "dataset.view", dataset)
     return _response(dataset_graph(dataset), fmt, dataset.identifier)

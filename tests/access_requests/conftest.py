@@ -155,7 +155,7 @@ def frozen(application) -> dict:
         "submission_count": row.submission_count,
         "committee": row.committee_id,
         "submitted_at": row.submitted_at,
-        "audit_events": AuditEvent.objects.count(),
+        "audit_events": AuditEvent.objects.exclude(verb="access.refused").count(),  # a refusal is recorded
         "outbox": OutboxEmail.objects.count(),
         "return_comments": ReturnComment.objects.filter(application=row).count(),
         "submissions": Submission.objects.filter(application=row).count(),

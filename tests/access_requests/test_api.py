@@ -17,15 +17,18 @@ from portal.models import AuditEvent, OutboxEmail
 from portal.services.audit import audit_verify
 from portal.services.tokens import api_token_create
 from tests.access_requests.conftest import CHECKLIST_DONE, frozen, make_dataset, pdf_bytes
-from tests.helpers import last_event
+from tests.conftest import PASSWORD
+from tests.helpers import change_events, last_event
 
 BASE = "/api/v1/applications/"
 ETHICS = object()  # marks the multipart ethics upload in the endpoint table
 
 
 def client_for(user) -> APIClient:
+    """Signed in as `user`, confirming the password with each request (decisive acts ask for it)."""
     client = APIClient()
     client.force_authenticate(user)
+    client.credentials(HTTP_X_CONFIRM_PASSWORD=PASSWORD)
     return client
 
 
@@ -146,7 +149,7 @@ def test_review_acts_answer_403_to_everyone_but_the_research_data_office(
     endpoint, persona, in_review, request, committee
 ):
     body = assert_refused(request.getfixturevalue(persona), endpoint, in_review, 403, committee=committee)
-    assert body["detail"] == "Only the Research Data Office can do this."
+    assert body["detail"] == "Only the Research Data Office, and nobody on the application's team, can do this."
 
 
 def test_the_api_refuses_anonymous_callers(submitted):
@@ -418,11 +421,14 @@ def test_allowed_viewers_download_the_ethics_pdf_and_each_download_is_audited(pe
 def test_the_ethics_pdf_is_refused_to_an_outsider_and_nothing_is_recorded(persona, submitted, request):
     approval = submitted.ethics_approvals.get()
     client = client_for(request.getfixturevalue(persona))
-    events = AuditEvent.objects.count()
+    events = change_events()
     response = client.get(f"{BASE}{submitted.pk}/ethics/{approval.pk}/document/")
     assert response.status_code == 404
     assert not hasattr(response, "streaming_content")
-    assert AuditEvent.objects.count() == events
+    assert change_events() == events  # no document.view: nothing was read
+    refusal = last_event("access.refused")  # but the probe left a trace
+    assert refusal.actor_id == request.getfixturevalue(persona).pk
+    assert refusal.payload["status"] == 404 and refusal.payload["application"] == str(submitted.pk)
 
 
 def test_in_nginx_mode_the_web_server_sends_the_document(submitted, alice, settings):
@@ -699,7 +705,7 @@ def test_the_whole_path_over_the_api_with_personal_tokens(alice, rdo, dataset, c
     def token_client(user) -> APIClient:
         _, raw = api_token_create(actor=user, name="script", days=7)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_X_CONFIRM_PASSWORD=PASSWORD)
         return client
 
     researcher, office = token_client(alice), token_client(rdo)

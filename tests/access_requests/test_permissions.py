@@ -167,7 +167,7 @@ def test_the_team_edits_only_a_draft_or_a_returned_application(
         return
     with pytest.raises(TransitionError, match="can be changed only while it is a draft or returned"):
         svc.application_update(actor=bob, application=application, data={"timeline": "Sneaked in."})
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(TransitionError):
         application_get_for(user=bob, pk=application.pk, action="edit")
     assert Application.objects.get(pk=application.pk).timeline != "Sneaked in."
 

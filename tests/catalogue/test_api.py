@@ -5,6 +5,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalogue.models import Dataset, DatasetStatus, FileScan
+from tests.conftest import PASSWORD
 from tests.helpers import last_event
 
 LIST = reverse("api-datasets")
@@ -20,6 +21,7 @@ def api(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
         client.force_authenticate(user)
+        client.credentials(HTTP_X_CONFIRM_PASSWORD=PASSWORD)  # decisive acts ask for the password
     return client
 
 
@@ -146,10 +148,10 @@ class TestReading:
         assert field in response.json()["errors"]
 
     @pytest.mark.parametrize("identifier", ["-starts-with-dash", "has space", "x" * 65, "semi;colon"])
-    def test_a_malformed_identifier_is_a_400(self, db, identifier):
+    def test_a_malformed_identifier_names_no_dataset(self, db, identifier):
         response = api().get(detail(identifier))
-        assert response.status_code == 400
-        assert "identifier" in response.json()["errors"]
+        assert response.status_code == 404
+        assert response.json()["detail"] == "No such dataset."
 
     def test_an_unknown_identifier_is_a_json_404(self, db):
         response = api().get(detail("NO-SUCH"))

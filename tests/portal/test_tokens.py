@@ -92,11 +92,19 @@ def test_the_session_also_authenticates_the_api(client, alice):
 
 
 class TestTokenPage:
-    def test_it_asks_for_the_password_first(self, client, alice):
+    def test_it_asks_for_the_password_once_the_sign_in_is_no_longer_recent(self, client, alice):
         client.force_login(alice)
+        session = client.session
+        session["sudo_until"] = 0
+        session.save()
         response = client.get("/settings/tokens/")
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/confirm-password/")
+
+    def test_seconds_after_signing_in_it_asks_for_nothing_more(self, client, alice):
+        response = client.post("/accounts/login/", {"username": alice.email, "password": PASSWORD})
+        assert response.status_code == 302
+        assert client.get("/settings/tokens/").status_code == 200
 
     def test_a_wrong_password_is_a_form_error(self, client, alice):
         client.force_login(alice)

@@ -1,0 +1,560 @@
+"""The portal's one access model: how a caller stands to an object, what each relation may do, and
+the declared table of every URL.
+
+- A *relation* is a fact about the caller and (when there is one) the object: signed in, holds the
+  RDO role, is on the application's team, stewards the dataset's data holder ... Relations to an
+  application encode separation of duties: someone on its team (or who started it) is never its
+  reviewing RDO, committee or steward, whatever roles they hold.
+- A *rule* names the relations that may do something, and the rule that decides whether a refused
+  caller may at least see the object (then the refusal is 403) or not (404, so nothing leaks).
+- The *URL table* (`URLS`) gives, for every named URL pattern and every HTTP method it accepts, the
+  rule that guards it and whether the act is decisive (asks for the password again, "sudo mode").
+  `AccessGateMiddleware` enforces it for pages and `DeclaredAccess` for the API, before any view
+  runs; a pattern missing from the table is refused and reported by the system check. Getters and
+  services ask the same rules through `decide` and `require`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+
+logger = logging.getLogger("portal.access")
+
+
+class Rel(StrEnum):
+    ANYONE = "anyone"
+    SIGNED_IN = "signed_in"
+    RESEARCHER = "researcher"
+    RDO = "rdo"
+    STEWARD = "steward"
+    COMMITTEE = "committee"
+    # to an application
+    APPLICANT = "applicant"
+    TEAM = "team"
+    REVIEWING_RDO = "reviewing_rdo"
+    ASSIGNED_COMMITTEE = "assigned_committee"
+    REQUESTED_STEWARD = "requested_steward"
+    # to a dataset
+    PUBLISHED = "published"
+    HOLDER_STEWARD = "holder_steward"
+    # to a personal object (an API token)
+    OWNER = "owner"
+
+
+# Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
+ANONYMOUS_RELATIONS = frozenset({Rel.ANYONE, Rel.PUBLISHED})
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str | None
+    allow: frozenset[Rel]
+    sees: str | None = None  # the rule that lets a refused caller see the object (403) rather than not (404)
+    refusal: str = "You may not do this."
+
+
+def _rule(kind, *allow, sees=None, refusal="You may not do this.") -> Rule:
+    return Rule(kind, frozenset(allow), sees, refusal)
+
+
+RULES: dict[str, Rule] = {
+    "anyone": _rule(None, Rel.ANYONE),
+    "signed_in": _rule(None, Rel.SIGNED_IN),
+    "researcher": _rule(None, Rel.RESEARCHER, refusal="Only researchers can do this."),
+    "rdo": _rule(None, Rel.RDO, refusal="Only the Research Data Office can do this."),
+    "steward": _rule(None, Rel.STEWARD, refusal="Only the stewards of a data holder can do this."),
+    "application.view": _rule(
+        "application", Rel.TEAM, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD
+    ),
+    "application.team": _rule(
+        "application", Rel.TEAM, sees="application.view", refusal="Only the application's team can change it."
+    ),
+    "application.applicant": _rule(
+        "application", Rel.APPLICANT, sees="application.view", refusal="Only the applicant can do this."
+    ),
+    "application.review": _rule(
+        "application",
+        Rel.REVIEWING_RDO,
+        sees="application.view",
+        refusal="Only the Research Data Office, and nobody on the application's team, can do this.",
+    ),
+    "application.note": _rule(
+        "application",
+        Rel.REVIEWING_RDO,
+        Rel.ASSIGNED_COMMITTEE,
+        sees="application.view",
+        refusal="Only the Research Data Office and the reviewing committee can do this.",
+    ),
+    "dataset.view": _rule("dataset", Rel.PUBLISHED, Rel.HOLDER_STEWARD, Rel.RDO),
+    "dataset.steward": _rule(
+        "dataset",
+        Rel.HOLDER_STEWARD,
+        sees="dataset.view",
+        refusal="Only the stewards of the dataset's data holder may change it.",
+    ),
+    "dataset.basket": _rule(
+        "dataset", Rel.RESEARCHER, sees="dataset.view", refusal="Only researchers collect datasets to apply for."
+    ),
+    "token.owner": _rule("token", Rel.OWNER),
+}
+for _name, _r in RULES.items():
+    _r_sees = _r.sees or (_name if _r.kind else None)
+    object.__setattr__(_r, "sees", _r_sees)
+
+
+# --- relations ------------------------------------------------------------------------------
+
+
+def _role_relations(user) -> set[Rel]:
+    from portal.models import Role
+
+    relations = {Rel.ANYONE}
+    if user is None or not user.is_authenticated or not user.is_active:
+        return relations
+    relations.add(Rel.SIGNED_IN)
+    roles = user.roles
+    for role, relation in (
+        (Role.RESEARCHER, Rel.RESEARCHER),
+        (Role.RDO, Rel.RDO),
+        (Role.STEWARD, Rel.STEWARD),
+        (Role.COMMITTEE, Rel.COMMITTEE),
+    ):
+        if role in roles:
+            relations.add(relation)
+    return relations
+
+
+def _application_relations(user, application) -> set[Rel]:
+    from access_requests.permissions import application_relations
+
+    return application_relations(user, application)
+
+
+def _dataset_relations(user, dataset) -> set[Rel]:
+    from catalogue.permissions import dataset_relations
+
+    return dataset_relations(user, dataset)
+
+
+def _token_relations(user, token) -> set[Rel]:
+    return {Rel.OWNER} if user.is_authenticated and token.user_id == user.pk else set()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An object kind the table guards: the URL argument that names it, how to load it, its relations."""
+
+    kwarg: str
+    load: Callable[[str], object | None]
+    relations: Callable[[object, object], set[Rel]]
+    missing: str = "Not found."
+
+
+def _load_application(value):
+    from access_requests.models import Application
+
+    return Application.objects.select_related("committee").filter(pk=value).first()
+
+
+def _load_dataset(value):
+    from catalogue.models import Dataset
+
+    return Dataset.objects.select_related("holder").filter(identifier=value).first()
+
+
+def _load_token(value):
+    from portal.models import ApiToken
+
+    return ApiToken.objects.filter(pk=value).first()
+
+
+KINDS: dict[str, Kind] = {
+    "application": Kind("pk", _load_application, _application_relations, "No such application."),
+    "dataset": Kind("identifier", _load_dataset, _dataset_relations, "No such dataset."),
+    "token": Kind("pk", _load_token, _token_relations, "No such token."),
+}
+
+
+def relations(user, obj=None, kind: str | None = None) -> frozenset[Rel]:
+    """Every relation `user` holds, to `obj` of `kind` when given."""
+    found = _role_relations(user)
+    if obj is not None and kind is not None:
+        found |= KINDS[kind].relations(user, obj)
+    return frozenset(found)
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+def decide(user, rule_name: str, obj=None) -> int:
+    """200 when `user` may do what the rule guards to `obj`; else the refusal's status: 401 (sign in
+    first), 404 (may not even see the object, or it does not exist) or 403 (may see it, may not do this).
+    A rule about an object lets through only those who may see it, whatever else they hold."""
+    rule = RULES[rule_name]
+    signed_in = user is not None and user.is_authenticated and user.is_active
+    anonymous_may = bool(rule.allow & ANONYMOUS_RELATIONS)
+    held = relations(user, obj, rule.kind) if obj is not None or rule.kind is None else relations(user)
+    if rule.kind is not None and (obj is None or not held & RULES[rule.sees].allow):
+        return 404 if signed_in or anonymous_may else 401
+    if held & rule.allow:
+        return 200
+    return 403 if signed_in or anonymous_may else 401
+
+
+def may(user, rule_name: str, obj=None) -> bool:
+    return decide(user, rule_name, obj) == 200
+
+
+def require(user, rule_name: str, obj=None) -> None:
+    """For getters and pages: raise Http404 or PermissionDenied unless `user` may."""
+    status = decide(user, rule_name, obj)
+    if status == 200:
+        return
+    if status == 404:
+        kind = RULES[rule_name].kind
+        raise Http404(KINDS[kind].missing if kind else "Not found.")
+    raise PermissionDenied(RULES[rule_name].refusal)
+
+
+def require_actor(actor, rule_name: str, obj=None) -> None:
+    """For services, before anything else: raise NotPermitted unless `actor` may. A string actor is
+    trusted code of the portal itself (a management command, the demo loader), never a request."""
+    from portal.errors import NotPermitted
+
+    if isinstance(actor, str):
+        return
+    if decide(actor, rule_name, obj) != 200:
+        raise NotPermitted(RULES[rule_name].refusal)
+
+
+# --- the declared table of every URL --------------------------------------------------------
+
+
+def _accepting_representations(request, kwargs=None) -> bool:
+    """Accepting legal statements (`accept`, on the page and in the API) is decisive; changing the other
+    representation fields is not."""
+    data = getattr(request, "data", None)
+    if data is None:
+        data = request.POST
+    if hasattr(data, "getlist"):
+        return any(value for value in data.getlist("accept"))
+    return isinstance(data, dict) and bool(data.get("accept"))
+
+
+@dataclass(frozen=True)
+class Guard:
+    rule: str
+    sudo: bool | Callable = False  # decisive: the password must have been confirmed recently
+
+    def needs_sudo(self, request, kwargs: dict) -> bool:
+        return self.sudo(request, kwargs) if callable(self.sudo) else self.sudo
+
+
+def _representations_section(request, kwargs) -> bool:
+    return kwargs.get("section") == "representations" and _accepting_representations(request)
+
+
+ANYONE = Guard("anyone")
+SIGNED_IN = Guard("signed_in")
+APP_VIEW = Guard("application.view")
+APP_TEAM = Guard("application.team")
+APP_REVIEW = Guard("application.review")
+DATASET_STEWARD = Guard("dataset.steward")
+
+# URL name -> HTTP method -> guard. HEAD is answered as GET. A method not listed is 405.
+URLS: dict[str, dict[str, Guard]] = {
+    # portal: accounts, dashboard, tokens, audit log
+    "dashboard": {"GET": SIGNED_IN},
+    "login": {"GET": ANYONE, "POST": ANYONE},
+    "signup": {"GET": ANYONE, "POST": ANYONE},
+    "logout": {"POST": ANYONE},
+    "sudo": {"GET": SIGNED_IN, "POST": SIGNED_IN},
+    "tokens": {"GET": Guard("signed_in", sudo=True), "POST": Guard("signed_in", sudo=True)},
+    "token-revoke": {"POST": Guard("token.owner")},
+    "audit_log": {"GET": Guard("rdo")},
+    "healthz": {"GET": ANYONE},
+    "robots": {"GET": ANYONE},
+    "api-me": {"GET": SIGNED_IN},
+    "api-schema": {"GET": ANYONE},
+    # catalogue pages
+    "catalogue:search": {"GET": ANYONE},
+    "catalogue:dataset-detail": {"GET": Guard("dataset.view")},
+    "catalogue:dataset-apply": {"GET": Guard("dataset.view"), "POST": Guard("dataset.basket")},
+    "catalogue:basket": {"GET": Guard("researcher")},
+    "catalogue:basket-remove": {"POST": Guard("researcher")},
+    "catalogue:steward-datasets": {"GET": Guard("steward")},
+    "catalogue:steward-dataset-create": {"GET": Guard("steward"), "POST": Guard("steward")},
+    "catalogue:steward-dataset-edit": {"GET": DATASET_STEWARD, "POST": DATASET_STEWARD},
+    "catalogue:steward-dataset-publish": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
+    "catalogue:steward-dataset-withdraw": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
+    "catalogue:steward-dataset-files": {"GET": DATASET_STEWARD, "POST": DATASET_STEWARD},
+    "catalogue:export-ttl": {"GET": ANYONE},
+    "catalogue:export-jsonld": {"GET": ANYONE},
+    "catalogue:dataset-dcat-ttl": {"GET": Guard("dataset.view")},
+    "catalogue:dataset-dcat-jsonld": {"GET": Guard("dataset.view")},
+    # catalogue API
+    "api-datasets": {"GET": ANYONE, "POST": Guard("steward")},
+    "api-dataset-detail": {"GET": Guard("dataset.view"), "PATCH": DATASET_STEWARD},
+    "api-dataset-publish": {"POST": Guard("dataset.steward", sudo=True)},
+    "api-dataset-withdraw": {"POST": Guard("dataset.steward", sudo=True)},
+    "api-dataset-register-files": {"POST": DATASET_STEWARD},
+    # application pages
+    "access_requests:application-list": {"GET": SIGNED_IN},
+    "access_requests:application-create": {"POST": Guard("researcher")},
+    "access_requests:rdo-queue": {"GET": Guard("rdo")},
+    "access_requests:application-detail": {"GET": APP_VIEW},
+    "access_requests:message-create": {"POST": APP_VIEW},
+    "access_requests:section-edit": {"GET": APP_TEAM, "POST": Guard("application.team", sudo=_representations_section)},
+    "access_requests:dataset-remove": {"POST": APP_TEAM},
+    "access_requests:team-remove": {"POST": APP_TEAM},
+    "access_requests:ethics-remove": {"POST": APP_TEAM},
+    "access_requests:dpia-risk-add": {"POST": APP_TEAM},
+    "access_requests:dpia-risk-remove": {"POST": APP_TEAM},
+    "access_requests:application-submit": {
+        "GET": APP_TEAM,
+        "POST": Guard("application.applicant", sudo=True),
+    },
+    "access_requests:application-withdraw": {
+        "GET": Guard("application.applicant"),
+        "POST": Guard("application.applicant", sudo=True),
+    },
+    "access_requests:application-delete": {
+        "GET": Guard("application.applicant"),
+        "POST": Guard("application.applicant"),
+    },
+    "access_requests:document-ethics": {"GET": APP_VIEW},
+    "access_requests:document-dpia": {"GET": APP_VIEW},
+    "access_requests:rdo-review": {"GET": APP_REVIEW},
+    "access_requests:rdo-checklist": {"POST": APP_REVIEW},
+    "access_requests:rdo-return": {"POST": Guard("application.review", sudo=True)},
+    "access_requests:rdo-forward": {"POST": Guard("application.review", sudo=True)},
+    # applications API
+    "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
+    "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},
+    "api-application-datasets": {"PUT": APP_TEAM},
+    "api-application-team": {"POST": APP_TEAM},
+    "api-application-team-member": {"DELETE": APP_TEAM},
+    "api-application-ethics": {"POST": APP_TEAM},
+    "api-application-ethics-approval": {"DELETE": APP_TEAM},
+    "api-application-ethics-document": {"GET": APP_VIEW},
+    "api-application-dpia": {"PATCH": APP_TEAM},
+    "api-application-dpia-document": {"GET": APP_VIEW},
+    "api-application-dpia-risks": {"POST": APP_TEAM},
+    "api-application-dpia-risk": {"DELETE": APP_TEAM},
+    "api-application-representations": {"PATCH": Guard("application.team", sudo=_accepting_representations)},
+    "api-application-check": {"GET": APP_VIEW},
+    "api-application-submit": {"POST": Guard("application.applicant", sudo=True)},
+    "api-application-return": {"POST": Guard("application.review", sudo=True)},
+    "api-application-forward": {"POST": Guard("application.review", sudo=True)},
+    "api-application-withdraw": {"POST": Guard("application.applicant", sudo=True)},
+    "api-application-checklist": {"PATCH": APP_REVIEW},
+    "api-application-messages": {"GET": APP_VIEW, "POST": APP_VIEW},
+    "api-application-changes": {"GET": APP_VIEW},
+}
+
+
+def guard_for(view_name: str, method: str) -> Guard | None:
+    """The declared guard of a named URL and method (HEAD as GET); None when the method is not declared."""
+    methods = URLS.get(view_name)
+    if methods is None:
+        return None
+    return methods.get("GET" if method == "HEAD" else method)
+
+
+def url_patterns(resolver=None, prefix: str = "", namespace: str = ""):
+    """(view name, route) for every pattern Django knows, namespaces joined with ':'."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from url_patterns(entry, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            yield (f"{namespace}{entry.name}" if entry.name else None), prefix + str(entry.pattern)
+
+
+def undeclared_patterns(patterns=None) -> list[str]:
+    """Routes with no row in the table (or no name to look one up by)."""
+    patterns = list(url_patterns()) if patterns is None else patterns
+    return [route if name is None else f"{name} ({route})" for name, route in patterns if name not in URLS]
+
+
+# --- what a refusal leaves behind -----------------------------------------------------------
+
+REFUSAL_WINDOW_SECONDS = 60
+REFUSALS_RECORDED_PER_WINDOW = 20
+ANONYMOUS_REFUSALS_RECORDED_PER_WINDOW = 100
+
+
+def record_refusal(request, *, status: int, kind: str | None, value) -> None:
+    """Put a refused read or act on an object (403 or 404) in the audit log, so probing leaves a
+    trace, at most REFUSALS_RECORDED_PER_WINDOW per caller (user, or address for anonymous callers)
+    and window, and a bounded number for all anonymous callers together: a caller cannot grow the
+    chain without bound. What is not recorded is still logged."""
+    from portal.services.audit import audit_record
+
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    caller = f"user:{user.pk}" if signed_in else f"addr:{request.META.get('REMOTE_ADDR', '')}"
+    budgets = [(f"access-refused:{caller}", REFUSALS_RECORDED_PER_WINDOW)]
+    if not signed_in:
+        budgets.append(("access-refused:anonymous", ANONYMOUS_REFUSALS_RECORDED_PER_WINDOW))
+    for key, limit in budgets:
+        cache.add(key, 0, REFUSAL_WINDOW_SECONDS)
+        if cache.incr(key) > limit:
+            logger.warning(
+                "refused %s %s for %s (%s), not recorded: over budget", request.method, request.path, caller, status
+            )
+            return
+    payload = {"method": request.method, "path": request.path[:300], "status": status}
+    if kind:
+        payload[kind] = str(value)[:200]
+    if not signed_in:
+        payload["address"] = request.META.get("REMOTE_ADDR", "")
+    with transaction.atomic():
+        audit_record(actor=user if signed_in else "anonymous", verb="access.refused", payload=payload)
+
+
+# --- the gate: the table enforced before any view runs --------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: int  # 200, 401, 403, 404 or 405
+    guard: Guard | None = None
+    detail: str = ""
+
+
+def verdict(request, view_name: str | None, kwargs: dict) -> Verdict:
+    """What the table says of this request: the guard's rule decided on the object the URL names."""
+    if view_name not in URLS:
+        logger.error("refused %s %s: the URL has no row in the access table", request.method, request.path)
+        return Verdict(403, None, "This address is not open to anyone.")
+    guard = guard_for(view_name, request.method)
+    if guard is None:
+        return Verdict(405)
+    rule = RULES[guard.rule]
+    obj = None
+    if rule.kind is not None:
+        kind = KINDS[rule.kind]
+        obj = kind.load(kwargs.get(kind.kwarg))
+    status = decide(request.user, guard.rule, obj)
+    detail = {403: rule.refusal, 404: KINDS[rule.kind].missing if rule.kind else "Not found."}.get(status, "")
+    if status in (403, 404) and rule.kind is not None:
+        record_refusal(request, status=status, kind=rule.kind, value=kwargs.get(KINDS[rule.kind].kwarg))
+    return Verdict(status, guard, detail)
+
+
+def allowed_methods(view_name: str) -> list[str]:
+    methods = list(URLS.get(view_name, {}))
+    return methods + (["HEAD"] if "GET" in methods else [])
+
+
+def _is_gated_by_drf(view_func) -> bool:
+    view_class = getattr(view_func, "cls", None)
+    return view_class is not None and DeclaredAccess in getattr(view_class, "permission_classes", ())
+
+
+class AccessGateMiddleware:
+    """Enforces the URL table for every page (API views answer through DeclaredAccess, after DRF has
+    authenticated the caller's token): 405 for an undeclared method, sign-in for anonymous callers,
+    404 or 403 for the rest, and the password prompt for decisive acts outside sudo mode."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        from django.contrib import messages
+        from django.contrib.auth.views import redirect_to_login
+        from django.http import HttpResponseNotAllowed
+
+        from portal.sudo import sudo_mode_active, sudo_redirect
+
+        if _is_gated_by_drf(view_func):
+            return None
+        match = request.resolver_match
+        found = verdict(request, match.view_name if match else None, view_kwargs)
+        if found.status == 405:
+            return HttpResponseNotAllowed(allowed_methods(match.view_name))
+        if found.status == 401:
+            return redirect_to_login(request.get_full_path())
+        if found.status == 404:
+            raise Http404(found.detail)
+        if found.status == 403:
+            raise PermissionDenied(found.detail)
+        if found.guard.needs_sudo(request, view_kwargs) and not sudo_mode_active(request):
+            messages.info(request, "This is a decisive act: confirm your password, then do it again.")
+            return sudo_redirect(request)
+        return None
+
+    def process_exception(self, request, exception):
+        """A service's refusal that a page did not catch is shown with its status, never as a server error."""
+        from django.shortcuts import render
+
+        from portal.errors import DomainError
+
+        if not isinstance(exception, DomainError) or request.path.startswith("/api/"):
+            return None
+        template = {403: "errors/403.html", 400: "errors/400.html"}.get(exception.status, "errors/409.html")
+        return render(request, template, {"detail": exception.message}, status=exception.status)
+
+
+def _drf_permission_class():
+    from rest_framework.permissions import BasePermission
+
+    class _DeclaredAccess(BasePermission):
+        """The API's one permission class (DEFAULT_PERMISSION_CLASSES): the URL table decides, after
+        DRF authenticated the caller. Decisive acts need sudo mode: a session whose password was
+        confirmed recently, or the password in `X-Confirm-Password` with a token."""
+
+        def has_permission(self, request, view):
+            from rest_framework import exceptions
+
+            from portal.errors import NotPermitted
+            from portal.sudo import api_sudo_confirmed
+
+            match = request.resolver_match
+            found = verdict(request, match.view_name if match else None, view.kwargs)
+            if found.status == 405:
+                raise exceptions.MethodNotAllowed(request.method)
+            if found.status == 401:
+                raise exceptions.NotAuthenticated()
+            if found.status == 404:
+                raise exceptions.NotFound(found.detail)
+            if found.status == 403:
+                raise exceptions.PermissionDenied(found.detail)
+            if found.guard.needs_sudo(request, view.kwargs) and not api_sudo_confirmed(request):
+                raise NotPermitted(
+                    "This is a decisive act: confirm your password (with a token, send it in the "
+                    "X-Confirm-Password header; in the browser, sign in again or confirm it).",
+                    code="sudo_required",
+                )
+            return True
+
+    _DeclaredAccess.__name__ = _DeclaredAccess.__qualname__ = "DeclaredAccess"
+    return _DeclaredAccess
+
+
+DeclaredAccess = _drf_permission_class()
+
+
+def check_every_url_declared(app_configs=None, **kwargs):
+    """System check: every URL pattern has a row in the access table."""
+    from django.core.checks import Error
+
+    return [
+        Error(f"URL pattern {missing} has no row in portal.access.URLS.", id="portal.E010")
+        for missing in undeclared_patterns()
+    ]

@@ -1,0 +1,414 @@
+"""The access matrix: every URL pattern Django knows, every HTTP method the table declares for it (and
+one it does not), for every relation a caller can have, on real objects in each application state.
+
+The expected outcome of each cell comes from the declared table (portal.access.URLS and RULES) and
+from what this test knows of each persona: the relations below are written out by hand, not asked
+of the code under test. A refusal must be the declared status (sign-in, 403 or 404) and change
+nothing; an allowed call may still be refused by the object's state or its input (400, 409), but
+never as a matter of who the caller is. Each cell runs in a savepoint that is rolled back, so every
+cell sees the same objects.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from access_requests.models import (
+    Application,
+    ApplicationDataset,
+    DpiaRisk,
+    EthicsApproval,
+    Message,
+    RdoChecklist,
+    ReturnComment,
+    StatementAcceptance,
+    Submission,
+    TeamMember,
+)
+from access_requests.services import applications as svc
+from access_requests.services import transitions as tr
+from catalogue.models import BasketItem, Dataset, DatasetFile, DatasetStatus, FileScan
+from portal import access
+from portal.access import RULES, URLS, Rel
+from portal.models import ApiToken, OutboxEmail
+from tests.access_requests.conftest import CHECKLIST_DONE, complete, make_dataset, pdf_upload
+from tests.conftest import _person
+
+pytestmark = pytest.mark.django_db
+
+STATES = ("draft", "submitted", "returned", "in_review", "withdrawn")
+PERSONAS = (
+    "anonymous",
+    "applicant",
+    "team",
+    "outsider",
+    "rdo",
+    "rdo_on_team",
+    "committee",
+    "other_committee",
+    "steward",
+    "other_steward",
+)
+BASE = {Rel.ANYONE}
+SIGNED = BASE | {Rel.SIGNED_IN}
+ROLE_RELATIONS = {
+    "anonymous": BASE,
+    "applicant": SIGNED | {Rel.RESEARCHER},
+    "team": SIGNED | {Rel.RESEARCHER},
+    "outsider": SIGNED | {Rel.RESEARCHER},
+    "rdo": SIGNED | {Rel.RDO},
+    "rdo_on_team": SIGNED | {Rel.RDO, Rel.RESEARCHER},
+    "committee": SIGNED | {Rel.COMMITTEE},
+    "other_committee": SIGNED | {Rel.COMMITTEE},
+    "steward": SIGNED | {Rel.STEWARD},
+    "other_steward": SIGNED | {Rel.STEWARD},
+}
+
+
+def application_relations(persona: str, state: str) -> set:
+    """Written out from the brief: the team sees its own; reviewers see it once submitted, never when party to it."""
+    party = {"applicant": {Rel.APPLICANT, Rel.TEAM}, "team": {Rel.TEAM}, "rdo_on_team": {Rel.TEAM}}
+    if persona in party:
+        return party[persona]
+    if state == "draft":
+        return set()
+    return {
+        "rdo": {Rel.REVIEWING_RDO},
+        "committee": {Rel.ASSIGNED_COMMITTEE} if state == "in_review" else set(),
+        "steward": {Rel.REQUESTED_STEWARD},
+    }.get(persona, set())
+
+
+def dataset_relations(persona: str, variant: str) -> set:
+    found = {Rel.PUBLISHED} if variant == "published" else set()
+    if persona == "steward":
+        found.add(Rel.HOLDER_STEWARD)
+    return found
+
+
+def token_relations(persona: str, variant: str) -> set:
+    return {Rel.OWNER} if persona == "applicant" else set()
+
+
+OBJECT_RELATIONS = {"application": application_relations, "dataset": dataset_relations, "token": token_relations}
+
+
+def expected(rule_name: str, held: set, object_exists: bool = True) -> int:
+    """The declared outcome: 200 allowed, 401 sign in first, 404 may not see (or no such object),
+    403 may see but not act."""
+    rule = RULES[rule_name]
+    anonymous_may = bool(rule.allow & {Rel.ANYONE, Rel.PUBLISHED})
+    refused = 401 if Rel.SIGNED_IN not in held and not anonymous_may else None
+    if rule.kind and not (object_exists and held & RULES[rule.sees].allow):
+        return refused or 404
+    if held & rule.allow:
+        return 200
+    return refused or 403
+
+
+# --- the world the cells run in -------------------------------------------------------------
+
+
+@dataclass
+class World:
+    application: Application
+    clients: dict
+    users: dict
+    kwargs: dict  # parameter name -> value, for the application's sub-objects
+    datasets: dict  # variant -> identifier
+    token: ApiToken
+
+
+def _join(application, user, inviter):
+    svc.team_member_add(actor=inviter, application=application, email=user.email, role="Researcher")
+    accept = getattr(svc, "team_invitation_accept", None)
+    if accept is not None:  # invitations are accepted by the invitee
+        member = application.team.get(email=user.email)
+        accept(actor=user, member=member)
+
+
+def build_world(state: str) -> World:
+    from access_requests.services.committees import committee_add_member, committee_create
+    from catalogue.services import data_holder_add_steward, data_holder_create
+    from portal.services.tokens import api_token_create
+
+    holder = data_holder_create(
+        actor="system:test",
+        name="Riga Test Hospital",
+        slug="riga-test",
+        country="LV",
+        contact_email="d@riga.example",
+        rdo_email="rdo@riga.example",
+    )
+    other_holder = data_holder_create(
+        actor="system:test",
+        name="Valencia Test Hospital",
+        slug="valencia-test",
+        country="ES",
+        contact_email="d@v.ex",
+        rdo_email="rdo@v.ex",
+    )
+    people = {
+        "applicant": _person("alice@uni.example", "Alice Applicant", ["researcher"], country="LV"),
+        "team": _person("bob@uni.example", "Bob Teammate", ["researcher"], country="LV"),
+        "outsider": _person("charlie@elsewhere.example", "Charlie Outsider", ["researcher"], country="DE"),
+        "rdo": _person("rdo@portal.example", "Rita Office", ["rdo"]),
+        "rdo_on_team": _person("rdo2@portal.example", "Ravi Officer", ["rdo", "researcher"]),
+        "committee": _person("member@committee.example", "Max Member", ["committee"]),
+        "other_committee": _person("member@other.example", "Olli Other", ["committee"]),
+        "steward": _person("steward@riga.example", "Sam Steward"),
+        "other_steward": _person("steward@valencia.example", "Olga Otherholder"),
+    }
+    committee = committee_create(actor="system:test", name="Test Access Committee", quorum=1)
+    other_committee = committee_create(actor="system:test", name="Other Committee", quorum=1)
+    committee_add_member(actor="system:test", committee=committee, user=people["committee"], chair=True)
+    committee_add_member(actor="system:test", committee=other_committee, user=people["other_committee"], chair=True)
+    data_holder_add_steward(actor="system:test", holder=holder, user=people["steward"])
+    data_holder_add_steward(actor="system:test", holder=other_holder, user=people["other_steward"])
+    published = make_dataset(holder, "LV-MG-001", conditions=("C50",), use=[("ETHICS_APPROVAL_REQUIRED", {})])
+    draft_dataset = make_dataset(holder, "LV-CT-DRAFT", status=DatasetStatus.DRAFT)
+    make_dataset(other_holder, "ES-MR-002")
+
+    applicant = people["applicant"]
+    application = svc.application_create(actor=applicant, title="Breast density and AI", datasets=[published])
+    _join(application, people["team"], applicant)
+    _join(application, people["rdo_on_team"], applicant)
+    application = complete(application, applicant)
+    svc.dpia_update(
+        actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
+    )  # so the DPIA document exists to be fetched
+    rdo = people["rdo"]
+    if state == "withdrawn":
+        tr.application_submit(actor=applicant, application=application)
+        tr.application_withdraw(actor=applicant, application=application, reason="Test.")
+    elif state != "draft":
+        tr.application_submit(actor=applicant, application=application)
+        if state == "returned":
+            tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
+        elif state == "in_review":
+            tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+            tr.application_forward(actor=rdo, application=application, committee=committee)
+    application.refresh_from_db()
+    assert application.status == state
+
+    token, _ = api_token_create(actor=applicant, name="matrix", days=30)
+    clients = {"anonymous": Client()}
+    for persona, user in people.items():
+        client = Client()
+        client.force_login(user)
+        clients[persona] = client
+    member = application.team.get(email=people["team"].email)
+    approval = application.ethics_approvals.first()
+    risk = DpiaRisk.objects.filter(dpia__application=application).first()
+    item = application.requested.first()
+    kwargs = {
+        "item_pk": item.pk,
+        "member_pk": member.pk,
+        "member_id": member.pk,
+        "approval_pk": approval.pk,
+        "approval_id": approval.pk,
+        "risk_pk": risk.pk,
+        "risk_id": risk.pk,
+    }
+    return World(
+        application,
+        clients,
+        people,
+        kwargs,
+        {"published": published.identifier, "draft": draft_dataset.identifier},
+        token,
+    )
+
+
+# --- cells ------------------------------------------------------------------------------------
+
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+SECTIONS = ("overview", "representations")
+
+
+def routes() -> list[tuple[str, str]]:
+    """(view name, route) of every pattern, each of which must have a row in the table."""
+    found = list(access.url_patterns())
+    missing = access.undeclared_patterns(found)
+    assert not missing, f"URL patterns with no row in portal.access.URLS: {missing}"
+    return found
+
+
+def variants(name: str, route: str, world: World):
+    """(label, kwargs, kind, variant) for each object a route can name."""
+    params = PARAMETER.findall(route)
+    kinds = {RULES[guard.rule].kind for guard in URLS[name].values()} - {None}
+    base = {}
+    for param in params:
+        if param in world.kwargs:
+            base[param] = world.kwargs[param]
+        elif param not in ("pk", "identifier", "section"):
+            raise AssertionError(f"{name}: the matrix has no object for URL parameter <{param}>; add one")
+    if "identifier" in params:
+        for variant, identifier in world.datasets.items():
+            yield variant, {**base, "identifier": identifier}, "dataset", variant
+        yield "missing", {**base, "identifier": "NO-SUCH-DATASET"}, "dataset", "missing"
+        return
+    if "pk" in params:
+        kind = kinds.pop() if kinds else "application"
+        pk = world.token.pk if kind == "token" else world.application.pk
+        sections = SECTIONS if "section" in params else (None,)
+        for section in sections:
+            kwargs = {**base, "pk": pk} | ({"section": section} if section else {})
+            yield section or kind, kwargs, kind, "real"
+        return
+    yield "", base, None, None
+
+
+COUNTED = (
+    Application,
+    ApplicationDataset,
+    TeamMember,
+    EthicsApproval,
+    DpiaRisk,
+    Message,
+    Submission,
+    RdoChecklist,
+    ReturnComment,
+    StatementAcceptance,
+    BasketItem,
+    Dataset,
+    DatasetFile,
+    FileScan,
+    ApiToken,
+    OutboxEmail,
+)
+
+
+def fingerprint(world: World) -> tuple:
+    """Everything a refused call must leave as it was (a refusal's own audit record aside), in one
+    statement: the application's row, the datasets' and tokens' states, and the size of every table
+    a call could write to."""
+    from django.db import connection
+
+    counts = ", ".join(f"(SELECT count(*) FROM {model._meta.db_table})" for model in COUNTED)  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {counts}, "  # noqa: S608  (table names come from the models, not from input)
+            "(SELECT count(*) FROM portal_auditevent WHERE verb <> 'access.refused'), "
+            "(SELECT max(updated_at) FROM catalogue_dataset), "
+            "(SELECT count(*) FROM portal_apitoken WHERE revoked_at IS NOT NULL)"
+        )
+        tables = cursor.fetchone()
+    row = Application.objects.filter(pk=world.application.pk).values().first()
+    return tables, tuple(sorted(row.items()))
+
+
+def observe(response) -> int:
+    """A response read as an access outcome: 401 for a sign-in redirect, the refusal statuses as they
+    are, 200 for anything the caller was let through to (an answer, a redirect, 400, 409 ...)."""
+    status = response.status_code
+    if status in (301, 302) and response.get("Location", "").startswith("/accounts/login/?next="):
+        return 401
+    if status in (401, 403, 404, 405):
+        return status
+    return 200
+
+
+def call(client, method: str, url: str):
+    api = url.startswith("/api/")
+    with transaction.atomic():
+        response = client.generic(
+            method, url, data="{}" if api and method != "GET" else "", content_type="application/json" if api else ""
+        )
+        transaction.set_rollback(True)
+    return response
+
+
+def walk(world: World, state: str, *, state_free: bool) -> list[str]:
+    """Check every cell; return the disagreements (empty when the portal does what the table says)."""
+    problems, checked = [], 0
+    for name, route in routes():
+        for label, kwargs, kind, variant in variants(name, route, world):
+            if (kind == "application") == state_free:
+                continue
+            url = reverse(name, kwargs=kwargs)
+            for method, guard in URLS[name].items():
+                for persona in PERSONAS:
+                    held = set(ROLE_RELATIONS[persona])
+                    if kind:
+                        held |= OBJECT_RELATIONS[kind](persona, state if kind == "application" else variant)
+                    want = expected(guard.rule, held, object_exists=variant != "missing")
+                    before = fingerprint(world) if want != 200 else None
+                    cache.clear()
+                    response = call(world.clients[persona], method, url)
+                    got = observe(response)
+                    checked += 1
+                    if got != want:
+                        problems.append(
+                            f"{state} {persona:15} {method:6} {url} [{label}]: "
+                            f"declared {want}, got {response.status_code}"
+                        )
+                    elif before is not None and fingerprint(world) != before:
+                        problems.append(f"{state} {persona} {method} {url}: refused, but something changed")
+                    if name == "logout":
+                        world.clients[persona] = _relogin(world, persona)
+            undeclared = next(m for m in ("PUT", "DELETE", "PATCH", "POST", "GET") if m not in URLS[name])
+            response = call(world.clients["applicant"], undeclared, url)
+            checked += 1
+            if response.status_code != 405:
+                problems.append(f"{undeclared} {url}: not declared, answered {response.status_code} instead of 405")
+    CHECKED.append(checked)
+    return problems
+
+
+def _relogin(world: World, persona: str) -> Client:
+    """A fresh session for the persona whose cell signed it out."""
+    client = Client()
+    if persona in world.users:
+        client.force_login(world.users[persona])
+    return client
+
+
+CHECKED: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _quiet_request_log():
+    """Thousands of refusals are the point here: keep django.request's warnings out of the report."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_url_answers_each_relation_as_declared_in_each_state(state):
+    world = build_world(state)
+    problems = walk(world, state, state_free=False)
+    assert not problems, f"{len(problems)} cell(s) disagree with the access table:\n" + "\n".join(problems)
+
+
+def test_every_url_about_no_application_answers_each_relation_as_declared():
+    world = build_world("submitted")
+    problems = walk(world, "-", state_free=True)
+    assert not problems, f"{len(problems)} cell(s) disagree with the access table:\n" + "\n".join(problems)
+
+
+def test_a_url_pattern_without_a_row_fails_the_matrix(monkeypatch):
+    monkeypatch.delitem(URLS, "api-application-changes")
+    with pytest.raises(AssertionError, match="api-application-changes"):
+        routes()
+    assert access.undeclared_patterns([("made-up", "made/up/"), (None, "nameless/")]) == [
+        "made-up (made/up/)",
+        "nameless/",
+    ]
+
+
+def test_the_system_check_names_a_url_pattern_without_a_row(monkeypatch):
+    monkeypatch.delitem(URLS, "catalogue:basket")
+    errors = access.check_every_url_declared()
+    assert [e.id for e in errors] == ["portal.E010"]
+    assert "catalogue:basket" in errors[0].msg
