@@ -34,7 +34,7 @@ class Command(BaseCommand):
         message = f"Audit chain intact: {report.events} events."
         if report.latest_anchor is not None:
             latest = report.latest_anchor
-            message += f" It holds all {report.anchors} anchored heads; the latest is #{latest.seq} of {latest.at}."
+            message += f" Anchors checked: {report.anchors}; the latest is #{latest.seq} of {latest.at}."
         self.stdout.write(self.style.SUCCESS(message))
 
     def _anchors(self, options) -> list:
