@@ -181,6 +181,21 @@ API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 # Longest access period an application may request, in months.
 ACCESS_MAX_MONTHS = env_int("ACCESS_MAX_MONTHS", 24)
 
+# Audit chain anchors: a periodic task appends the chain head (time, sequence, hash, HMAC) to
+# AUDIT_ANCHOR_FILE (empty: no file) and e-mails it to AUDIT_ANCHOR_EMAIL (comma-separated);
+# `manage.py verify_audit` checks the database against them. The HMAC key is AUDIT_ANCHOR_KEY,
+# or SECRET_KEY when unset (set it, so that rotating SECRET_KEY keeps old anchors verifiable).
+AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))
+AUDIT_ANCHOR_EMAIL = env_list("AUDIT_ANCHOR_EMAIL", [])
+AUDIT_ANCHOR_KEY = env_str("AUDIT_ANCHOR_KEY", "")
+AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 3600)
+if AUDIT_ANCHOR_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("AUDIT_ANCHOR_INTERVAL_SECONDS must be a positive number of seconds")
+CELERY_BEAT_SCHEDULE["audit-anchor"] = {
+    "task": "portal.tasks.audit_anchor",
+    "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.ApiTokenAuthentication",

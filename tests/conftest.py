@@ -45,6 +45,45 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+AUDIT_TABLES = {"portal_auditevent", "portal_auditchainhead"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_flush_may_empty_the_audit_log():
+    """Let the test framework's flush (transactional tests, live_server) empty the audit tables.
+
+    The database refuses TRUNCATE of the audit tables (migration portal 0005) unless the
+    transaction set `portal.audit_truncate`, and on SQLite refuses DELETE (0002). Only here,
+    in the test process, does Django's flush set it (PostgreSQL) or lift the triggers for
+    its own transaction (SQLite, which rolls DDL back on failure).
+    """
+    import importlib
+
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SqliteWrapper
+
+    PostgresOperations, SqliteOperations = PostgresWrapper.ops_class, SqliteWrapper.ops_class
+    triggers = importlib.import_module("portal.migrations.0002_audit_append_only_triggers")
+    postgres_flush, sqlite_flush = PostgresOperations.sql_flush, SqliteOperations.sql_flush
+
+    def postgres_sql_flush(self, style, tables, **kwargs):
+        statements = postgres_flush(self, style, tables, **kwargs)
+        if AUDIT_TABLES & set(tables):
+            statements = ["SET LOCAL portal.audit_truncate = 'allow'", *statements]
+        return statements
+
+    def sqlite_sql_flush(self, style, tables, **kwargs):
+        statements = sqlite_flush(self, style, tables, **kwargs)
+        if AUDIT_TABLES & set(tables):
+            statements = [*triggers.SQLITE_REVERSE, *statements, *triggers.SQLITE_FORWARD]
+        return statements
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PostgresOperations, "sql_flush", postgres_sql_flush)
+        patch.setattr(SqliteOperations, "sql_flush", sqlite_sql_flush)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Put back the data that migrations load (permissions, vocabularies, role groups) for transactional tests.
@@ -80,6 +119,13 @@ def _isolated_storage(settings, tmp_path):
     """Each test gets its own protected storage root."""
     settings.PROTECTED_STORAGE_ROOT = tmp_path / "protected"
     settings.PROTECTED_STORAGE_ROOT.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_audit_anchors(settings, tmp_path):
+    """Each test gets its own audit anchor file, so verify_audit never reads the developer's var/."""
+    settings.AUDIT_ANCHOR_FILE = str(tmp_path / "audit-anchors.log")
+    settings.AUDIT_ANCHOR_EMAIL = []
 
 
 # --- personas -----------------------------------------------------------------------------

@@ -1,15 +1,29 @@
-"""The audit chain: one function writes events, one walks and checks them."""
+"""The audit chain: one function writes events, one walks and checks them, one anchors the head outside."""
 
+import fcntl
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC
+from pathlib import Path
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from portal.errors import NotPermitted
 from portal.models import AuditChainHead, AuditEvent
+
+logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 
@@ -97,14 +111,30 @@ def audit_record(*, actor, verb: str, target: models.Model | None = None, payloa
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """One anchored chain head: a line of the anchor file, `<time> <seq> <hash> <hmac>`."""
+
+    at: str
+    seq: int
+    hash: str
+    mac: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.at} {self.seq} {self.hash} {self.mac}"
+
+
+@dataclass(frozen=True)
 class ChainReport:
     ok: bool
     events: int
     first_bad_seq: int | None = None
     reason: str = ""
+    anchors: int = 0
+    latest_anchor: Anchor | None = None
 
 
-def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None) -> ChainReport:
+def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None, anchored: dict[int, list[Anchor]]) -> ChainReport:
     expected_seq = 1
     prev_hash = GENESIS_HASH
     count = 0
@@ -119,6 +149,15 @@ def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None) -> ChainRep
             return ChainReport(
                 False, count, event.seq, f"event #{event.seq} was altered: its content no longer matches its hash"
             )
+        for anchor in anchored.get(event.seq, ()):
+            if anchor.hash != event.hash:
+                return ChainReport(
+                    False,
+                    count,
+                    event.seq,
+                    f"event #{event.seq} has hash {event.hash[:16]}… but the anchor of {anchor.at} recorded "
+                    f"{anchor.hash[:16]}…: the chain was rewritten after it was anchored",
+                )
         prev_hash = event.hash
         expected_seq += 1
         count += 1
@@ -138,12 +177,213 @@ def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None) -> ChainRep
     return ChainReport(True, count)
 
 
-def audit_verify() -> ChainReport:
-    """Walk the whole chain in order and report the first event that breaks it."""
+@contextmanager
+def _read_snapshot() -> Iterator[None]:
+    """One consistent view of the chain for the whole verification.
+
+    On PostgreSQL, when the verifier owns the transaction, it is REPEATABLE READ and READ
+    ONLY: every query sees the same snapshot while writers go on. Inside a caller's
+    transaction (or on SQLite, whose read transaction already keeps one snapshot) the
+    isolation cannot be changed; `audit_verify` stays correct there because it reads the
+    head first and only events up to it, which are committed and never change.
+    """
+    owns_transaction = not connection.in_atomic_block
     with transaction.atomic():
+        if owns_transaction and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def audit_verify(*, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain up to its head in order and report the first event that breaks it.
+
+    Safe while events are being written: the head is read first and only the events up to
+    it are walked, so an event committed meanwhile is neither missing nor surplus. With
+    `anchors` (heads recorded outside the database), each anchored event must still be in
+    the chain with the anchored hash, and the head may not be behind the newest anchor: a
+    truncated, rolled-back or rewritten chain passes the walk but not this.
+    """
+    anchored: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        anchored.setdefault(anchor.seq, []).append(anchor)
+    latest = max(anchors, key=lambda a: (a.seq, a.at), default=None)
+    with _read_snapshot():
         head = AuditChainHead.objects.filter(id=1).first()
-        events = AuditEvent.objects.order_by("seq").iterator(chunk_size=2000)
-        return _walk(events, head)
+        head_seq = head.seq if head else 0
+        events = AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq").iterator(chunk_size=2000)
+        report = _walk(events, head, anchored)
+        if not report.ok:
+            return replace(report, anchors=len(anchors), latest_anchor=latest)
+        # One statement compares with the head as it is now, so a concurrent append is not surplus.
+        current_head = AuditChainHead.objects.filter(id=1).values("seq")[:1]
+        surplus = (
+            AuditEvent.objects.filter(seq__gt=Coalesce(Subquery(current_head), Value(0)))
+            .order_by("seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+    if surplus is not None:
+        reason = (
+            f"the chain head is missing but event #{surplus} exists"
+            if head is None
+            else f"event #{surplus} lies beyond the chain head (#{head_seq}): it was added without moving the head"
+        )
+        return ChainReport(False, report.events, surplus, reason, len(anchors), latest)
+    if latest is not None and latest.seq > head_seq:
+        return ChainReport(
+            False,
+            report.events,
+            head_seq + 1,
+            f"anchored event #{latest.seq} is gone: the chain head is at #{head_seq}, behind the anchor of "
+            f"{latest.at}; the audit tables were truncated or rolled back",
+            len(anchors),
+            latest,
+        )
+    return ChainReport(True, report.events, anchors=len(anchors), latest_anchor=latest)
+
+
+# --- anchors outside the database -------------------------------------------------------
+
+ANCHOR_MAC_CONTEXT = "portal-audit-anchor/1"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _anchor_key() -> bytes:
+    return (settings.AUDIT_ANCHOR_KEY or settings.SECRET_KEY).encode("utf-8")
+
+
+def anchor_mac(*, at: str, seq: int, hash: str) -> str:
+    """HMAC-SHA256 of an anchor's fields with AUDIT_ANCHOR_KEY (SECRET_KEY when unset)."""
+    message = f"{ANCHOR_MAC_CONTEXT}\n{at}\n{seq}\n{hash}".encode()
+    return hmac.new(_anchor_key(), message, hashlib.sha256).hexdigest()
+
+
+def anchor_parse(line: str) -> Anchor:
+    """Read one anchor line; ValueError when it is malformed or its HMAC does not match."""
+    fields = line.split()
+    if len(fields) != 4 or not fields[1].isdigit() or not _HEX64.match(fields[2]) or not _HEX64.match(fields[3]):
+        raise ValueError("not an anchor line (expected: <time> <sequence> <hash> <hmac>)")
+    anchor = Anchor(at=fields[0], seq=int(fields[1]), hash=fields[2], mac=fields[3])
+    if not hmac.compare_digest(anchor.mac, anchor_mac(at=anchor.at, seq=anchor.seq, hash=anchor.hash)):
+        raise ValueError("its HMAC does not match: the line was edited or signed with another key")
+    return anchor
+
+
+@dataclass(frozen=True)
+class AnchorFile:
+    anchors: list[Anchor]
+    problems: list[str]
+
+
+def audit_anchors_read(path: str | Path) -> AnchorFile:
+    """Every anchor in a file, and a problem for each line that is not a valid anchor."""
+    anchors, problems = [], []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                anchors.append(anchor_parse(line))
+            except ValueError as exc:
+                problems.append(f"line {number}: {exc}")
+    return AnchorFile(anchors, problems)
+
+
+def _last_line(fd: int) -> str:
+    size = os.fstat(fd).st_size
+    chunk = min(size, 4096)
+    if not chunk:
+        return ""
+    tail = os.pread(fd, chunk, size - chunk).decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _anchor_file_append(path: Path, *, seq: int, hash: str) -> tuple[Anchor, bool]:
+    """Append an anchor for (seq, hash) unless the file's last line already records it.
+
+    Opened with O_APPEND, so a write can only add to the end; flock serialises two runs;
+    fsync makes the line durable before the task reports success.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        last = _last_line(fd)
+        if last:
+            try:
+                previous = anchor_parse(last)
+            except ValueError:
+                previous = None
+            if previous and (previous.seq, previous.hash) == (seq, hash):
+                return previous, False
+            if previous and previous.seq > seq:
+                logger.error(
+                    "audit anchor: the chain head #%s is behind the last anchor #%s: run manage.py verify_audit",
+                    seq,
+                    previous.seq,
+                )
+        at = timezone.now().astimezone(UTC).isoformat(timespec="seconds")
+        anchor = Anchor(at=at, seq=seq, hash=hash, mac=anchor_mac(at=at, seq=seq, hash=hash))
+        size = os.fstat(fd).st_size
+        needs_newline = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        os.write(fd, (("\n" if needs_newline else "") + anchor.line + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # releases the lock
+    if created:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return anchor, True
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    anchor: Anchor
+    filed: bool
+    mailed: bool
+
+
+def audit_anchor_write(*, actor: str) -> AnchorResult | None:
+    """Record the chain head outside the database: a line in AUDIT_ANCHOR_FILE, an e-mail to AUDIT_ANCHOR_EMAIL.
+
+    Run by the periodic task. Safe to run twice: with no new event since the last anchor it
+    writes no line and queues no e-mail. The anchor is not itself an audit event: recording
+    it would move the head it has just anchored. Returns None when the chain is empty.
+    """
+    if not isinstance(actor, str) or not actor.startswith("system"):
+        raise NotPermitted("Only the portal's scheduler anchors the audit chain.")
+    from portal.models import OutboxEmail
+    from portal.services.notifications import notification_queue
+
+    anchor_file = str(settings.AUDIT_ANCHOR_FILE or "")
+    recipients = list(settings.AUDIT_ANCHOR_EMAIL or [])
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # one anchoring run at a time, without holding the head's lock
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('portal.audit_anchor'))")
+        head = AuditChainHead.objects.filter(id=1).values("seq", "hash").first()
+        if not head or not head["seq"]:
+            return None
+        if anchor_file:
+            anchor, filed = _anchor_file_append(Path(anchor_file), seq=head["seq"], hash=head["hash"])
+        else:
+            at = timezone.now().astimezone(UTC).isoformat(timespec="seconds")
+            anchor = Anchor(at, head["seq"], head["hash"], anchor_mac(at=at, seq=head["seq"], hash=head["hash"]))
+            filed = False
+        mailed = False
+        key = f" {anchor.seq} {anchor.hash} "
+        if recipients and not OutboxEmail.objects.filter(template="audit_anchor", body_text__contains=key).exists():
+            notification_queue(
+                to=recipients, template="audit_anchor", context={"anchor": anchor, "anchor_file": anchor_file}
+            )
+            mailed = True
+    return AnchorResult(anchor, filed, mailed)
 
 
 def audit_events_for(target: models.Model) -> models.QuerySet:
