@@ -177,6 +177,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Imaging Data Access Portal <
 # An outbox message still unsent this long after it was queued is re-sent by the sweep.
 OUTBOX_RESEND_AFTER_SECONDS = env_int("OUTBOX_RESEND_AFTER_SECONDS", 30)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
+# How often celery beat sends the outbox sweep, in seconds.
+OUTBOX_FLUSH_SECONDS = env_int("OUTBOX_FLUSH_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["outbox-flush"]["schedule"] = float(OUTBOX_FLUSH_SECONDS)
 
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 # Longest access period an application may request, in months.
