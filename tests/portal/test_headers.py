@@ -271,3 +271,53 @@ def test_no_template_has_an_inline_script_handler_or_style():
     assert len(templates) > 40  # the scan really reads the templates
     problems = {str(p.relative_to(settings.BASE_DIR)): template_problems(p.read_text()) for p in templates}
     assert {name: found for name, found in problems.items() if found} == {}
+
+
+# --- in a real browser: nothing on any page is blocked by the policy ------------------------
+
+_SKIP_LINKS = re.compile(r"/documents/|/api/|/admin/|\.ttl$|\.jsonld$|remove|delete|withdraw|logout")
+
+
+def _links(page, base_url: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    return [h.split("#")[0] for h in hrefs if h.startswith(base_url) and not _SKIP_LINKS.search(h)]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_no_page_a_demo_user_reaches_is_blocked_by_the_policy(live_server, page):
+    from portal.demo import DEMO_PASSWORD, PEOPLE, load_demo
+    from tests.browser.conftest import sign_in
+
+    load_demo()
+    console = []
+    page.on("console", lambda message: console.append(f"{page.url}: {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"{page.url}: pageerror: {error}"))
+    visited = set()
+    for person in [p for p in PEOPLE if p.key in {"researcher", "rdo", "steward_riga", "chair"}]:
+        sign_in(page, live_server.url, person.email, DEMO_PASSWORD)
+        page.wait_for_url(f"{live_server.url}/")
+        queue = [f"{live_server.url}/", *_links(page, live_server.url)]
+        seen = set()
+        while queue and len(seen) < 30:
+            url = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            response = page.goto(url)
+            assert "script-src 'self'" in response.headers["content-security-policy"], url
+            queue += _links(page, live_server.url)
+        visited |= {url.removeprefix(live_server.url) for url in seen}
+        page.context.clear_cookies()
+    assert len(visited) > 20, sorted(visited)
+    blocked = [line for line in console if "Content Security Policy" in line or "pageerror" in line]
+    assert blocked == [], "\n".join(blocked)
+
+    # The listener does hear the policy at work: an inline script added to a page is refused.
+    ran = page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = true';"
+        " document.body.appendChild(s); return window.inlineRan === true; }"
+    )
+    assert ran is False
+    page.wait_for_timeout(200)
+    assert any("Content Security Policy" in line for line in console), console
