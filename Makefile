@@ -41,6 +41,7 @@ demo: migrate
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -c pyproject.toml -r portal catalogue access_requests scripts -q
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
 
 lint: install-test

@@ -39,6 +39,8 @@ def document_response(request, application: Application, *, kind: str, relative:
     else:
         response = FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
     response["Cache-Control"] = "private, no-store"
+    # Sent here, not only by SecurityMiddleware: a document must never be sniffed into HTML.
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -195,7 +195,8 @@ PARAMETER_FIELDS = {
     "TIME_LIMIT_ON_USE": ("use_months", "months", lambda value: value),
     "INSTITUTION_SPECIFIC_RESTRICTION": ("use_institutions", "institutions", lambda text: _split(text, None)),
 }
-assert set(PARAMETER_FIELDS) == set(DATA_USE_PARAMETERS)
+if set(PARAMETER_FIELDS) != set(DATA_USE_PARAMETERS):  # an import-time check that python -O must not drop
+    raise RuntimeError("PARAMETER_FIELDS and DATA_USE_PARAMETERS name different data-use conditions")
 
 
 class AccessForm(_Group):

@@ -11,7 +11,7 @@ from django.db import transaction
 from portal.models import Role, User
 from portal.services.accounts import user_create
 
-DEMO_PASSWORD = "demo-portal-2026"
+DEMO_PASSWORD = "demo-portal-2026"  # nosec B105  # the demo accounts' password, published in the README
 ACTOR = "system:demo"
 
 
