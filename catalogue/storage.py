@@ -136,9 +136,10 @@ def resolve_folder(confinement: Confinement, folder: str) -> tuple[Path, str]:
         raise Refused("invalid", "contains a NUL character")
     problem = confinement.area_problem()
     if problem:
+        overlap = {"documents_root": "the applicants' documents storage"}.get(problem, "another data holder's area")
         raise Refused(
             "area_misconfigured",
-            "your data holder's storage area is misconfigured (it overlaps another storage root); "
+            f"your data holder's storage area is misconfigured (it overlaps {overlap}); "
             "ask the portal's operator to fix it",
         )
     pure = PurePosixPath(text.replace("\\", "/"))
