@@ -17,7 +17,7 @@ from portal.services.audit import audit_record
 
 
 def document_response(request, application: Application, *, kind: str, relative: str, name: str, sha256: str):
-    """Stream a document from the protected storage, recorded as `document.view` before any byte leaves
+    """Stream a document from DOCUMENT_STORAGE_ROOT, recorded as `document.view` before any byte leaves
     (the same event the pages record). In nginx mode the web server sends it (X-Accel-Redirect);
     otherwise FileResponse streams it (sendfile under gunicorn): never read into memory here."""
     try:
@@ -34,7 +34,8 @@ def document_response(request, application: Application, *, kind: str, relative:
     )
     if settings.PROTECTED_SERVE_MODE == "nginx":
         response = HttpResponse(content_type="application/pdf")
-        response["X-Accel-Redirect"] = settings.PROTECTED_ACCEL_PREFIX.rstrip("/") + "/" + relative
+        # the internal location PROTECTED_ACCEL_PREFIX + "documents/" is an alias of DOCUMENT_STORAGE_ROOT
+        response["X-Accel-Redirect"] = settings.PROTECTED_ACCEL_PREFIX.rstrip("/") + "/documents/" + relative
         response["Content-Disposition"] = content_disposition_header(True, name)
     else:
         response = FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")

@@ -176,9 +176,13 @@ class DatasetRegisterFilesApi(APIView):
     @extend_schema(
         tags=TAG,
         operation_id="datasets_register_files",
-        summary="Register the files under a folder of the protected storage (stewards of its holder)",
+        summary="Register the files under a folder of the data holder's storage area (stewards of its holder)",
         description="Starts a background scan that records each file's path, size and SHA-256; poll the "
-        "dataset to see the files. A folder outside the storage root is refused.",
+        "dataset to see the files. `folder` is relative to the storage area of the dataset's data holder and "
+        "the stored paths start with the area's name. A folder that leaves the area (`..`, an absolute path, a "
+        "symbolic link pointing elsewhere, another holder's area, the applicants' documents) is refused with "
+        "400 and an error on `folder`, and the attempt is recorded as a `dataset.files_refused` audit event; "
+        "files inside the folder that are links leaving the area are skipped and listed in `skipped`.",
         parameters=[IDENTIFIER],
         request=DatasetRegisterFilesSerializer,
         responses={202: FileScanSerializer, **WRITE_ERRORS},

@@ -1,16 +1,15 @@
 """Demo datasets, created through catalogue.services with each data holder's steward as the actor.
 
 Each dataset gets a few small real DICOM files (the test files shipped with pydicom), copied
-under the protected storage and registered through `dataset_register_files`, so sizes and
-SHA-256 checksums are real. Idempotent: a second run finds the datasets by identifier and the
+into its data holder's storage area (DATASET_STORAGE_ROOT/<storage area>/<identifier>/) and
+registered by the holder's steward through `dataset_register_files`, so sizes and SHA-256
+checksums are real. Idempotent: a second run finds the datasets by identifier and the
 files in place.
 """
 
 import logging
 import shutil
 from pathlib import Path
-
-from django.conf import settings
 
 from catalogue.models import Dataset, DatasetStatus, FileScanStatus
 
@@ -265,14 +264,15 @@ DATASETS = {
 }
 
 
-def _copy_files(identifier: str, files: list[tuple[str, str]]) -> str:
-    """Copy pydicom's sample files under the protected storage (kept if already there); returns the folder."""
+def _copy_files(holder, identifier: str, files: list[tuple[str, str]]) -> Path:
+    """Copy pydicom's sample files into the holder's storage area (kept if already there); returns the folder."""
     from pydicom.data import get_testdata_file
 
-    folder = f"datasets/{identifier}"
-    root = Path(settings.PROTECTED_STORAGE_ROOT)
+    from catalogue.storage import holder_storage_path
+
+    folder = holder_storage_path(holder) / identifier
     for study, name in files:
-        target = root / folder / study / name
+        target = folder / study / name
         if target.exists():
             continue
         source = get_testdata_file(name, download=False)  # never reach the network
@@ -301,10 +301,11 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
     for key, (holder_key, publish, files, spec) in DATASETS.items():
         steward = people[f"steward_{holder_key}"]
         dataset = _dataset(spec, holders[holder_key], steward)
-        folder = _copy_files(dataset.identifier, files)
-        scanned = dataset.file_scans.filter(folder=folder).exclude(status=FileScanStatus.FAILED).exists()
-        if not scanned and (Path(settings.PROTECTED_STORAGE_ROOT) / folder).is_dir():
-            dataset_register_files(actor=steward, dataset=dataset, folder=folder)
+        folder = _copy_files(dataset.holder, dataset.identifier, files)
+        stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
+        scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
+        if not scanned and folder.is_dir():  # the folder is given relative to the holder's area
+            dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
         if publish and dataset.status == DatasetStatus.DRAFT and dataset.published_at is None:
             dataset = dataset_publish(actor=steward, dataset=dataset)
         datasets[key] = dataset

@@ -336,8 +336,8 @@ class WithdrawForm(forms.Form):
 
 class RegisterFilesForm(forms.Form):
     folder = forms.CharField(
-        label="Folder in the protected storage",
+        label="Folder in your data holder's storage area",
         max_length=1000,
-        help_text="Relative to the protected storage root, e.g. datasets/LV-RECUH-MG-2024. "
+        help_text="Relative to your data holder's storage area, e.g. LV-RECUH-MG-2024. "
         "Every file under it is registered with its size and SHA-256.",
     )

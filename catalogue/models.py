@@ -16,6 +16,11 @@ class DataHolder(models.Model):
     website = models.URLField(blank=True)
     contact_email = models.EmailField(help_text="public contact point for the catalogue")
     rdo_email = models.EmailField("Research Data Office e-mail")
+    # The holder's folder under DATASET_STORAGE_ROOT: its stewards register files only from here.
+    # Set once at creation (catalogue.services.data_holder_create) and never edited afterwards.
+    storage_area = models.SlugField(
+        max_length=80, unique=True, editable=False, help_text="folder under DATASET_STORAGE_ROOT"
+    )
     stewards = models.ManyToManyField(
         "portal.User", through="Stewardship", related_name="stewarded_holders", blank=True
     )
@@ -24,6 +29,9 @@ class DataHolder(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="dataholder_country_iso2"),
+            models.CheckConstraint(
+                condition=Q(storage_area__regex=r"^[a-z0-9][a-z0-9_-]*$"), name="dataholder_storage_area_format"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -228,10 +236,12 @@ class DataUseCondition(models.Model):
 
 
 class DatasetFile(models.Model):
-    """One file of a dataset, under PROTECTED_STORAGE_ROOT, with its size and SHA-256."""
+    """One file of a dataset, in its holder's storage area, with its size and SHA-256."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
-    path = models.CharField(max_length=1000, help_text="relative to PROTECTED_STORAGE_ROOT")
+    path = models.CharField(
+        max_length=1000, help_text="relative to DATASET_STORAGE_ROOT, starting with the holder's storage area"
+    )
     size_bytes = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     media_type = models.CharField(max_length=100, default="application/dicom")
@@ -259,7 +269,9 @@ class FileScan(models.Model):
     """A steward's request to register the files under a folder; the task reports its progress here."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="file_scans")
-    folder = models.CharField(max_length=1000, help_text="relative to PROTECTED_STORAGE_ROOT")
+    folder = models.CharField(
+        max_length=1000, help_text="relative to DATASET_STORAGE_ROOT, starting with the holder's storage area"
+    )
     requested_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=FileScanStatus.choices, default=FileScanStatus.QUEUED)
     files_total = models.PositiveIntegerField(default=0)

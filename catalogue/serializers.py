@@ -272,7 +272,12 @@ class DatasetWithdrawSerializer(serializers.Serializer):
 
 
 class DatasetRegisterFilesSerializer(serializers.Serializer):
-    folder = serializers.CharField(max_length=1000, help_text="folder under the protected storage root")
+    folder = serializers.CharField(
+        max_length=1000,
+        help_text="a folder relative to the storage area of the dataset's data holder, e.g. the dataset's "
+        "identifier; a path that leaves the area (`..`, absolute, a symbolic link out, another holder's area, "
+        "the applicants' documents) is refused (400, an error on `folder`) and recorded in the audit log",
+    )
 
 
 class FileScanSerializer(serializers.ModelSerializer):

@@ -13,9 +13,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -36,6 +35,16 @@ from catalogue.models import (
 )
 from catalogue.permissions import require_steward
 from catalogue.search import dataset_refresh_search_vector
+from catalogue.storage import (
+    Confinement,
+    Refused,
+    Unusable,
+    file_problem,
+    holder_storage_path,
+    real_path,
+    resolve_folder,
+    stored_to_area_relative,
+)
 from portal.errors import InvalidInput, TransitionError
 from portal.models import Role, User
 from portal.services.accounts import user_grant_role
@@ -47,10 +56,29 @@ logger = logging.getLogger(__name__)
 # --- data holders -------------------------------------------------------------------------
 
 
+def _storage_area_name(slug: str) -> str:
+    """A folder name for a new holder's storage area: its slug, lower-cased, made unique."""
+    base = re.sub(r"[^a-z0-9_-]+", "-", slug.lower()).strip("-_")[:70] or "holder"
+    name, suffix = base, 2
+    while DataHolder.objects.filter(storage_area=name).exists():
+        name, suffix = f"{base}-{suffix}", suffix + 1
+    return name
+
+
+def _storage_area_make(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        logger.exception("the storage area %s could not be created; the operator must create it", path)
+
+
 def data_holder_create(
     *, actor, name: str, slug: str, country: str, contact_email: str, rdo_email: str, city: str = "", website: str = ""
 ) -> DataHolder:
-    """Register an institution that holds data; audited."""
+    """Register an institution that holds data, with its own storage area (never changed later); audited.
+
+    The area's folder under DATASET_STORAGE_ROOT is created once the holder is committed.
+    """
     with transaction.atomic():
         holder = DataHolder(
             name=name,
@@ -60,12 +88,18 @@ def data_holder_create(
             website=website,
             contact_email=contact_email,
             rdo_email=rdo_email,
+            storage_area=_storage_area_name(slug),
         )
         holder.full_clean()
         holder.save()
         audit_record(
-            actor=actor, verb="data_holder.create", target=holder, payload={"name": name, "country": holder.country}
+            actor=actor,
+            verb="data_holder.create",
+            target=holder,
+            payload={"name": name, "country": holder.country, "storage_area": holder.storage_area},
         )
+        area = holder_storage_path(holder)
+        transaction.on_commit(lambda: _storage_area_make(area))
     return holder
 
 
@@ -580,48 +614,48 @@ SCAN_STALE_AFTER = timedelta(hours=6)
 ACTIVE_SCAN = (FileScanStatus.QUEUED, FileScanStatus.RUNNING)
 
 
-def storage_root() -> Path:
-    return Path(settings.PROTECTED_STORAGE_ROOT).resolve()
-
-
 def _refuse_folder(message: str):
     raise InvalidInput(f"folder: {message}", fields={"folder": [message]})
 
 
-def resolve_storage_folder(folder: str) -> tuple[Path, str]:
-    """The real path and normalised relative name of a folder under the protected storage root.
+def _files_refused(*, actor, dataset: Dataset, folder: str, refusal: Refused) -> None:
+    """Record a refused folder in its own transaction, so the record outlives the refusal it explains.
 
-    Refuses absolute paths, `..`, and anything whose real path (symbolic links followed) is
-    outside the root.
+    Views and the API call `dataset_register_files` outside any transaction; the event commits
+    here, before the error is raised, and nothing else is written.
     """
-    root = storage_root()
-    text = (folder or "").strip()
-    if not text:
-        _refuse_folder("name a folder under the protected storage, e.g. datasets/<identifier>")
-    if "\x00" in text:
-        _refuse_folder("contains a NUL character")
-    pure = PurePosixPath(text.replace("\\", "/"))
-    if pure.is_absolute() or PureWindowsPath(text).drive:
-        _refuse_folder("must be relative to the protected storage root, not an absolute path")
-    if ".." in pure.parts:
-        _refuse_folder("must not contain '..'")
-    target = (root / pure).resolve()
-    if not target.is_relative_to(root):
-        _refuse_folder("leaves the protected storage root through a symbolic link")
-    if target == root:
-        _refuse_folder("name a folder inside the protected storage, not its root")
-    if not target.is_dir():
-        _refuse_folder(f"there is no folder {pure.as_posix()!r} in the protected storage")
-    return target, target.relative_to(root).as_posix()
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            verb="dataset.files_refused",
+            target=dataset,
+            # a NUL cannot be stored in a JSON column on PostgreSQL: keep the rest of what was given
+            payload={
+                "folder": folder.replace("\x00", "\ufffd")[:1000],
+                "reason": refusal.reason,
+                "message": refusal.message,
+            },
+        )
 
 
 def dataset_register_files(*, actor, dataset: Dataset, folder: str) -> FileScan:
     """Ask for the files under `folder` to be registered for `dataset`; a task walks and hashes them.
 
-    A scan of the same folder that is still queued or running is returned instead of a second one.
+    `folder` is relative to the storage area of the dataset's data holder, and only that area is
+    reachable: a path that leaves it (absolute, `..`, a symbolic link out, another holder's area,
+    the applicants' documents) is refused with a field error and recorded as
+    `dataset.files_refused`, and nothing else changes. A scan of the same folder that is still
+    queued or running is returned instead of a second one.
     """
     require_steward(actor, dataset.holder)
-    _, relative = resolve_storage_folder(folder)
+    confinement = Confinement.of(dataset.holder)
+    try:
+        _, relative = resolve_folder(confinement, folder)
+    except Refused as refusal:
+        _files_refused(actor=actor, dataset=dataset, folder=folder or "", refusal=refusal)
+        _refuse_folder(refusal.message)
+    except Unusable as problem:
+        _refuse_folder(problem.message)
     with transaction.atomic():
         Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
         active = dataset.file_scans.filter(
@@ -656,8 +690,8 @@ class _Found:
     real: Path
 
 
-def _walk(top: Path, root: Path) -> tuple[list[_Found], list[dict]]:
-    """Every regular file under `top`, sorted; links leaving the root and linked folders are left out."""
+def _walk(top: Path, confinement: Confinement) -> tuple[list[_Found], list[dict]]:
+    """Every regular file under `top`, sorted; links leaving the holder's area and linked folders are left out."""
     found, skipped = [], []
     max_path = DatasetFile._meta.get_field("path").max_length
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
@@ -665,14 +699,15 @@ def _walk(top: Path, root: Path) -> tuple[list[_Found], list[dict]]:
         for name in sorted(dirnames):
             if (here / name).is_symlink():
                 reason = "a link to a folder: linked folders are not followed"
-                skipped.append({"path": (here / name).relative_to(root).as_posix(), "reason": reason})
+                skipped.append({"path": confinement.stored(here / name), "reason": reason})
         dirnames.sort()
         for name in sorted(filenames):
             path = here / name
-            relative = path.relative_to(root).as_posix()
-            real = path.resolve()
-            if not real.is_relative_to(root):
-                skipped.append({"path": relative, "reason": "a link pointing outside the protected storage"})
+            relative = confinement.stored(path)
+            real = real_path(path)
+            problem = file_problem(confinement, real)
+            if problem:
+                skipped.append({"path": relative, "reason": problem})
             elif not real.is_file():
                 skipped.append({"path": relative, "reason": "not a regular file"})
             elif len(relative) > max_path:
@@ -794,11 +829,15 @@ def file_scan_run(*, scan_id: int) -> FileScan:
     if scan is None:
         return FileScan.objects.get(pk=scan_id)
     try:
-        top, folder = resolve_storage_folder(scan.folder)
-        found, skipped = _walk(top, storage_root())
+        confinement = Confinement.of(scan.dataset.holder)
+        inner = stored_to_area_relative(confinement, scan.folder)
+        if inner is None:
+            raise Refused("outside_area", "the folder is not in the data holder's storage area")
+        top, folder = resolve_folder(confinement, inner)
+        found, skipped = _walk(top, confinement)
         records = _hash_all(scan, found, skipped)
-    except InvalidInput as exc:
-        return file_scan_fail(scan_id=scan_id, error=exc.fields.get("folder", [exc.message])[0])
+    except (Refused, Unusable) as exc:
+        return file_scan_fail(scan_id=scan_id, error=f"The folder {scan.folder} was refused: {exc.message}.")
     except OSError as exc:
         return file_scan_fail(scan_id=scan_id, error=f"The folder could not be read: {exc.strerror or exc}")
     return _file_scan_finish(scan, folder, records, skipped)

@@ -126,10 +126,24 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Dataset files and uploaded documents live here, never under a public URL.
-PROTECTED_STORAGE_ROOT = Path(env_str("PROTECTED_STORAGE_ROOT", str(VAR_DIR / "protected")))
+# Protected storage, never under a public URL, in two separate roots: dataset files, one area
+# per data holder (DATASET_STORAGE_ROOT/<storage area>/...), and applicants' uploaded documents.
+# Neither may lie inside the other, so registering dataset files can never reach a document.
+if env_str("PROTECTED_STORAGE_ROOT"):
+    raise ImproperlyConfigured(
+        "PROTECTED_STORAGE_ROOT is no longer read: set DATASET_STORAGE_ROOT and DOCUMENT_STORAGE_ROOT instead"
+    )
+DATASET_STORAGE_ROOT = Path(env_str("DATASET_STORAGE_ROOT", str(VAR_DIR / "datasets")))
+DOCUMENT_STORAGE_ROOT = Path(env_str("DOCUMENT_STORAGE_ROOT", str(VAR_DIR / "documents")))
+_datasets_real, _documents_real = DATASET_STORAGE_ROOT.resolve(), DOCUMENT_STORAGE_ROOT.resolve()
+if _datasets_real.is_relative_to(_documents_real) or _documents_real.is_relative_to(_datasets_real):
+    raise ImproperlyConfigured(
+        f"DATASET_STORAGE_ROOT ({_datasets_real}) and DOCUMENT_STORAGE_ROOT ({_documents_real}) "
+        "must be separate folders, neither inside the other"
+    )
 # "django" streams with FileResponse (sendfile under gunicorn); "nginx" answers with
-# X-Accel-Redirect to PROTECTED_ACCEL_PREFIX, an internal nginx location.
+# X-Accel-Redirect to an internal nginx location: PROTECTED_ACCEL_PREFIX + "documents/<path>"
+# for DOCUMENT_STORAGE_ROOT and PROTECTED_ACCEL_PREFIX + "datasets/<path>" for DATASET_STORAGE_ROOT.
 PROTECTED_SERVE_MODE = env_str("PROTECTED_SERVE_MODE", "django")
 PROTECTED_ACCEL_PREFIX = env_str("PROTECTED_ACCEL_PREFIX", "/protected/")
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024)

@@ -116,9 +116,11 @@ def _reference_data(request):
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
-    """Each test gets its own protected storage root."""
-    settings.PROTECTED_STORAGE_ROOT = tmp_path / "protected"
-    settings.PROTECTED_STORAGE_ROOT.mkdir()
+    """Each test gets its own storage roots: dataset files (one area per holder) and documents."""
+    settings.DATASET_STORAGE_ROOT = tmp_path / "datasets"
+    settings.DATASET_STORAGE_ROOT.mkdir()
+    settings.DOCUMENT_STORAGE_ROOT = tmp_path / "documents"
+    settings.DOCUMENT_STORAGE_ROOT.mkdir()
 
 
 @pytest.fixture(autouse=True)

@@ -126,7 +126,8 @@ class CeleryWorker:
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": self.broker_url,
-            "PROTECTED_STORAGE_ROOT": str(settings.PROTECTED_STORAGE_ROOT),
+            "DATASET_STORAGE_ROOT": str(settings.DATASET_STORAGE_ROOT),
+            "DOCUMENT_STORAGE_ROOT": str(settings.DOCUMENT_STORAGE_ROOT),
             "DATABASE_CONN_MAX_AGE": "0",
             **self.extra_env,
         }

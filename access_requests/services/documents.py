@@ -1,4 +1,8 @@
-"""Uploaded documents (ethics approvals, DPIA): real PDFs only, kept under the protected root."""
+"""Uploaded documents (ethics approvals, DPIA): real PDFs only, kept under DOCUMENT_STORAGE_ROOT.
+
+That root is separate from DATASET_STORAGE_ROOT (the settings refuse one inside the other), so
+dataset file registration, which is confined to a data holder's area there, never reaches them.
+"""
 
 import hashlib
 import io
@@ -34,7 +38,7 @@ def pdf_validate(*, content: bytes, field: str) -> None:
 
 
 def document_store(*, upload, field: str, folder: str) -> dict:
-    """Validate and store an uploaded PDF under PROTECTED_STORAGE_ROOT/<folder>/.
+    """Validate and store an uploaded PDF under DOCUMENT_STORAGE_ROOT/<folder>/.
 
     Returns the relative path, original name, SHA-256 and size, for the model to keep.
     """
@@ -43,7 +47,7 @@ def document_store(*, upload, field: str, folder: str) -> dict:
     content = upload.read()
     pdf_validate(content=content, field=field)
     relative = Path(folder) / f"{uuid.uuid4().hex}.pdf"
-    target = Path(settings.PROTECTED_STORAGE_ROOT) / relative
+    target = Path(settings.DOCUMENT_STORAGE_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     name = Path(upload.name or "document.pdf").name[:200]
@@ -56,10 +60,10 @@ def document_store(*, upload, field: str, folder: str) -> dict:
 
 
 def document_absolute_path(relative: str) -> Path:
-    root = Path(settings.PROTECTED_STORAGE_ROOT).resolve()
+    root = Path(settings.DOCUMENT_STORAGE_ROOT).resolve()
     path = (root / relative).resolve()
-    if root not in path.parents:
-        raise FileNotFoundError(relative)
+    if root not in path.parents or path.is_relative_to(Path(settings.DATASET_STORAGE_ROOT).resolve()):
+        raise FileNotFoundError(relative)  # outside the documents root, or a link into the dataset storage
     return path
 
 

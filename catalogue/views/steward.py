@@ -142,7 +142,7 @@ def dataset_withdraw_view(request, identifier: str):
 def dataset_files_view(request, identifier: str):
     """Register the files of a folder; the page follows the scans and refreshes itself while one runs."""
     dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
-    form = RegisterFilesForm(request.POST or None, initial={"folder": f"datasets/{dataset.identifier}"})
+    form = RegisterFilesForm(request.POST or None, initial={"folder": dataset.identifier})
     if request.method == "POST" and form.is_valid():
         try:
             scan = dataset_register_files(actor=request.user, dataset=dataset, folder=form.cleaned_data["folder"])
@@ -162,6 +162,7 @@ def dataset_files_view(request, identifier: str):
         "refresh_seconds": REFRESH_SECONDS,
         "file_count": totals["count"],
         "can_steward": True,
+        "storage_area": dataset.holder.storage_area,
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "catalogue/steward/dataset_files.html", context, status=status)

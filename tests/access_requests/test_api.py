@@ -393,7 +393,7 @@ def test_it_refuses_a_bad_ethics_upload_and_stores_nothing(overrides, fields, dr
     assert response.status_code == 400, response.content
     assert fields <= set(response.json()["errors"])
     assert not draft.ethics_approvals.exists()
-    assert not [p for p in Path(settings.PROTECTED_STORAGE_ROOT).rglob("*") if p.is_file()]
+    assert not [p for p in Path(settings.DOCUMENT_STORAGE_ROOT).rglob("*") if p.is_file()]
 
 
 def test_an_ethics_upload_must_be_multipart(draft, alice):
@@ -436,7 +436,7 @@ def test_in_nginx_mode_the_web_server_sends_the_document(submitted, alice, setti
     approval = submitted.ethics_approvals.get()
     response = client_for(alice).get(f"{BASE}{submitted.pk}/ethics/{approval.pk}/document/")
     assert response.status_code == 200
-    assert response["X-Accel-Redirect"] == f"/protected/{approval.document_path}"
+    assert response["X-Accel-Redirect"] == f"/protected/documents/{approval.document_path}"
     assert response.content == b""
     assert last_event().verb == "document.view"
 

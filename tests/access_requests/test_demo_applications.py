@@ -53,7 +53,7 @@ def test_the_demo_has_an_application_in_each_state_and_a_second_run_adds_nothing
     requested = set(Application.objects.values_list("requested__dataset__identifier", flat=True))
     assert "ES-ONLY-CT" not in requested  # its condition excludes a Latvian applicant
     for approval in forwarded.ethics_approvals.all():
-        assert (Path(settings.PROTECTED_STORAGE_ROOT) / approval.document_path).read_bytes().startswith(b"%PDF-")
+        assert (Path(settings.DOCUMENT_STORAGE_ROOT) / approval.document_path).read_bytes().startswith(b"%PDF-")
 
     counts = (Application.objects.count(), AuditEvent.objects.count())
     again = load_applications(people=people, datasets=datasets, committee=committee)

@@ -26,7 +26,7 @@ FAKES = {
 
 
 def _stored_files(settings) -> list[Path]:
-    return [p for p in Path(settings.PROTECTED_STORAGE_ROOT).rglob("*") if p.is_file()]
+    return [p for p in Path(settings.DOCUMENT_STORAGE_ROOT).rglob("*") if p.is_file()]
 
 
 def _add_approval(application, actor, document):
@@ -101,7 +101,7 @@ def test_it_stores_a_real_pdf_under_the_protected_root_with_its_sha256(draft, al
     content = pdf_bytes(pages=2)
     approval = _add_approval(draft, alice, SimpleUploadedFile("REC approval.pdf", content))
     path = document_absolute_path(approval.document_path)
-    root = Path(settings.PROTECTED_STORAGE_ROOT).resolve()
+    root = Path(settings.DOCUMENT_STORAGE_ROOT).resolve()
     assert root in path.parents
     assert not Path(approval.document_path).is_absolute()
     assert approval.document_path.startswith(f"applications/{draft.reference}/")

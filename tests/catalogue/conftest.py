@@ -121,11 +121,16 @@ def published(steward, draft):
 
 
 @pytest.fixture
-def storage(settings):
-    """The protected storage root of this test, and a helper writing a file under it."""
+def storage(settings, holder):
+    """The storage roots of this test, `holder`'s storage area (created), and a helper writing a file.
+
+    `write` takes a path relative to DATASET_STORAGE_ROOT, so it starts with an area's name.
+    """
 
     class Storage:
-        root = settings.PROTECTED_STORAGE_ROOT
+        root = settings.DATASET_STORAGE_ROOT
+        documents = settings.DOCUMENT_STORAGE_ROOT
+        area = settings.DATASET_STORAGE_ROOT / holder.storage_area
 
         def write(self, relative: str, content: bytes):
             path = self.root / relative
@@ -133,4 +138,5 @@ def storage(settings):
             path.write_bytes(content)
             return path
 
+    Storage.area.mkdir(exist_ok=True)
     return Storage()

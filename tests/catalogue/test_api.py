@@ -236,16 +236,14 @@ class TestStewardWrites:
         assert set(response.json()["errors"]) == {"keywords", "manufacturers"}
         assert Dataset.objects.get(identifier="LV-BARE").status == DatasetStatus.DRAFT
 
-    def test_a_steward_registers_the_files_of_a_folder(self, datasets, steward, settings):
-        folder = settings.PROTECTED_STORAGE_ROOT / "lv-mg"
-        folder.mkdir()
-        (folder / "1.dcm").write_bytes(b"DICM")
+    def test_a_steward_registers_the_files_of_a_folder(self, datasets, steward, storage):
+        storage.write("riga-test/lv-mg/1.dcm", b"DICM")
         response = api(steward).post(detail("LV-MG", "register-files"), {"folder": "lv-mg"}, format="json")
         assert response.status_code == 202, response.content
         scan = FileScan.objects.get(pk=response.json()["id"])
-        assert (scan.dataset.identifier, scan.folder) == ("LV-MG", "lv-mg")
+        assert (scan.dataset.identifier, scan.folder) == ("LV-MG", "riga-test/lv-mg")
         assert "requested_by" not in response.json()
-        assert last_event("dataset.files_register").payload == {"folder": "lv-mg", "scan": scan.pk}
+        assert last_event("dataset.files_register").payload == {"folder": "riga-test/lv-mg", "scan": scan.pk}
         response = api(steward).post(detail("LV-MG", "register-files"), {"folder": "../.."}, format="json")
         assert response.status_code == 400
         assert "folder" in response.json()["errors"]

@@ -54,8 +54,8 @@ def test_every_demo_dataset_has_real_files_with_true_checksums(demo):
         files = list(DatasetFile.objects.filter(dataset=dataset))
         assert files, f"{dataset.identifier} has no files"
         for row in files:
-            content = (settings.PROTECTED_STORAGE_ROOT / row.path).read_bytes()
-            assert row.path.startswith(f"datasets/{dataset.identifier}/")
+            content = (settings.DATASET_STORAGE_ROOT / row.path).read_bytes()
+            assert row.path.startswith(f"{dataset.holder.storage_area}/{dataset.identifier}/")
             assert row.size_bytes == len(content)
             assert row.sha256 == hashlib.sha256(content).hexdigest()
             assert row.media_type == "application/dicom"

@@ -1,4 +1,8 @@
-"""Registering a dataset's files: the folder must stay under the protected root; the scan hashes for real."""
+"""Registering a dataset's files: the folder must stay in the holder's storage area; the scan hashes for real.
+
+The steward names a folder relative to their holder's area; stored paths are relative to the dataset
+storage root and start with the area's name. The attacks on confinement are in test_storage_confinement.py.
+"""
 
 import hashlib
 import os
@@ -26,17 +30,22 @@ def rows(dataset) -> list[tuple[str, int, str]]:
     )
 
 
+GIVEN = "LV-RTH-MG-2024"  # what the steward names, relative to the holder's area
+STORED = f"riga-test/{GIVEN}"  # how it is stored: relative to the dataset root, area first
+
+
 @pytest.fixture
 def folder(storage):
-    storage.write("datasets/LV-RTH-MG-2024/study1/ct.dcm", CT)
-    storage.write("datasets/LV-RTH-MG-2024/study2/IM0001", MR)
-    storage.write("datasets/LV-RTH-MG-2024/notes.txt", NOTES)
-    return "datasets/LV-RTH-MG-2024"
+    storage.write(f"{STORED}/study1/ct.dcm", CT)
+    storage.write(f"{STORED}/study2/IM0001", MR)
+    storage.write(f"{STORED}/notes.txt", NOTES)
+    return STORED
 
 
 def register(steward, dataset, folder, capture):
+    """Register `folder` (a stored name, area first) as the steward names it: relative to the area."""
     with capture(execute=True):
-        return dataset_register_files(actor=steward, dataset=dataset, folder=folder)
+        return dataset_register_files(actor=steward, dataset=dataset, folder=folder.removeprefix("riga-test/"))
 
 
 def test_a_scan_records_path_size_and_sha256_of_every_file(steward, draft, folder, django_capture_on_commit_callbacks):
@@ -103,12 +112,12 @@ def test_a_rescan_follows_changed_and_deleted_files(
 def test_a_scan_leaves_the_rows_of_other_folders_alone(
     steward, draft, folder, storage, django_capture_on_commit_callbacks
 ):
-    storage.write("datasets/extra/a.dcm", b"other")
-    register(steward, draft, "datasets/extra", django_capture_on_commit_callbacks)
+    storage.write("riga-test/extra/a.dcm", b"other")
+    register(steward, draft, "riga-test/extra", django_capture_on_commit_callbacks)
     register(steward, draft, folder, django_capture_on_commit_callbacks)
 
     paths = [path for path, _, _ in rows(draft)]
-    assert "datasets/extra/a.dcm" in paths
+    assert "riga-test/extra/a.dcm" in paths
     assert len(paths) == 4
 
 
@@ -126,39 +135,50 @@ def test_running_a_finished_scan_again_changes_nothing(steward, draft, folder, d
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ("../outside", "must not contain '..'"),
-        ("datasets/../../etc", "must not contain '..'"),
-        ("/etc", "must be relative"),
-        ("C:\\data", "must be relative"),
         ("", "name a folder"),
-        ("datasets/missing", "there is no folder"),
-        (".", "not its root"),
+        ("missing", "there is no folder"),
+        (".", "not the area itself"),
+        ("extra/", "there is no folder 'extra'"),
     ],
 )
-def test_a_folder_outside_the_root_or_missing_is_refused(steward, draft, storage, given, message):
-    (storage.root / "datasets").mkdir(exist_ok=True)
+def test_a_missing_folder_or_the_area_itself_is_refused_without_a_refusal_event(
+    steward, draft, storage, given, message
+):
     with pytest.raises(InvalidInput) as caught:
         dataset_register_files(actor=steward, dataset=draft, folder=given)
 
     assert message in caught.value.fields["folder"][0]
     assert not FileScan.objects.exists()
+    assert last_event("dataset.files_refused") is None  # a mistake inside the area, not an escape
 
 
-def test_a_folder_that_is_a_link_leaving_the_root_is_refused(steward, draft, storage, tmp_path):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.dcm").write_bytes(b"not yours")
-    (storage.root / "datasets").mkdir()
-    os.symlink(outside, storage.root / "datasets" / "escape")
-
+def test_a_holder_whose_storage_area_is_not_there_yet_is_told_so(steward, draft, settings):
     with pytest.raises(InvalidInput) as caught:
-        dataset_register_files(actor=steward, dataset=draft, folder="datasets/escape")
+        dataset_register_files(actor=steward, dataset=draft, folder=GIVEN)
 
-    assert "leaves the protected storage root" in caught.value.fields["folder"][0]
+    assert "storage area 'riga-test' does not exist yet" in caught.value.fields["folder"][0]
     assert not FileScan.objects.exists()
 
 
-def test_a_scan_skips_and_reports_links_that_point_outside_the_root(
+def test_a_new_holder_gets_its_own_storage_area_created_on_commit(db, settings, django_capture_on_commit_callbacks):
+    from catalogue.services import data_holder_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        holder = data_holder_create(
+            actor="system:test",
+            name="Tartu Test Hospital",
+            slug="Tartu_Test",
+            country="EE",
+            contact_email="data@tartu.example",
+            rdo_email="rdo@tartu.example",
+        )
+
+    assert holder.storage_area == "tartu_test"
+    assert (settings.DATASET_STORAGE_ROOT / "tartu_test").is_dir()
+    assert last_event("data_holder.create").payload["storage_area"] == "tartu_test"
+
+
+def test_a_scan_skips_and_reports_links_that_point_outside_the_area(
     steward, draft, folder, storage, tmp_path, django_capture_on_commit_callbacks
 ):
     outside = tmp_path / "outside"
@@ -173,12 +193,12 @@ def test_a_scan_skips_and_reports_links_that_point_outside_the_root(
     scan.refresh_from_db()
     assert scan.status == FileScanStatus.DONE
     skipped = {entry["path"]: entry["reason"] for entry in scan.skipped}
-    assert skipped[f"{folder}/leak.dcm"] == "a link pointing outside the protected storage"
+    assert skipped[f"{folder}/leak.dcm"] == "a link pointing outside the data holder's storage area"
     assert "not followed" in skipped[f"{folder}/linked-folder"]
     paths = [path for path, _, _ in rows(draft)]
     assert f"{folder}/leak.dcm" not in paths
     assert not any("secret" in path for path in paths)
-    assert f"{folder}/inside-link.txt" in paths  # a link that stays inside the root is a file like any other
+    assert f"{folder}/inside-link.txt" in paths  # a link that stays inside the area is a file like any other
     assert sha(b"patient names") not in DatasetFile.objects.values_list("sha256", flat=True)
     assert f"{folder}/leak.dcm" in last_event("dataset.files_scan").payload["skipped"]
 
@@ -186,30 +206,30 @@ def test_a_scan_skips_and_reports_links_that_point_outside_the_root(
 def test_a_folder_swapped_for_an_escaping_link_before_the_scan_runs_fails_the_scan(
     steward, draft, folder, storage, tmp_path
 ):
-    scan = dataset_register_files(actor=steward, dataset=draft, folder=folder)  # task not run yet
+    scan = dataset_register_files(actor=steward, dataset=draft, folder=GIVEN)  # task not run yet
     outside = tmp_path / "outside"
     outside.mkdir()
     real = storage.root / folder
-    real.rename(storage.root / "datasets" / "moved")
+    real.rename(storage.area / "moved")
     os.symlink(outside, real)
 
     result = file_scan_run(scan_id=scan.pk)
 
     assert result.status == FileScanStatus.FAILED
-    assert "leaves the protected storage root" in result.error
+    assert "follows a symbolic link and leaves your data holder's storage area" in result.error
     assert not DatasetFile.objects.exists()
     assert last_event("dataset.files_scan_failed").payload["scan"] == scan.pk
 
 
 def test_another_institutions_steward_cannot_register_files(other_steward, draft, folder):
     with pytest.raises(NotPermitted):
-        dataset_register_files(actor=other_steward, dataset=draft, folder=folder)
+        dataset_register_files(actor=other_steward, dataset=draft, folder=GIVEN)
     assert not FileScan.objects.exists()
 
 
 def test_a_second_request_while_a_scan_is_queued_returns_that_scan(steward, draft, folder):
-    first = dataset_register_files(actor=steward, dataset=draft, folder=folder)
-    second = dataset_register_files(actor=steward, dataset=draft, folder=f"{folder}/")
+    first = dataset_register_files(actor=steward, dataset=draft, folder=GIVEN)
+    second = dataset_register_files(actor=steward, dataset=draft, folder=f"{GIVEN}/")
 
     assert second.pk == first.pk
     assert FileScan.objects.count() == 1
@@ -225,7 +245,7 @@ def test_a_scan_runs_in_a_real_celery_worker(steward, draft, folder, tmp_path):
     worker.start()
     try:
         with celery_broker(redis_url):
-            scan = dataset_register_files(actor=steward, dataset=draft, folder=folder)  # dispatched on commit
+            scan = dataset_register_files(actor=steward, dataset=draft, folder=GIVEN)  # dispatched on commit
             wait_for(
                 lambda: FileScan.objects.get(pk=scan.pk).status in (FileScanStatus.DONE, FileScanStatus.FAILED),
                 timeout=60,

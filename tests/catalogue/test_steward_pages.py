@@ -302,17 +302,15 @@ def test_registering_a_folder_from_the_page_scans_it(
     client, steward, draft, storage, django_capture_on_commit_callbacks
 ):
     content = b"\x00" * 128 + b"DICM" + b"pixels"
-    storage.write("datasets/LV-RTH-MG-2024/a/1.dcm", content)
+    storage.write("riga-test/LV-RTH-MG-2024/a/1.dcm", content)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_user(client, steward).post(
-            url("steward-dataset-files", draft), {"folder": "datasets/LV-RTH-MG-2024"}
-        )
+        response = as_user(client, steward).post(url("steward-dataset-files", draft), {"folder": "LV-RTH-MG-2024"})
 
     assert response.status_code == 302
     row = DatasetFile.objects.get(dataset=draft)
     assert (row.path, row.size_bytes, row.sha256) == (
-        "datasets/LV-RTH-MG-2024/a/1.dcm",
+        "riga-test/LV-RTH-MG-2024/a/1.dcm",
         len(content),
         hashlib.sha256(content).hexdigest(),
     )
@@ -323,11 +321,9 @@ def test_registering_a_folder_from_the_page_scans_it(
 
 
 @pytest.mark.parametrize(
-    ("folder", "message"), [("../../etc", "'..'"), ("/etc", "absolute path"), ("datasets/nowhere", "no folder")]
+    ("folder", "message"), [("../../etc", "'..'"), ("/etc", "absolute path"), ("nowhere", "no folder")]
 )
 def test_a_folder_outside_the_storage_is_a_form_error(client, steward, draft, storage, folder, message):
-    (storage.root / "datasets").mkdir()
-
     response = as_user(client, steward).post(url("steward-dataset-files", draft), {"folder": folder})
 
     assert response.status_code == 400
@@ -338,7 +334,7 @@ def test_a_folder_outside_the_storage_is_a_form_error(client, steward, draft, st
 
 def test_the_files_page_refreshes_itself_only_while_a_scan_runs(client, steward, draft):
     scan = FileScan.objects.create(
-        dataset=draft, folder="datasets/x", requested_by=steward, status=FileScanStatus.RUNNING, files_total=10
+        dataset=draft, folder="riga-test/x", requested_by=steward, status=FileScanStatus.RUNNING, files_total=10
     )
     FileScan.objects.filter(pk=scan.pk).update(files_done=4)
 
@@ -354,8 +350,8 @@ def test_files_page_is_404_for_an_outsider_and_403_for_a_read_only_role(
     client, other_steward, alice, published, storage, holder, make_dataset
 ):
     other_draft = make_dataset(holder, identifier="OWN-DRAFT", status="draft")
-    storage.write("datasets/LV-RTH-MG-2024/1.dcm", b"x")
-    folder = {"folder": "datasets/LV-RTH-MG-2024"}
+    storage.write("riga-test/LV-RTH-MG-2024/1.dcm", b"x")
+    folder = {"folder": "LV-RTH-MG-2024"}
     assert as_user(client, other_steward).post(url("steward-dataset-files", other_draft), folder).status_code == 404
     assert as_user(client, alice).post(url("steward-dataset-files", published), folder).status_code == 403
     assert not FileScan.objects.exists()
