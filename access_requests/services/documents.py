@@ -118,7 +118,8 @@ def _read_upload(upload, field: str) -> bytes:
     if not hasattr(upload, "chunks"):
         _refuse(field, "Send the document as a file (a multipart/form-data upload), not as text.")
     limit = settings.MAX_UPLOAD_BYTES
-    if upload.size is not None and upload.size > limit:
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
         _too_large(field)
     content = bytearray()
     for chunk in upload.chunks():
@@ -166,7 +167,7 @@ def document_store(*, upload, field: str, folder: str, staged: list[Path]) -> di
         stream.flush()
         os.fsync(stream.fileno())
     transaction.on_commit(partial(_document_settle, relative), robust=True)
-    name = Path((upload.name or "document.pdf").replace("\\", "/")).name[:200] or "document.pdf"
+    name = Path((getattr(upload, "name", None) or "document.pdf").replace("\\", "/")).name[:200] or "document.pdf"
     return {
         "path": relative,
         "name": name,

@@ -226,8 +226,7 @@ def test_it_refuses_an_oversized_document_whose_upload_claims_no_size(settings):
 class EndlessUpload:
     """An upload that never ends and does not say its size: reading must stop at the limit."""
 
-    name = "endless.pdf"
-    size = None
+    name = "endless.pdf"  # and no `size` at all
 
     def __init__(self):
         self.chunks_read = 0
