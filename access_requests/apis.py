@@ -247,7 +247,9 @@ class EthicsApi(ApplicationApi):
     """The application's team, while it is a draft or returned. The document must really be a PDF."""
 
     actions = {"POST": "team"}
-    parser_classes = [MultiPartParser, FormParser]
+    # JSON is parsed too, only so that a JSON body is refused like any other bad upload: 400 with
+    # the field errors (`document`: not a file), rather than 415.
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(
         summary="Add an ethics approval with its PDF (multipart)",

@@ -4,24 +4,38 @@ Only callers who passed `application_get_for` reach these. Every opening is reco
 `document.view` audit event before any byte leaves, so staff reads are on the record as well
 as changes. In nginx mode the web server sends the file (X-Accel-Redirect); otherwise
 FileResponse streams it (sendfile under gunicorn): never read into memory here.
+
+A document removed from the application or replaced after it was submitted stays in the
+submission's snapshot and in storage: `?submission=<number>` serves the document as that
+submission had it, and an ethics approval's address keeps answering from the latest submission
+that included it once the approval is removed. A document that no submission included is gone
+with its row (404).
 """
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 
 from access_requests.models import Application
-from access_requests.services.documents import document_absolute_path
+from access_requests.services.documents import SNAPSHOT_DOCUMENTS, document_path_settled
 from portal.services.audit import audit_record
 
 
-def document_response(request, application: Application, *, kind: str, relative: str, name: str, sha256: str):
+def document_response(
+    request,
+    application: Application,
+    *,
+    kind: str,
+    relative: str,
+    name: str,
+    sha256: str,
+    submission: int | None = None,
+):
     """Stream a document from DOCUMENT_STORAGE_ROOT, recorded as `document.view` before any byte leaves
     (the same event the pages record). In nginx mode the web server sends it (X-Accel-Redirect);
     otherwise FileResponse streams it (sendfile under gunicorn): never read into memory here."""
     try:
-        path = document_absolute_path(relative)
+        path = document_path_settled(relative)
     except FileNotFoundError:
         raise Http404("The document is missing from the storage.")
     if not path.is_file():
@@ -30,7 +44,12 @@ def document_response(request, application: Application, *, kind: str, relative:
         actor=request.user,
         verb="document.view",
         target=application,
-        payload={"document": name, "kind": kind, "sha256": sha256},
+        payload={
+            "document": name,
+            "kind": kind,
+            "sha256": sha256,
+            **({"submission": submission} if submission is not None else {}),
+        },
     )
     if settings.PROTECTED_SERVE_MODE == "nginx":
         response = HttpResponse(content_type="application/pdf")
@@ -45,8 +64,49 @@ def document_response(request, application: Application, *, kind: str, relative:
     return response
 
 
+def _submission_asked(request) -> int | None:
+    """The `?submission=<number>` a history link carries; anything else names no document (404)."""
+    value = request.GET.get("submission")
+    if value is None:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**15:
+        raise Http404("No such submission.")
+    return int(value)
+
+
+def _submitted_document(application: Application, *, kind: str, approval: int | None, submission: int | None):
+    """(number, document) of the latest submission (or the one asked for) that included it, or None."""
+    submissions = application.submissions.order_by("-number")
+    if submission is not None:
+        submissions = submissions.filter(number=submission)
+    for number, snapshot in submissions.values_list("number", "snapshot"):
+        for document in (snapshot or {}).get(SNAPSHOT_DOCUMENTS) or []:
+            if document.get("kind") == kind and (approval is None or document.get("approval") == approval):
+                return number, document
+    return None
+
+
+def _history_response(request, application: Application, *, kind: str, approval: int | None, submission):
+    found = _submitted_document(application, kind=kind, approval=approval, submission=submission)
+    if found is None:
+        raise Http404("No such document in this application or its submissions.")
+    number, document = found
+    return document_response(
+        request,
+        application,
+        kind=kind,
+        relative=document["path"],
+        name=document["name"],
+        sha256=document["sha256"],
+        submission=number,
+    )
+
+
 def ethics_document_response(request, application: Application, approval_pk: int):
-    approval = get_object_or_404(application.ethics_approvals, pk=approval_pk)
+    submission = _submission_asked(request)
+    approval = application.ethics_approvals.filter(pk=approval_pk).first() if submission is None else None
+    if approval is None:
+        return _history_response(request, application, kind="ethics", approval=approval_pk, submission=submission)
     return document_response(
         request,
         application,
@@ -58,6 +118,9 @@ def ethics_document_response(request, application: Application, approval_pk: int
 
 
 def dpia_document_response(request, application: Application):
+    submission = _submission_asked(request)
+    if submission is not None:
+        return _history_response(request, application, kind="dpia", approval=None, submission=submission)
     dpia = application.dpia
     if not dpia.document_path:
         raise Http404("This DPIA has no document.")

@@ -20,6 +20,11 @@ from portal.errors import DomainError
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 AI_CHOICES = [("yes", "Yes"), ("no", "No"), ("na", "Not applicable")]
 SCORE_CHOICES = [(1, "1"), (2, "2"), (3, "3")]
+# A plain file input: a document is replaced by uploading another, never "cleared" by a checkbox
+# (ClearableFileInput's `-clear` value would reach the service as False). The services judge the
+# content; `accept` only helps the browser's file picker.
+PDF_WIDGET = forms.FileInput(attrs={"accept": "application/pdf,.pdf"})
+PDF_HELP = f"A PDF file of at most {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MiB that opens without a password."
 
 
 def form_add_domain_error(form: forms.Form, exc: DomainError, *, aliases: dict | None = None) -> None:
@@ -139,8 +144,8 @@ class EthicsApprovalForm(forms.Form):
     )
     document = forms.FileField(
         label="Approval document (PDF)",
-        help_text=f"A PDF file of at most {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MiB.",
-        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+        help_text=PDF_HELP,
+        widget=PDF_WIDGET,
     )
 
     def __init__(self, *args, items, **kwargs):
@@ -172,7 +177,8 @@ class DpiaForm(forms.Form):
     document = forms.FileField(
         label="DPIA document (PDF, optional)",
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+        help_text=PDF_HELP,
+        widget=PDF_WIDGET,
     )
 
     FIELDS = [

@@ -164,7 +164,7 @@ class EthicsApproval(models.Model):
     approved_on = models.DateField()
     expires_on = models.DateField()
     datasets = models.ManyToManyField(ApplicationDataset, related_name="ethics_approvals", blank=True)
-    document_path = models.CharField(max_length=500, help_text="relative to PROTECTED_STORAGE_ROOT")
+    document_path = models.CharField(max_length=500, help_text="relative to DOCUMENT_STORAGE_ROOT")
     document_name = models.CharField(max_length=200)
     document_sha256 = models.CharField(max_length=64)
     document_size = models.PositiveIntegerField()

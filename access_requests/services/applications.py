@@ -28,7 +28,12 @@ from access_requests.models import (
     TeamMember,
 )
 from access_requests.permissions import CHANGE, VIEW
-from access_requests.services.documents import document_store, documents_delete
+from access_requests.services.documents import (
+    document_release,
+    document_store,
+    documents_delete,
+    documents_staged,
+)
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabulary
 from portal.access import require_actor
 from portal.errors import InvalidInput, NotPermitted, TransitionError
@@ -311,22 +316,25 @@ def ethics_approval_add(
     covered_ids: list[int],
     document,
 ) -> EthicsApproval:
-    """Record an ethics approval with its PDF and the requested datasets it covers."""
-    if approved_on and expires_on and expires_on < approved_on:
-        raise InvalidInput(
-            "The approval expires before it was given.", fields={"expires_on": ["Before the approval date."]}
-        )
-    if not committee_name or not reference:
-        raise InvalidInput(
-            "Name the ethics committee and the approval's reference.",
-            fields={
-                k: ["This field is required."]
-                for k, v in (("committee_name", committee_name), ("reference", reference))
-                if not v
-            },
-        )
-    with transaction.atomic():
+    """Record an ethics approval with its PDF and the requested datasets it covers.
+
+    The PDF is judged by parsing and takes its place in storage only when the transaction commits:
+    a refusal, at any step, leaves no file behind (see services/documents.py)."""
+    with documents_staged() as staged, transaction.atomic():
         application = _require_editable(actor=actor, application=application)
+        if approved_on and expires_on and expires_on < approved_on:
+            raise InvalidInput(
+                "The approval expires before it was given.", fields={"expires_on": ["Before the approval date."]}
+            )
+        if not committee_name or not reference:
+            raise InvalidInput(
+                "Name the ethics committee and the approval's reference.",
+                fields={
+                    k: ["This field is required."]
+                    for k, v in (("committee_name", committee_name), ("reference", reference))
+                    if not v
+                },
+            )
         covered = _covered(application, covered_ids)
         approval = EthicsApproval(
             application=application,
@@ -336,9 +344,11 @@ def ethics_approval_add(
             expires_on=expires_on,
             uploaded_by=actor,
         )
-        # Validated before the document is written, so a refusal leaves no file behind.
+        # Validated before the document is read, so a refusal costs no parsing.
         approval.full_clean(exclude=["document_path", "document_name", "document_sha256", "document_size"])
-        stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
+        stored = document_store(
+            upload=document, field="document", folder=f"applications/{application.reference}", staged=staged
+        )
         approval.document_path, approval.document_name = stored["path"], stored["name"]
         approval.document_sha256, approval.document_size = stored["sha256"], stored["size"]
         approval.save()
@@ -359,45 +369,64 @@ def ethics_approval_add(
 
 
 def ethics_approval_remove(*, actor: User, application: Application, approval: EthicsApproval) -> None:
+    """Remove an approval from the application. Its PDF is deleted from storage after the commit,
+    unless a submission included it: then it stays, read-only, in the application's history."""
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
         if approval.application_id != application.pk:
             raise InvalidInput("Not an approval of this application.")
+        deleted = document_release(application=application, relative=approval.document_path)
         audit_record(
             actor=actor,
             verb="application.ethics_remove",
             target=application,
-            payload={"approval": approval.pk, "reference": approval.reference},
+            payload={
+                "approval": approval.pk,
+                "reference": approval.reference,
+                "sha256": approval.document_sha256,
+                "document": "deleted" if deleted else "kept in the submission history",
+            },
         )
         approval.delete()
 
 
+DPIA_FIELDS = [
+    "data_categories",
+    "processing_description",
+    "residual_risk",
+    "dpo_name",
+    "dpo_consulted_on",
+    "conclusion",
+]
+
+
 def dpia_update(*, actor: User, application: Application, data: dict, document=None) -> Dpia:
-    """Update the structured DPIA (and optionally attach its document)."""
-    fields = [
-        "data_categories",
-        "processing_description",
-        "residual_risk",
-        "dpo_name",
-        "dpo_consulted_on",
-        "conclusion",
-    ]
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
-    with transaction.atomic():
+    """Update the structured DPIA (and optionally attach its document, replacing the one before).
+
+    A new document takes its place in storage only when the transaction commits; the one it
+    replaces is deleted after the commit unless a submission included it (then it stays in the
+    application's history)."""
+    with documents_staged() as staged, transaction.atomic():
         application = _require_editable(actor=actor, application=application)
+        unknown = set(data) - set(DPIA_FIELDS)
+        if unknown:
+            raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
         dpia = application.dpia
         for field, value in data.items():
             setattr(dpia, field, value)
-        dpia.full_clean(exclude=["application"])  # before the document is written: a refusal leaves no file
+        dpia.full_clean(exclude=["application"])  # before the document is read: a refusal costs no parsing
         if document is not None:
-            stored = document_store(upload=document, field="document", folder=f"applications/{application.reference}")
+            stored = document_store(
+                upload=document, field="document", folder=f"applications/{application.reference}", staged=staged
+            )
+            replaced = dpia.document_path
             dpia.document_path, dpia.document_name, dpia.document_sha256 = (
                 stored["path"],
                 stored["name"],
                 stored["sha256"],
             )
+            if replaced:
+                document_release(application=application, relative=replaced)
         dpia.save()
         audit_record(
             actor=actor,

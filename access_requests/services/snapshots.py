@@ -3,13 +3,38 @@
 from dataclasses import dataclass
 
 from access_requests.models import Application, Section
+from access_requests.services.documents import SNAPSHOT_DOCUMENTS
+
+
+def snapshot_documents(application: Application) -> list[dict]:
+    """The stored documents a submission includes: they stay in storage, and downloadable from the
+    application's history, after they are removed or replaced (see services/documents.py)."""
+    documents = [
+        {
+            "kind": "ethics",
+            "approval": a.pk,
+            "path": a.document_path,
+            "name": a.document_name,
+            "sha256": a.document_sha256,
+            "size": a.document_size,
+        }
+        for a in application.ethics_approvals.all()
+    ]
+    dpia = application.dpia
+    if dpia.document_path:
+        documents.append(
+            {"kind": "dpia", "path": dpia.document_path, "name": dpia.document_name, "sha256": dpia.document_sha256}
+        )
+    return documents
 
 
 def application_snapshot(application: Application) -> dict:
-    """Everything the applicant submitted, as JSON, by section."""
+    """Everything the applicant submitted, as JSON, by section, and (outside the sections, so that
+    changes between submissions are read field by field) the documents it included."""
     dpia = application.dpia
     reps = application.representations
     return {
+        SNAPSHOT_DOCUMENTS: snapshot_documents(application),
         Section.OVERVIEW: {
             "Title": application.title,
             "Lay summary": application.lay_summary,

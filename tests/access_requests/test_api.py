@@ -354,9 +354,12 @@ def test_it_keeps_the_applicant_on_the_team_and_answers_404_for_a_member_of_anot
 # --- ethics approvals and documents -------------------------------------------------------
 
 
-def test_the_team_uploads_an_ethics_approval_as_multipart_and_removes_it(draft, alice):
+def test_the_team_uploads_an_ethics_approval_as_multipart_and_removes_it(
+    draft, alice, django_capture_on_commit_callbacks
+):
     client = client_for(alice)
-    response = client.post(f"{BASE}{draft.pk}/ethics/", ethics_form(), format="multipart")
+    with django_capture_on_commit_callbacks(execute=True):  # the document is stored when the upload commits
+        response = client.post(f"{BASE}{draft.pk}/ethics/", ethics_form(), format="multipart")
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["reference"], body["datasets"]) == ("REC-2026-42", ["LV-MG-001"])
@@ -398,7 +401,8 @@ def test_it_refuses_a_bad_ethics_upload_and_stores_nothing(overrides, fields, dr
 
 def test_an_ethics_upload_must_be_multipart(draft, alice):
     response = client_for(alice).post(f"{BASE}{draft.pk}/ethics/", {"reference": "X"}, format="json")
-    assert response.status_code == 415
+    assert response.status_code == 400
+    assert "document" in response.json()["errors"]
 
 
 @pytest.mark.parametrize("persona", ["alice", "rdo", "steward"])

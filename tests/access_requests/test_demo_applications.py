@@ -34,9 +34,12 @@ def _demo_world():
     return people, committee, datasets
 
 
-def test_the_demo_has_an_application_in_each_state_and_a_second_run_adds_nothing(db):
+def test_the_demo_has_an_application_in_each_state_and_a_second_run_adds_nothing(
+    db, django_capture_on_commit_callbacks
+):
     people, committee, datasets = _demo_world()
-    applications = load_applications(people=people, datasets=datasets, committee=committee)
+    with django_capture_on_commit_callbacks(execute=True):  # documents are stored when their upload commits
+        applications = load_applications(people=people, datasets=datasets, committee=committee)
 
     assert {key: a.status for key, a in applications.items()} == {
         "draft": ApplicationStatus.DRAFT,

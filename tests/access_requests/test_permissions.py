@@ -229,7 +229,8 @@ def test_deleting_a_draft_removes_its_object_permissions_and_documents(
 
     from tests.access_requests.conftest import complete
 
-    complete(draft, alice)
+    with django_capture_on_commit_callbacks(execute=True):  # documents are stored when their upload commits
+        complete(draft, alice)
     stored = Path(settings.DOCUMENT_STORAGE_ROOT) / draft.ethics_approvals.get().document_path
     assert stored.is_file()
     assert UserObjectPermission.objects.filter(object_pk=str(draft.pk)).exists()
