@@ -4,7 +4,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access_requests.models import Application, ApplicationStatus, CommitteeMembership
-from access_requests.permissions import applications_visible_to
+from access_requests.permissions import applications_where
+from portal.access import Rel
 from portal.dashboard import Panel, PanelItem, panel
 from portal.models import Role
 
@@ -47,7 +48,8 @@ def committee_panel(user):
 @panel(role=Role.COMMITTEE, order=31)
 def committee_applications_panel(user):
     in_review = (
-        Application.objects.filter(status=ApplicationStatus.IN_REVIEW, committee__memberships__user=user)
+        applications_where(user, Rel.ASSIGNED_COMMITTEE)
+        .filter(status=ApplicationStatus.IN_REVIEW)
         .select_related("committee")
         .order_by("updated_at")
     )
@@ -61,12 +63,7 @@ def committee_applications_panel(user):
 
 @panel(role=Role.RESEARCHER, order=10)
 def researcher_panel(user):
-    mine = (
-        applications_visible_to(user)
-        .filter(team__user=user)
-        .exclude(status=ApplicationStatus.WITHDRAWN)
-        .order_by("-updated_at")
-    )
+    mine = applications_where(user, Rel.TEAM).exclude(status=ApplicationStatus.WITHDRAWN).order_by("-updated_at")
     items = []
     for application in mine[:PANEL_LIMIT]:
         step = NEXT_STEP.get(application.status, "")
@@ -83,7 +80,11 @@ def researcher_panel(user):
 
 @panel(role=Role.RDO, order=20)
 def rdo_panel(user):
-    waiting = Application.objects.filter(status=ApplicationStatus.SUBMITTED).order_by("submitted_at", "pk")
+    waiting = (
+        applications_where(user, Rel.REVIEWING_RDO)
+        .filter(status=ApplicationStatus.SUBMITTED)
+        .order_by("submitted_at", "pk")
+    )
     oldest = waiting.first()
     items = []
     if oldest is not None:
@@ -103,11 +104,7 @@ def rdo_panel(user):
 @panel(role=Role.STEWARD, order=40)
 def steward_panel(user):
     requesting = (
-        applications_visible_to(user)
-        .filter(requested__dataset__holder__stewardships__user=user)
-        .exclude(status=ApplicationStatus.DRAFT)
-        .distinct()
-        .order_by("-updated_at")
+        applications_where(user, Rel.REQUESTED_STEWARD).exclude(status=ApplicationStatus.DRAFT).order_by("-updated_at")
     )
     return Panel(
         title="Applications requesting your datasets",

@@ -90,20 +90,41 @@ def can_edit(user, application: Application) -> bool:
     return application.is_editable_by_applicant and is_team(user, application)
 
 
-def applications_visible_to(user) -> QuerySet:
-    """Every application `user` may see (the list pages and the API use this): a union of uncorrelated
-    `pk IN (...)` branches, one per relation of `application_relations`, so no join and no DISTINCT."""
+def _where(user, relation: Rel) -> Q:
+    """The applications to which `user` holds `relation`, as uncorrelated `pk IN (...)` branches (no
+    join, no DISTINCT): the set form of `application_relations`, which must say the same."""
+    team = Q(pk__in=team_application_ids(user))
+    if relation == Rel.TEAM:
+        return team
+    if relation == Rel.APPLICANT:
+        return Q(applicant=user)
+    reviewing = Q(submission_count__gt=0) & ~team & ~Q(applicant=user)
+    roles = user.roles
+    if relation == Rel.REVIEWING_RDO:
+        return reviewing if Role.RDO in roles else Q(pk__in=[])
+    if relation == Rel.ASSIGNED_COMMITTEE:
+        return reviewing & Q(committee_id__in=CommitteeMembership.objects.filter(user=user).values("committee_id"))
+    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles:
+        return reviewing & Q(pk__in=_requested_from_holders_of(user).values("application_id"))
+    return Q(pk__in=[])
+
+
+def applications_where(user, *relations: Rel) -> QuerySet:
+    """The applications to which `user` holds any of `relations` (dashboards and queues use this)."""
     if not _signed_in(user):
         return Application.objects.none()
-    visible = Q(pk__in=team_application_ids(user))
-    submitted = Q(submission_count__gt=0)
-    if user.has_role(Role.RDO):
-        visible |= submitted
-    committees = CommitteeMembership.objects.filter(user=user).values("committee_id")
-    visible |= submitted & Q(committee_id__in=committees)
-    if user.has_role(Role.STEWARD):
-        visible |= submitted & Q(pk__in=_requested_from_holders_of(user).values("application_id"))
-    return Application.objects.filter(visible)
+    condition = Q(pk__in=[])
+    for relation in relations:
+        condition |= _where(user, relation)
+    return Application.objects.filter(condition)
+
+
+def applications_visible_to(user) -> QuerySet:
+    """Every application `user` may see (the list pages and the API use this): the rule
+    `application.view` of the access model, as a query."""
+    from portal.access import RULES
+
+    return applications_where(user, *RULES["application.view"].allow)
 
 
 # action -> the access model's rule; "edit" also needs a state the team may change.

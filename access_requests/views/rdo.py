@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from access_requests.forms import ChecklistForm, ForwardForm, ReturnForm, form_add_domain_error
-from access_requests.models import Application, ApplicationStatus, RdoChecklist
-from access_requests.permissions import application_get_for
+from access_requests.models import ApplicationStatus, RdoChecklist
+from access_requests.permissions import application_get_for, applications_where
 from access_requests.services.transitions import (
     application_forward,
     application_resubmit_changes,
@@ -18,6 +18,7 @@ from access_requests.services.transitions import (
     rdo_checklist_update,
 )
 from access_requests.views.presentation import comments_by_section
+from portal.access import Rel
 from portal.errors import DomainError
 
 
@@ -25,7 +26,8 @@ from portal.errors import DomainError
 def rdo_queue(request):
     """Submitted applications, oldest waiting first, with their age in days."""
     waiting = list(
-        Application.objects.filter(status=ApplicationStatus.SUBMITTED)
+        applications_where(request.user, Rel.REVIEWING_RDO)
+        .filter(status=ApplicationStatus.SUBMITTED)
         .select_related("applicant")
         .order_by("submitted_at", "pk")
     )

@@ -71,7 +71,7 @@ ROLE_RELATIONS = {
 }
 
 
-def application_relations(persona: str, state: str) -> set:
+def application_relations_expected(persona: str, state: str) -> set:
     """Written out from the brief: the team sees its own; reviewers see it once submitted, never when party to it."""
     party = {"applicant": {Rel.APPLICANT, Rel.TEAM}, "team": {Rel.TEAM}, "rdo_on_team": {Rel.TEAM}}
     if persona in party:
@@ -96,7 +96,11 @@ def token_relations(persona: str, variant: str) -> set:
     return {Rel.OWNER} if persona == "applicant" else set()
 
 
-OBJECT_RELATIONS = {"application": application_relations, "dataset": dataset_relations, "token": token_relations}
+OBJECT_RELATIONS = {
+    "application": application_relations_expected,
+    "dataset": dataset_relations,
+    "token": token_relations,
+}
 
 
 def expected(rule_name: str, held: set, object_exists: bool = True) -> int:
@@ -384,10 +388,28 @@ def _quiet_request_log():
     logger.setLevel(level)
 
 
+def relation_sets_agree(world: World, state: str) -> list[str]:
+    """The list pages and dashboards ask `applications_where` (a query); single objects ask
+    `application_relations`: for each persona and relation both must say what the test expects."""
+    from access_requests.permissions import application_relations, applications_where
+
+    problems = []
+    for persona, user in world.users.items():
+        held = application_relations(user, world.application)
+        want = application_relations_expected(persona, state)
+        if held != want:
+            problems.append(f"{state} {persona}: relations {sorted(held)}, expected {sorted(want)}")
+        for relation in (Rel.TEAM, Rel.APPLICANT, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD):
+            listed = applications_where(user, relation).filter(pk=world.application.pk).exists()
+            if listed != (relation in want):
+                problems.append(f"{state} {persona}: applications_where({relation}) says {listed}")
+    return problems
+
+
 @pytest.mark.parametrize("state", STATES)
 def test_every_url_answers_each_relation_as_declared_in_each_state(state):
     world = build_world(state)
-    problems = walk(world, state, state_free=False)
+    problems = relation_sets_agree(world, state) + walk(world, state, state_free=False)
     assert not problems, f"{len(problems)} cell(s) disagree with the access table:\n" + "\n".join(problems)
 
 
