@@ -178,11 +178,11 @@ def _clean_ai_assessment(value) -> dict:
 
 def application_update(*, actor: User, application: Application, data: dict) -> Application:
     """Change the application's own fields (partial); lists the changed fields in the audit event."""
-    unknown = set(data) - set(APPLICATION_FIELDS) - {"purpose_conditions"}
-    if unknown:
-        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
+        unknown = set(data) - set(APPLICATION_FIELDS) - {"purpose_conditions"}
+        if unknown:
+            raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
         changed = []
         for field, value in data.items():
             if field == "purpose_conditions":

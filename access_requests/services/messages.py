@@ -13,13 +13,13 @@ from portal.services.notifications import notification_queue
 def message_post(*, actor: User, application: Application, body: str, internal: bool = False) -> Message:
     """Post to the thread. Internal notes are for the RDO and the reviewing committee; every message is audited
     and notified (to the other side, or to the other reviewers for a note)."""
-    body = (body or "").strip()
-    if not body:
-        raise InvalidInput("Write a message.", fields={"body": ["This field is required."]})
     if not can_view(actor, application):
         raise NotPermitted("You cannot write on this application.")
     if internal and not is_reviewer(actor, application):
         raise NotPermitted("Only the Research Data Office and the reviewing committee write internal notes.")
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write a message.", fields={"body": ["This field is required."]})
     with transaction.atomic():
         message = Message.objects.create(application=application, author=actor, body=body, internal=internal)
         audit_record(

@@ -114,18 +114,19 @@ def application_submit(*, actor: User, application: Application) -> Application:
 
 def application_return(*, actor: User, application: Application, comments: dict[str, str]) -> Application:
     """The RDO returns the application for revision with comments per section (at least one)."""
-    comments = {section: text.strip() for section, text in (comments or {}).items() if text and text.strip()}
-    unknown = set(comments) - set(Section.values)
-    if unknown:
-        raise InvalidInput("Unknown sections.", fields={s: ["Unknown section."] for s in unknown})
-    if not comments:
-        raise InvalidInput(
-            "Say what must change: comment on at least one section.", fields={"comments": ["At least one comment."]}
-        )
     with transaction.atomic():
         application, done = _begin("return", application, actor)
         if done:
             return application
+        comments = {section: text.strip() for section, text in (comments or {}).items() if text and text.strip()}
+        unknown = set(comments) - set(Section.values)
+        if unknown:
+            raise InvalidInput("Unknown sections.", fields={s: ["Unknown section."] for s in unknown})
+        if not comments:
+            raise InvalidInput(
+                "Say what must change: comment on at least one section.",
+                fields={"comments": ["At least one comment."]},
+            )
         for section, text in comments.items():
             ReturnComment.objects.create(
                 application=application,
@@ -209,12 +210,12 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
 def rdo_checklist_update(*, actor: User, application: Application, data: dict) -> RdoChecklist:
     """The RDO ticks the completeness checklist of the current submission."""
     fields = {"ethics_verified", "dpia_reviewed", "representations_checked", "notes"}
-    unknown = set(data) - fields
-    if unknown:
-        raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
         require_actor(actor, "application.review", application)
+        unknown = set(data) - fields
+        if unknown:
+            raise InvalidInput("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
         if application.status != S.SUBMITTED:
             raise TransitionError("The checklist is kept while the application is submitted and waiting for the RDO.")
         checklist = RdoChecklist.objects.select_for_update().get(

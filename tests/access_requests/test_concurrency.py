@@ -12,8 +12,9 @@ from portal.errors import DomainError
 from portal.models import AuditEvent
 from portal.services.audit import audit_verify
 
-# serialized_rollback keeps the vocabularies (loaded by a migration) for the tests that follow
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+# Real commits, so the threads see each other's locks. The data migrations load (vocabularies, role
+# groups) are put back for each transactional test by tests/conftest.py's _reference_data.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def race(*actions) -> list:

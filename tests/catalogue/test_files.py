@@ -236,7 +236,7 @@ def test_a_second_request_while_a_scan_is_queued_returns_that_scan(steward, draf
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the vocabularies for later tests
+@pytest.mark.django_db(transaction=True)  # the worker reads committed rows
 def test_a_scan_runs_in_a_real_celery_worker(steward, draft, folder, tmp_path):
     from tests.helpers import CeleryWorker, celery_broker, wait_for
 

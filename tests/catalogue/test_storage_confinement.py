@@ -189,7 +189,7 @@ def test_a_link_out_of_the_area_to_anywhere_is_refused(steward, published, world
     assert_refused_and_recorded(steward, published, "escape", "outside_area", before)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # real commits: the record must outlive the refusal
+@pytest.mark.django_db(transaction=True)  # real commits: the record must outlive the refusal
 def test_the_refusal_record_is_committed_although_the_request_fails(steward, published, world):
     register_by_api(steward, published, "../../documents")
 
@@ -395,7 +395,7 @@ def test_check_storage_exits_non_zero_from_the_command_line(steward, published, 
 # --- the migration ----------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_every_existing_holder_its_own_area():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor

@@ -27,7 +27,7 @@ def _boom(request):
     raise RuntimeError("a deliberate failure for the 500 page")
 
 
-urlpatterns = [path("test-boom/", _boom), *portal.urls.urlpatterns]
+urlpatterns = [path("test-boom/", _boom, name="test-boom"), *portal.urls.urlpatterns]
 handler404 = portal.urls.handler404
 handler403 = portal.urls.handler403
 handler500 = portal.urls.handler500
@@ -147,7 +147,10 @@ def test_the_404_page_carries_every_header(signed_in):
 
 
 @pytest.mark.urls(__name__)
-def test_the_500_page_carries_every_header(signed_in):
+def test_the_500_page_carries_every_header(signed_in, monkeypatch):
+    from portal import access
+
+    monkeypatch.setitem(access.URLS, "test-boom", {"GET": access.SIGNED_IN})  # declared, as every URL must be
     signed_in.raise_request_exception = False
     response = signed_in.get("/test-boom/")
     assert response.status_code == 500
