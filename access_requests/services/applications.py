@@ -99,7 +99,8 @@ def _grant_team_perms(user: User, application: Application) -> None:
 
 
 def application_create(*, actor: User, title: str, datasets: list[Dataset] | None = None) -> Application:
-    """Start a draft application; with no datasets given, from the actor's basket (which it empties)."""
+    """Start a draft application; with no datasets given, from the actor's basket (which it empties).
+    An application asks for at least one dataset: none given and an empty basket are refused."""
     title = (title or "").strip()
     if not title:
         raise InvalidInput("Give the application a title.", fields={"title": ["This field is required."]})
@@ -108,6 +109,9 @@ def application_create(*, actor: User, title: str, datasets: list[Dataset] | Non
         if datasets is None:
             basket = list(BasketItem.objects.filter(user=actor).select_related("dataset"))
             datasets = [item.dataset for item in basket]
+        if not datasets:
+            message = "Choose at least one dataset to apply for." if basket is None else "Your basket is empty."
+            raise InvalidInput(message, fields={"datasets": [f"{message} An application asks for at least one."]})
         unpublished = [d.identifier for d in datasets if d.status != DatasetStatus.PUBLISHED]
         if unpublished:
             raise InvalidInput(
@@ -207,9 +211,13 @@ def _condition_terms(codes) -> list[Term]:
 
 
 def application_set_datasets(*, actor: User, application: Application, requested: dict[Dataset, str]) -> Application:
-    """Set the requested datasets with their justifications (datasets not listed are removed)."""
+    """Set the requested datasets with their justifications (datasets not listed are removed); an
+    application keeps at least one."""
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
+        if not requested:
+            message = "An application asks for at least one dataset."
+            raise InvalidInput(message, fields={"datasets": [message]})
         unpublished = [d.identifier for d in requested if d.status != DatasetStatus.PUBLISHED]
         if unpublished:
             message = f"Not published: {', '.join(unpublished)}."
