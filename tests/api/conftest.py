@@ -22,8 +22,9 @@ from tests.access_requests.conftest import (  # noqa: F401 (fixtures, shared wit
 
 @pytest.fixture
 def demo(db, django_capture_on_commit_callbacks):
-    """The demo's people, holders, committee, catalogue and one application per state, plus a
-    complete draft of the demo researcher's with a teammate, an ethics approval and a DPIA risk."""
+    """The demo's people, holders, committee, catalogue and one application per state, plus two
+    complete drafts of the demo researcher's: one with a teammate, a second ethics approval and a
+    DPIA risk for the sections' operations, one kept intact for submit and withdraw."""
     from portal.demo import load_demo
 
     with django_capture_on_commit_callbacks(execute=True):  # file scans run after commit, eagerly
@@ -44,6 +45,8 @@ def demo(db, django_capture_on_commit_callbacks):
         document=pdf_upload("second.pdf"),
     )
     data["fuzzed_draft"] = fuzzed
+    intact = svc.application_create(actor=people["researcher"], title="Ready to submit", datasets=[published])
+    data["ready_draft"] = complete(intact, people["researcher"], start=timezone.localdate() + timedelta(days=10))
     return data
 
 
