@@ -12,11 +12,13 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
+from rest_framework.exceptions import Throttled
 from rest_framework.test import APIClient
 
 from access_requests.models import Application, ApplicationStatus
 from access_requests.services import applications as svc
 from catalogue.models import BasketItem, Dataset, DatasetStatus
+from portal.apis import exception_handler
 from portal.errorpages import server_error
 from portal.errors import InvalidInput
 from portal.serializers import UNKNOWN_FIELD
@@ -208,6 +210,14 @@ def test_nested_field_errors_keep_their_place_in_the_message(steward, holder, er
 def test_a_refused_submission_lists_the_check_in_an_error_body(draft, alice, error_schema):
     body = assert_error(client_for(alice).post(f"{APPLICATIONS}{draft.pk}/submit/"), 400, "invalid", error_schema)
     assert body["errors"]["check"]
+
+
+def test_a_throttled_caller_gets_429_with_retry_after(db, error_schema):
+    response = exception_handler(Throttled(wait=7), {"request": None, "view": None})
+    assert response.status_code == 429
+    assert response["Retry-After"] == "7"
+    error_schema.validate(response.data)
+    assert response.data["code"] == "throttled"
 
 
 def test_a_server_error_under_the_api_is_json(db, error_schema):
