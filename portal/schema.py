@@ -2,12 +2,13 @@
 
 `PortalAutoSchema` documents, from the view itself, the error answers that follow from how an
 operation is built, so no decorator has to remember them: 401 and 403 when an anonymous caller is
-refused by the view's permission classes (401 alone where sign-in is optional: a bad token is still
-refused), 400 and 415 where it takes a body, 400 where it takes
-query parameters, 404 where its path names an object, 406 where the client's Accept header is
-negotiated, 429 where it is throttled. Errors that follow from rules (409 where a state can refuse,
-a 400 for a path value) stay in each operation's `extend_schema`. Every one of them is the `Error`
-component, which `portal.apis.exception_handler` writes.
+refused by the view's permission classes (401 alone where sign-in is optional: a bad token is
+still refused), 400 and 415 where it takes a body, 400 where it takes query parameters, 404 where
+its path names an object, 406 where the client's Accept header is negotiated, 429 where it is
+throttled. Errors that follow from rules (409 where a state can refuse, a 400 for a path value)
+stay in each operation's `extend_schema`. Every one of them is the `Error` component, which
+`portal.apis.exception_handler` writes. The operation's `security` says the same: it allows no
+credentials exactly where an anonymous caller passes the permission classes.
 """
 
 from django.contrib.auth.models import AnonymousUser
