@@ -55,9 +55,10 @@ from access_requests.services.checks import application_check
 from access_requests.services.messages import message_post
 from catalogue.models import Dataset
 from catalogue.selectors import datasets_visible_to
+from portal.apis import ErrorSerializer
 from portal.pagination import PortalPagination
 
-NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}
+NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}  # ERRORS: 409, when the state refuses
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:
@@ -131,7 +132,7 @@ class ApplicationListApi(APIView):
     @extend_schema(
         summary="Applications the caller may see, newest first",
         parameters=[ApplicationFilterSerializer],
-        responses={200: ApplicationSummarySerializer(many=True), 400: ERRORS[400]},
+        responses={200: ApplicationSummarySerializer(many=True)},
     )
     def get(self, request):
         filters = _validated(ApplicationFilterSerializer, request.query_params)
@@ -151,7 +152,7 @@ class ApplicationListApi(APIView):
     @extend_schema(
         summary="Start a draft application (without `datasets`, from the caller's basket)",
         request=ApplicationCreateSerializer,
-        responses={201: ApplicationDetailSerializer, 400: ERRORS[400]},
+        responses={201: ApplicationDetailSerializer},
     )
     def post(self, request):
         data = _validated(ApplicationCreateSerializer, request.data)
@@ -166,7 +167,7 @@ class ApplicationDetailApi(ApplicationApi):
 
     actions = {"GET": "view", "PATCH": "team", "DELETE": "applicant"}
 
-    @extend_schema(summary="The application, every section", responses={200: ApplicationDetailSerializer, **ERRORS})
+    @extend_schema(summary="The application, every section", responses={200: ApplicationDetailSerializer})
     def get(self, request, pk: int):
         return _detail(request, self.application(request, pk))
 
@@ -297,7 +298,7 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-DOCUMENT_RESPONSES = {(200, "application/pdf"): OpenApiTypes.BINARY, 403: ERRORS[403], 404: ERRORS[404]}
+DOCUMENT_RESPONSES = {(200, "application/pdf"): OpenApiTypes.BINARY}
 
 
 class EthicsDocumentApi(ApplicationApi):
@@ -401,9 +402,7 @@ class CheckApi(ApplicationApi):
 
     actions = {"GET": "view"}
 
-    @extend_schema(
-        summary="Everything that stops the application being submitted", responses={200: CheckSerializer, **ERRORS}
-    )
+    @extend_schema(summary="Everything that stops the application being submitted", responses={200: CheckSerializer})
     def get(self, request, pk: int):
         problems = application_check(self.application(request, pk))
         return Response(CheckSerializer({"ready": not problems, "problems": [p.as_dict() for p in problems]}).data)
@@ -417,7 +416,7 @@ class SubmitApi(ApplicationApi):
     @extend_schema(
         summary="Submit (or resubmit after a return); 400 with errors.check while the check finds problems",
         request=None,
-        responses={200: ApplicationDetailSerializer, **ERRORS},
+        responses={200: ApplicationDetailSerializer, 400: ErrorSerializer, **ERRORS},
     )
     def post(self, request, pk: int):
         application = transitions.application_submit(actor=request.user, application=self.application(request, pk))
@@ -509,7 +508,7 @@ class MessagesApi(ApplicationApi):
 
     @extend_schema(
         summary="The application's thread (internal notes only for the RDO and the committee)",
-        responses={200: MessageSerializer(many=True), **ERRORS},
+        responses={200: MessageSerializer(many=True)},
     )
     def get(self, request, pk: int):
         application = self.application(request, pk)
@@ -521,7 +520,7 @@ class MessagesApi(ApplicationApi):
     @extend_schema(
         summary="Write to the thread (`internal`: a note for the RDO and the committee only)",
         request=MessagePostSerializer,
-        responses={201: MessageSerializer, **ERRORS},
+        responses={201: MessageSerializer},
     )
     def post(self, request, pk: int):
         application = self.application(request, pk)
@@ -537,7 +536,7 @@ class ChangesApi(ApplicationApi):
 
     @extend_schema(
         summary="Field-by-field changes of the latest submission against the one before",
-        responses={200: ChangeSerializer(many=True), **ERRORS},
+        responses={200: ChangeSerializer(many=True)},
     )
     def get(self, request, pk: int):
         changes = transitions.application_resubmit_changes(self.application(request, pk))

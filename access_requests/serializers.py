@@ -28,22 +28,14 @@ from access_requests.models import (
 )
 from access_requests.services.applications import APPLICATION_FIELDS
 from portal.apis import ErrorSerializer
+from portal.serializers import InputModelSerializer, InputSerializer
 
-ERRORS = {status: ErrorSerializer for status in (400, 403, 404, 409)}
+# What a state can refuse (409), for the operations that change an application. The errors every
+# operation's shape implies (400, 401, 403, 404, 406, 415, 429) are added by portal.schema.PortalAutoSchema.
+ERRORS = {409: ErrorSerializer}
 
 
 # --- input --------------------------------------------------------------------------------
-
-
-class StrictMixin:
-    """Refuses fields the endpoint does not know, so a typo is a 400 rather than silently ignored."""
-
-    def validate(self, attrs):
-        known = set(self.fields)
-        unknown = sorted(set(getattr(self, "initial_data", None) or {}) - known)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
 
 
 def _identifiers(**kwargs) -> serializers.ListField:
@@ -51,17 +43,21 @@ def _identifiers(**kwargs) -> serializers.ListField:
 
 
 class ApplicationFilterSerializer(serializers.Serializer):
+    """Query parameters of the list; unknown ones are ignored (see portal.serializers)."""
+
     status = serializers.ChoiceField(choices=ApplicationStatus.choices, required=False)
 
 
-class ApplicationCreateSerializer(StrictMixin, serializers.Serializer):
+class ApplicationCreateSerializer(InputSerializer):
     title = serializers.CharField(max_length=300)
     datasets = _identifiers(
-        required=False, help_text="dataset identifiers; without this field, the datasets in the caller's basket"
+        required=False,
+        allow_empty=False,
+        help_text="dataset identifiers (at least one); without this field, the datasets in the caller's basket",
     )
 
 
-class ApplicationUpdateSerializer(StrictMixin, serializers.ModelSerializer):
+class ApplicationUpdateSerializer(InputModelSerializer):
     organisation_country = serializers.RegexField(
         r"^[A-Za-z]{2}$", allow_blank=True, required=False, help_text="ISO 3166-1 alpha-2 code, e.g. LV"
     )
@@ -76,19 +72,21 @@ class ApplicationUpdateSerializer(StrictMixin, serializers.ModelSerializer):
         fields = [*APPLICATION_FIELDS, "purpose_conditions"]
 
 
-class DatasetsSetSerializer(StrictMixin, serializers.Serializer):
+class DatasetsSetSerializer(InputSerializer):
     datasets = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
-        help_text="dataset identifier → justification; datasets not named are removed from the application",
+        allow_empty=False,
+        help_text="dataset identifier → justification (at least one); datasets not named are removed from the "
+        "application",
     )
 
 
-class TeamMemberAddSerializer(StrictMixin, serializers.Serializer):
+class TeamMemberAddSerializer(InputSerializer):
     email = serializers.EmailField()
     role = serializers.CharField(max_length=100, required=False, default="Researcher")
 
 
-class EthicsApprovalAddSerializer(StrictMixin, serializers.Serializer):
+class EthicsApprovalAddSerializer(InputSerializer):
     committee_name = serializers.CharField(max_length=200)
     reference = serializers.CharField(max_length=100)
     approved_on = serializers.DateField()
@@ -99,7 +97,7 @@ class EthicsApprovalAddSerializer(StrictMixin, serializers.Serializer):
     document = serializers.FileField(help_text="the approval as a PDF")
 
 
-class DpiaUpdateSerializer(StrictMixin, serializers.Serializer):
+class DpiaUpdateSerializer(InputSerializer):
     data_categories = serializers.ListField(child=serializers.ChoiceField(choices=DataCategory.choices))
     processing_description = serializers.CharField(allow_blank=True)
     residual_risk = serializers.ChoiceField(choices=ResidualRisk.choices, allow_blank=True)
@@ -109,14 +107,14 @@ class DpiaUpdateSerializer(StrictMixin, serializers.Serializer):
     document = serializers.FileField(required=False, help_text="the DPIA document as a PDF (optional)")
 
 
-class DpiaRiskAddSerializer(StrictMixin, serializers.Serializer):
+class DpiaRiskAddSerializer(InputSerializer):
     description = serializers.CharField(max_length=500)
     likelihood = serializers.IntegerField(min_value=1, max_value=3, help_text="1 (remote) to 3 (likely)")
     severity = serializers.IntegerField(min_value=1, max_value=3, help_text="1 (minimal) to 3 (severe)")
     mitigation = serializers.CharField(allow_blank=True, required=False, default="")
 
 
-class RepresentationsUpdateSerializer(StrictMixin, serializers.Serializer):
+class RepresentationsUpdateSerializer(InputSerializer):
     institution_legal_name = serializers.CharField(max_length=300, allow_blank=True, required=False)
     signatory_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     signatory_role = serializers.CharField(max_length=200, allow_blank=True, required=False)
@@ -129,31 +127,31 @@ class RepresentationsUpdateSerializer(StrictMixin, serializers.Serializer):
     )
 
 
-class ReturnSerializer(StrictMixin, serializers.Serializer):
+class ReturnSerializer(InputSerializer):
     comments = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
         help_text="section (overview, datasets, team, ethics, dpia, representations, ai) → what must change",
     )
 
 
-class ForwardSerializer(StrictMixin, serializers.Serializer):
+class ForwardSerializer(InputSerializer):
     committee = serializers.PrimaryKeyRelatedField(
         queryset=Committee.objects.all(), help_text="id of the access committee"
     )
 
 
-class WithdrawSerializer(StrictMixin, serializers.Serializer):
+class WithdrawSerializer(InputSerializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
 
 
-class ChecklistUpdateSerializer(StrictMixin, serializers.Serializer):
+class ChecklistUpdateSerializer(InputSerializer):
     ethics_verified = serializers.BooleanField(required=False)
     dpia_reviewed = serializers.BooleanField(required=False)
     representations_checked = serializers.BooleanField(required=False)
     notes = serializers.CharField(allow_blank=True, required=False)
 
 
-class MessagePostSerializer(StrictMixin, serializers.Serializer):
+class MessagePostSerializer(InputSerializer):
     body = serializers.CharField()
     internal = serializers.BooleanField(
         required=False, default=False, help_text="an internal note, for the RDO and the committee only"

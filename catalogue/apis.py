@@ -41,12 +41,9 @@ TAG = ["catalogue"]
 IDENTIFIER = OpenApiParameter(
     "identifier", OpenApiTypes.STR, OpenApiParameter.PATH, description="the dataset's persistent identifier"
 )
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-}
+# A malformed identifier in the path is a 400; a dataset's state can refuse a write (409). The errors
+# every operation's shape implies (401, 403, 404, ...) are added by portal.schema.PortalAutoSchema.
+ERRORS = {400: ErrorSerializer}
 WRITE_ERRORS = {**ERRORS, 409: ErrorSerializer}
 
 
@@ -79,7 +76,7 @@ class DatasetListApi(APIView):
                 "page_size", OpenApiTypes.INT, description=f"results per page, at most {PortalPagination.max_page_size}"
             ),
         ],
-        responses={200: PaginatedDatasetListSerializer, 400: ErrorSerializer},
+        responses={200: PaginatedDatasetListSerializer},
     )
     def get(self, request):
         options = FacetOptions()
@@ -119,7 +116,7 @@ class DatasetDetailApi(APIView):
         operation_id="datasets_retrieve",
         summary="One dataset with its files",
         parameters=[IDENTIFIER],
-        responses={200: DatasetDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: DatasetDetailSerializer, **ERRORS},
     )
     def get(self, request, identifier: str):
         return _detail(request, validate_identifier(identifier))

@@ -15,6 +15,7 @@ from catalogue.models import AccessRights, Dataset, DatasetStatus, DatasetType, 
 from catalogue.search import MAX_QUERY_LENGTH
 from catalogue.selectors import FACETS, SORTS, DatasetQuery, FacetOptions
 from catalogue.services import DATA_FIELDS
+from portal.serializers import InputModelSerializer, InputSerializer
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 IDENTIFIER_MAX = Dataset._meta.get_field("identifier").max_length
@@ -58,7 +59,8 @@ def _facet_list(name: str) -> serializers.ListField:
 
 class DatasetSearchInputSerializer(serializers.Serializer):
     """Query parameters of the dataset list. Facet values are codes (modality, condition, body part,
-    data use, access mode), manufacturer names, ISO country codes or data-holder slugs."""
+    data use, access mode), manufacturer names, ISO country codes or data-holder slugs. Unknown
+    parameters are ignored (see portal.serializers): `page` and `page_size` belong to the paginator."""
 
     q = serializers.CharField(required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default="")
     modality = _facet_list("modality")
@@ -231,7 +233,7 @@ class PaginatedDatasetListSerializer(serializers.Serializer):
 # --- stewards' writes ---------------------------------------------------------------------
 
 
-class DataUseInputSerializer(serializers.Serializer):
+class DataUseInputSerializer(InputSerializer):
     code = serializers.CharField(max_length=64)
     parameters = serializers.DictField(required=False, default=dict)
 
@@ -240,7 +242,7 @@ def _codes(help_text: str) -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(max_length=200), required=False, help_text=help_text)
 
 
-class DatasetWriteSerializer(serializers.ModelSerializer):
+class DatasetWriteSerializer(InputModelSerializer):
     """A dataset's fields as a steward sends them; codes are checked against the vocabularies by the service."""
 
     modalities = _codes("DICOM modality codes, e.g. MG, MR")
@@ -267,11 +269,11 @@ class DatasetCreateSerializer(DatasetWriteSerializer):
         fields = ["holder", *DatasetWriteSerializer.Meta.fields]
 
 
-class DatasetWithdrawSerializer(serializers.Serializer):
+class DatasetWithdrawSerializer(InputSerializer):
     reason = serializers.CharField(max_length=2000, help_text="why the dataset leaves the catalogue")
 
 
-class DatasetRegisterFilesSerializer(serializers.Serializer):
+class DatasetRegisterFilesSerializer(InputSerializer):
     folder = serializers.CharField(
         max_length=1000,
         help_text="a folder relative to the storage area of the dataset's data holder, e.g. the dataset's "

@@ -105,7 +105,8 @@ def _grant_team_perms(user: User, application: Application) -> None:
 
 def application_create(*, actor: User, title: str, datasets: list[Dataset] | None = None) -> Application:
     """Start a draft application; with no datasets given, from the actor's basket (which it empties).
-    Only researchers start applications."""
+    Only researchers start applications, and an application asks for at least one dataset: none given
+    and an empty basket are refused."""
     require_actor(actor, "researcher")
     title = (title or "").strip()
     if not title:
@@ -115,6 +116,9 @@ def application_create(*, actor: User, title: str, datasets: list[Dataset] | Non
         if datasets is None:
             basket = list(BasketItem.objects.filter(user=actor).select_related("dataset"))
             datasets = [item.dataset for item in basket]
+        if not datasets:
+            message = "Choose at least one dataset to apply for." if basket is None else "Your basket is empty."
+            raise InvalidInput(message, fields={"datasets": [f"{message} An application asks for at least one."]})
         unpublished = [d.identifier for d in datasets if d.status != DatasetStatus.PUBLISHED]
         if unpublished:
             raise InvalidInput(
@@ -214,9 +218,13 @@ def _condition_terms(codes) -> list[Term]:
 
 
 def application_set_datasets(*, actor: User, application: Application, requested: dict[Dataset, str]) -> Application:
-    """Set the requested datasets with their justifications (datasets not listed are removed)."""
+    """Set the requested datasets with their justifications (datasets not listed are removed); an
+    application keeps at least one."""
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
+        if not requested:
+            message = "An application asks for at least one dataset."
+            raise InvalidInput(message, fields={"datasets": [message]})
         unpublished = [d.identifier for d in requested if d.status != DatasetStatus.PUBLISHED]
         if unpublished:
             message = f"Not published: {', '.join(unpublished)}."

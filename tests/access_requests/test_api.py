@@ -342,11 +342,13 @@ def test_it_refuses_a_bad_team_member(body, field, draft, alice):
     assert field in response.json()["errors"]
 
 
-def test_it_keeps_the_applicant_on_the_team_and_answers_404_for_a_member_of_another_application(draft, alice, bob):
+def test_it_keeps_the_applicant_on_the_team_and_answers_404_for_a_member_of_another_application(
+    draft, dataset, alice, bob
+):
     client = client_for(alice)
     response = client.delete(f"{BASE}{draft.pk}/team/{draft.team.get(user=alice).pk}/")
     assert response.status_code == 400
-    other = client_for(bob).post(BASE, {"title": "Bob's", "datasets": []}, format="json").json()
+    other = client_for(bob).post(BASE, {"title": "Bob's", "datasets": [dataset.identifier]}, format="json").json()
     foreign = TeamMember.objects.get(application_id=other["id"])
     assert client.delete(f"{BASE}{draft.pk}/team/{foreign.pk}/").status_code == 404
 
@@ -543,10 +545,12 @@ def test_it_refuses_bad_representations(body, field, draft, alice):
 # --- check and transitions ----------------------------------------------------------------
 
 
-def test_the_check_lists_the_problems_as_json(draft, ready, alice):
+def test_the_check_lists_the_problems_as_json(draft, ready, dataset, alice):
     body = client_for(alice).get(f"{BASE}{ready.pk}/check/").json()
     assert body == {"ready": True, "problems": []}
-    incomplete = client_for(alice).post(BASE, {"title": "Empty", "datasets": []}, format="json").json()
+    incomplete = (
+        client_for(alice).post(BASE, {"title": "Empty", "datasets": [dataset.identifier]}, format="json").json()
+    )
     body = client_for(alice).get(f"{BASE}{incomplete['id']}/check/").json()
     assert body["ready"] is False
     assert {"section": "overview", "field": "lay_summary", "code": "required", "message": "Give a lay summary."} in (

@@ -301,11 +301,19 @@ def test_removing_the_applicant_from_the_team_is_a_message(as_user, draft, alice
     assert draft.team.filter(pk=member.pk).exists()
 
 
-def test_removing_a_dataset_goes_through_the_service(as_user, draft, alice):
-    item = draft.requested.get()
+def test_removing_a_dataset_goes_through_the_service(as_user, draft, alice, dataset, other_dataset):
+    svc.application_set_datasets(actor=alice, application=draft, requested={dataset: "", other_dataset: ""})
+    item = draft.requested.get(dataset=other_dataset)
     assert as_user(alice).post(url("dataset-remove", draft.pk, item.pk)).status_code == 302
-    assert not draft.requested.exists()
-    assert last_event("application.datasets_set").payload["datasets"] == []
+    assert [i.dataset for i in draft.requested.all()] == [dataset]
+    assert last_event("application.datasets_set").payload["datasets"] == [dataset.identifier]
+
+
+def test_removing_the_last_dataset_is_refused_with_a_message(as_user, draft, alice, dataset):
+    item = draft.requested.get()
+    response = as_user(alice).post(url("dataset-remove", draft.pk, item.pk), follow=True)
+    assert "An application asks for at least one dataset." in response.content.decode()
+    assert [i.dataset for i in draft.requested.all()] == [dataset]
 
 
 # --- check and submit, withdraw, delete --------------------------------------------------------
