@@ -369,6 +369,25 @@ def guard_for(view_name: str, method: str) -> Guard | None:
     return methods.get("GET" if method == "HEAD" else method)
 
 
+def anonymous_may(view_class, method: str) -> bool:
+    """Whether the table lets an anonymous caller through to `view_class` with `method` (for the API
+    schema: which operations need credentials)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def names(resolver, namespace=""):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                yield from names(entry, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
+            elif isinstance(entry, URLPattern) and getattr(entry.callback, "cls", None) is view_class:
+                yield f"{namespace}{entry.name}"
+
+    for name in names(get_resolver()):
+        guard = guard_for(name, method.upper())
+        if guard is not None:
+            return bool(RULES[guard.rule].allow & ANONYMOUS_RELATIONS)
+    return False
+
+
 def url_patterns(resolver=None, prefix: str = "", namespace: str = ""):
     """(view name, route) for every pattern Django knows, namespaces joined with ':'."""
     from django.urls import URLPattern, URLResolver, get_resolver
