@@ -173,3 +173,16 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def signed_in_long_ago(user, client=None):
+    """A test client signed in as `user` so long ago that the password confirmation has lapsed
+    (decisive acts ask for it again)."""
+    from django.test import Client
+
+    client = client or Client()
+    client.force_login(user)
+    session = client.session
+    session["sudo_until"] = 0
+    session.save()
+    return client

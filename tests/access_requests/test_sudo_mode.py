@@ -10,22 +10,13 @@ from access_requests.models import Application, ApplicationStatus, LegalStatemen
 from portal.services.tokens import api_token_create
 from tests.access_requests.conftest import CHECKLIST_DONE, frozen
 from tests.conftest import PASSWORD
+from tests.helpers import signed_in_long_ago
 
 pytestmark = pytest.mark.django_db
 
 
 def page(name: str, *args) -> str:
     return reverse(f"access_requests:{name}", args=args)
-
-
-def stale(user) -> Client:
-    """Signed in long enough ago that the password confirmation has lapsed."""
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session["sudo_until"] = 0
-    session.save()
-    return client
 
 
 def confirm(client: Client, back: str) -> None:
@@ -40,13 +31,13 @@ def assert_asks_for_the_password(response, back: str) -> None:
 
 
 def test_reading_the_application_does_not_ask(submitted, alice):
-    client = stale(alice)
+    client = signed_in_long_ago(alice)
     assert client.get(page("application-detail", submitted.pk)).status_code == 200
     assert client.get(page("application-submit", submitted.pk)).status_code in (200, 409)
 
 
 def test_submitting_asks_for_the_password_then_goes_through(ready, alice):
-    client = stale(alice)
+    client = signed_in_long_ago(alice)
     back = page("application-submit", ready.pk)
     before = frozen(ready)
     response = client.post(back, HTTP_REFERER=f"http://testserver{back}")
@@ -59,7 +50,7 @@ def test_submitting_asks_for_the_password_then_goes_through(ready, alice):
 
 @pytest.mark.parametrize("act", ["rdo-return", "rdo-forward"])
 def test_the_research_data_office_confirms_before_returning_or_forwarding(act, forwardable, rdo, committee):
-    client = stale(rdo)
+    client = signed_in_long_ago(rdo)
     review = page("rdo-review", forwardable.pk)
     data = {"comment_dpia": "Name the DPO.", "committee": committee.pk} | {"dpia": "Name the DPO."}
     before = frozen(forwardable)
@@ -69,7 +60,7 @@ def test_the_research_data_office_confirms_before_returning_or_forwarding(act, f
 
 
 def test_withdrawing_asks_for_the_password(submitted, alice):
-    client = stale(alice)
+    client = signed_in_long_ago(alice)
     target = page("application-withdraw", submitted.pk)
     before = frozen(submitted)
     assert_asks_for_the_password(client.post(target, {"reason": "Funding ended."}, HTTP_REFERER=target), target)
@@ -77,7 +68,7 @@ def test_withdrawing_asks_for_the_password(submitted, alice):
 
 
 def test_accepting_the_legal_statements_asks_but_other_representation_fields_do_not(draft, alice):
-    client = stale(alice)
+    client = signed_in_long_ago(alice)
     target = page("section-edit", draft.pk, "representations")
     saved = client.post(target, {"institution_legal_name": "University of Latvia"})
     assert saved.status_code == 302 and "confirm-password" not in saved["Location"]
@@ -89,7 +80,7 @@ def test_accepting_the_legal_statements_asks_but_other_representation_fields_do_
 
 
 def test_a_foreign_referer_never_becomes_the_way_back(ready, alice):
-    client = stale(alice)
+    client = signed_in_long_ago(alice)
     response = client.post(page("application-submit", ready.pk), HTTP_REFERER="https://evil.example/phish")
     assert response["Location"] == reverse("sudo") + "?next=%2F"
 
@@ -98,12 +89,10 @@ def test_a_foreign_referer_never_becomes_the_way_back(ready, alice):
 
 
 def api_session(user, *, fresh: bool) -> APIClient:
+    if not fresh:
+        return signed_in_long_ago(user, APIClient())
     client = APIClient()
     client.force_login(user)
-    if not fresh:
-        session = client.session
-        session["sudo_until"] = 0
-        session.save()
     return client
 
 

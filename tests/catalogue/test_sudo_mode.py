@@ -2,24 +2,15 @@
 lapsed is asked for it again, on the pages and in the API, and nothing changes until they give it."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalogue.models import Dataset, DatasetStatus
 from portal.services.tokens import api_token_create
 from tests.conftest import PASSWORD
+from tests.helpers import signed_in_long_ago
 
 pytestmark = pytest.mark.django_db
-
-
-def stale(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session["sudo_until"] = 0
-    session.save()
-    return client
 
 
 def status_of(dataset) -> str:
@@ -36,7 +27,7 @@ def status_of(dataset) -> str:
 def test_the_page_asks_for_the_password_then_acts(fixture, action, body, after, request, steward):
     dataset = request.getfixturevalue(fixture)
     before = status_of(dataset)
-    client = stale(steward)
+    client = signed_in_long_ago(steward)
     target = reverse(f"catalogue:steward-dataset-{action}", args=[dataset.identifier])
     assert client.get(target).status_code == 200  # the confirmation page itself is only read
     response = client.post(target, body, HTTP_REFERER=f"http://testserver{target}")
@@ -67,6 +58,6 @@ def test_the_api_needs_the_password_with_a_token(fixture, action, body, request,
 
 
 def test_editing_a_draft_is_not_a_decisive_act(draft, steward):
-    client = stale(steward)
+    client = signed_in_long_ago(steward)
     response = client.get(reverse("catalogue:steward-dataset-edit", args=[draft.identifier]))
     assert response.status_code == 200

@@ -10,7 +10,7 @@ from portal.errors import InvalidInput, NotPermitted
 from portal.models import ApiToken
 from portal.services.tokens import api_token_create, api_token_revoke, token_digest
 from tests.conftest import PASSWORD
-from tests.helpers import last_event
+from tests.helpers import last_event, signed_in_long_ago
 
 
 def _api(raw=None):
@@ -93,11 +93,7 @@ def test_the_session_also_authenticates_the_api(client, alice):
 
 class TestTokenPage:
     def test_it_asks_for_the_password_once_the_sign_in_is_no_longer_recent(self, client, alice):
-        client.force_login(alice)
-        session = client.session
-        session["sudo_until"] = 0
-        session.save()
-        response = client.get("/settings/tokens/")
+        response = signed_in_long_ago(alice, client).get("/settings/tokens/")
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/confirm-password/")
 
