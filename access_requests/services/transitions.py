@@ -24,6 +24,7 @@ from access_requests.models import (
 from access_requests.permissions import is_applicant, is_rdo
 from access_requests.services.checks import application_check
 from access_requests.services.snapshots import application_snapshot
+from access_requests.services.team import team_member_emails
 from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import Role, User
 from portal.services.audit import audit_record
@@ -53,11 +54,12 @@ def _begin(action: str, application: Application) -> tuple[Application, bool]:
 
 
 def _rdo_users():
-    return list(User.objects.filter(groups__name=Role.RDO, is_active=True))
+    return list(User.objects.filter(groups__name=Role.RDO, is_active=True, email_verified_at__isnull=False))
 
 
 def _team_emails(application: Application) -> list[str]:
-    return [m.email for m in application.team.all()]
+    """Members who accepted, at their proved account address; an open invitation receives nothing here."""
+    return team_member_emails(application)
 
 
 def application_submit(*, actor: User, application: Application) -> Application:
