@@ -7,6 +7,7 @@ tell the caller whether an address already has an account.
 """
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core import signing
 from django.core.cache import cache
@@ -182,6 +183,7 @@ def user_signup(
             )
             _email_proof_send(user)
         elif existing.email_verified_at is not None or not existing.is_active:
+            make_password(password)  # the same work as a new account, so timing tells nothing either
             notification_queue(
                 to=existing.email,
                 template="account_exists",
