@@ -217,9 +217,9 @@ class TeamApi(ApplicationApi):
     actions = {"POST": "team"}
 
     @extend_schema(
-        summary="Add a team member by e-mail (an invitation if they have no account yet)",
+        summary="Invite a team member by e-mail; they join when they accept, signed in with that address",
         request=TeamMemberAddSerializer,
-        responses={201: TeamMemberSerializer, **ERRORS},
+        responses={201: TeamMemberSerializer, **ERRORS, 429: ErrorSerializer},
     )
     def post(self, request, pk: int):
         application = self.application(request, pk)

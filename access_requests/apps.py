@@ -6,4 +6,4 @@ class AccessRequestsConfig(AppConfig):
     verbose_name = "Access requests"
 
     def ready(self) -> None:
-        from access_requests import dashboard, signals  # noqa: F401  (registers panels and receivers)
+        from access_requests import dashboard  # noqa: F401  (registers panels)

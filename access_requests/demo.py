@@ -232,7 +232,9 @@ def _returned(application, people):
 def _forwarded(application, people, committee):
     applicant, rdo = people["researcher"], people["rdo"]
     if "researcher2" in people:
-        svc.team_member_add(actor=applicant, application=application, email=people["researcher2"].email)
+        # Joining is an invitation that the invited researcher accepts.
+        invitation = svc.team_member_add(actor=applicant, application=application, email=people["researcher2"].email)
+        svc.team_invitation_accept(actor=people["researcher2"], member=invitation)
     tr.application_submit(actor=applicant, application=application)
     tr.application_return(
         actor=rdo, application=application, comments={"dpia": "Name the office of the data-protection officer."}

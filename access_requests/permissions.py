@@ -155,3 +155,27 @@ def application_get_for(*, user, pk: int | None = None, reference: str | None = 
             "changed only while it is a draft or returned for revision."
         )
     return application
+
+
+def invitation_from_token(token: str):
+    """The pending team invitation a link's token names, or None (tampered, answered, withdrawn, expired)."""
+    from django.core import signing
+
+    from access_requests.models import TeamMember
+    from access_requests.services.applications import INVITATION_SALT
+
+    try:
+        key = signing.loads(str(token), salt=INVITATION_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(key, str) or not key:
+        return None
+    member = TeamMember.objects.select_related("application").filter(invitation_key=key).first()
+    return member if member is not None and member.invitation_state == "pending" else None
+
+
+def invitation_relations(user, member) -> set[Rel]:
+    """The invitee is whoever is signed in with the proved address the invitation was sent to."""
+    if not _signed_in(user) or user.email_verified_at is None:
+        return set()
+    return {Rel.INVITEE} if user.email.lower() == member.email.lower() else set()

@@ -178,7 +178,7 @@ class RequestedDatasetSerializer(serializers.ModelSerializer):
 
 class TeamMemberSerializer(serializers.ModelSerializer):
     full_name = serializers.CharField(source="user.full_name", default=None, allow_null=True)
-    pending = serializers.SerializerMethodField(help_text="invited by e-mail, not signed up yet")
+    pending = serializers.SerializerMethodField(help_text="invited by e-mail, not accepted (yet): not a member")
 
     class Meta:
         model = TeamMember

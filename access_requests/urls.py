@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests.views import documents, rdo, researcher
+from access_requests.views import documents, invitations, rdo, researcher
 
 app_name = "access_requests"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("", researcher.application_list, name="application-list"),
     path("new/", researcher.application_create, name="application-create"),
     path("queue/", rdo.rdo_queue, name="rdo-queue"),
+    path("invitations/", invitations.invitation_list, name="invitation-list"),
+    path("invitations/<str:token>/", invitations.invitation_respond, name="invitation"),
     path("<int:pk>/", researcher.application_detail, name="application-detail"),
     path("<int:pk>/messages/", researcher.message_create, name="message-create"),
     path("<int:pk>/edit/<str:section>/", researcher.section_edit, name="section-edit"),

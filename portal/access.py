@@ -45,8 +45,9 @@ class Rel(StrEnum):
     # to a dataset
     PUBLISHED = "published"
     HOLDER_STEWARD = "holder_steward"
-    # to a personal object (an API token)
+    # to a personal object: an API token, a team invitation addressed to the caller's proved address
     OWNER = "owner"
+    INVITEE = "invitee"
 
 
 # Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
@@ -104,6 +105,7 @@ RULES: dict[str, Rule] = {
         "dataset", Rel.RESEARCHER, sees="dataset.view", refusal="Only researchers collect datasets to apply for."
     ),
     "token.owner": _rule("token", Rel.OWNER),
+    "invitation.answer": _rule("invitation", Rel.INVITEE),
 }
 for _name, _r in RULES.items():
     _r_sees = _r.sees or (_name if _r.kind else None)
@@ -176,10 +178,23 @@ def _load_token(value):
     return ApiToken.objects.filter(pk=value).first()
 
 
+def _load_invitation(value):
+    from access_requests.permissions import invitation_from_token
+
+    return invitation_from_token(value)
+
+
+def _invitation_relations(user, member) -> set[Rel]:
+    from access_requests.permissions import invitation_relations
+
+    return invitation_relations(user, member)
+
+
 KINDS: dict[str, Kind] = {
     "application": Kind("pk", _load_application, _application_relations, "No such application."),
     "dataset": Kind("identifier", _load_dataset, _dataset_relations, "No such dataset."),
     "token": Kind("pk", _load_token, _token_relations, "No such token."),
+    "invitation": Kind("token", _load_invitation, _invitation_relations, "This invitation is not available."),
 }
 
 
@@ -275,6 +290,13 @@ URLS: dict[str, dict[str, Guard]] = {
     "dashboard": {"GET": SIGNED_IN},
     "login": {"GET": ANYONE, "POST": ANYONE},
     "signup": {"GET": ANYONE, "POST": ANYONE},
+    "signup-done": {"GET": ANYONE},
+    "email-proof-resend": {"GET": ANYONE, "POST": ANYONE},
+    "email-verify": {"GET": ANYONE, "POST": ANYONE},
+    "password_reset": {"GET": ANYONE, "POST": ANYONE},
+    "password_reset_done": {"GET": ANYONE},
+    "password_reset_confirm": {"GET": ANYONE, "POST": ANYONE},
+    "password_reset_complete": {"GET": ANYONE},
     "logout": {"POST": ANYONE},
     "sudo": {"GET": SIGNED_IN, "POST": SIGNED_IN},
     "tokens": {"GET": Guard("signed_in", sudo=True), "POST": Guard("signed_in", sudo=True)},
@@ -309,6 +331,8 @@ URLS: dict[str, dict[str, Guard]] = {
     # application pages
     "access_requests:application-list": {"GET": SIGNED_IN},
     "access_requests:application-create": {"POST": Guard("researcher")},
+    "access_requests:invitation-list": {"GET": SIGNED_IN},
+    "access_requests:invitation": {"GET": Guard("invitation.answer"), "POST": Guard("invitation.answer")},
     "access_requests:rdo-queue": {"GET": Guard("rdo")},
     "access_requests:application-detail": {"GET": APP_VIEW},
     "access_requests:message-create": {"POST": APP_VIEW},

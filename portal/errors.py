@@ -35,3 +35,10 @@ class InvalidInput(DomainError):
 
     status = 400
     code = "invalid"
+
+
+class RateLimited(DomainError):
+    """Too many requests of one kind from one caller; nothing was done."""
+
+    status = 429
+    code = "rate_limited"

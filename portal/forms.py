@@ -1,13 +1,48 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from portal.errors import DomainError
+from portal.ratelimit import client_ip
 
 
 class LoginForm(AuthenticationForm):
+    """Sign-in. An account whose address is not proved yet is told so (only with the right password)."""
+
     username = forms.EmailField(
         label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+    unverified = False
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if self._awaits_email_proof():
+                self.unverified = True
+                raise forms.ValidationError(
+                    "Confirm your e-mail address first: follow the link in the e-mail we sent you. "
+                    "No e-mail? Ask for a new link below.",
+                    code="unverified",
+                ) from None
+            raise
+
+    def _awaits_email_proof(self) -> bool:
+        # Only after axes counted this attempt (authenticate above) and did not refuse it as locked out.
+        from portal.models import User
+
+        if getattr(self.request, "axes_locked_out", False):
+            return False
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not username or not password:
+            return False
+        user = User.objects.filter(email__iexact=username, is_active=True, email_verified_at__isnull=True).first()
+        return user is not None and user.check_password(password)
 
 
 class SignupForm(forms.Form):
@@ -27,12 +62,8 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self):
-        from portal.models import User
-
-        email = self.cleaned_data["email"].lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address exists already: sign in instead.")
-        return email
+        # Never say here whether the address has an account: the e-mail sent to it says so.
+        return self.cleaned_data["email"].lower()
 
     def clean_country(self):
         country = self.cleaned_data["country"].upper()
@@ -54,18 +85,90 @@ class SignupForm(forms.Form):
         return data
 
 
+class EmailProofResendForm(forms.Form):
+    email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class PasswordResetRequestForm(forms.Form):
+    """Asks for a reset link. Answers the same for every address; rate-limited per client and address.
+
+    The link goes through the e-mail outbox, and only to an active account with a proved address
+    (an unproved one proves it first, with a new confirmation link).
+    """
+
+    email = forms.EmailField(
+        label="E-mail address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_email(self):
+        from portal.services.accounts import password_reset_limit
+
+        email = self.cleaned_data["email"].strip().lower()
+        try:
+            password_reset_limit(email=email, client=client_ip(self.request))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+        return email
+
+    def save(self, **kwargs) -> None:
+        from django.db import transaction
+
+        from portal.models import User
+        from portal.services.notifications import notification_queue
+
+        email = self.cleaned_data["email"]
+        with transaction.atomic():
+            users = User.objects.filter(email__iexact=email, is_active=True, email_verified_at__isnull=False)
+            for user in users:
+                if not user.has_usable_password():
+                    continue
+                path = reverse(
+                    "password_reset_confirm",
+                    kwargs={
+                        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                        "token": default_token_generator.make_token(user),
+                    },
+                )
+                notification_queue(
+                    to=user.email,
+                    template="password_reset",
+                    context={
+                        "user": user,
+                        "url": settings.SITE_URL + path,
+                        "minutes": max(1, settings.PASSWORD_RESET_TIMEOUT // 60),
+                    },
+                )
+
+
+class PasswordSetForm(SetPasswordForm):
+    """The new password after a reset link; the change is audited."""
+
+    def save(self, commit=True):
+        from portal.services.accounts import user_password_set
+
+        return user_password_set(
+            actor=self.user, user=self.user, password=self.cleaned_data["new_password1"], reason="reset_link"
+        )
+
+
 class SudoForm(forms.Form):
     password = forms.CharField(
         label="Your password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True})
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, request, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.request = request
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        if authenticate(username=self.user.email, password=password) is None:
+        # With the request, so django-axes counts wrong passwords here as it does at sign-in.
+        if authenticate(self.request, username=self.user.email, password=password) is None:
             raise forms.ValidationError("That is not your password.")
         return password
 

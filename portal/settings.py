@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_filters",
     "guardian",
+    "axes",
     "portal",
     "catalogue",
     "access_requests",
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.access.AccessGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in during a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -90,7 +93,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # django-axes' lockout check first, then passwords; an unproved e-mail address signs in to nothing.
+    "portal.backends.PortalBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No guardian "AnonymousUser" row: the public never holds object permissions.
@@ -108,6 +112,39 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # Decisive legal acts (voting, signing, issuing access) ask for the password again after this.
 SUDO_MODE_SECONDS = env_int("SUDO_MODE_SECONDS", 15 * 60)
+
+# Identity: a self-registered account proves its e-mail address through a signed link before it
+# can sign in; team invitations are accepted by the invited, verified address.
+EMAIL_PROOF_MAX_AGE_SECONDS = env_int("EMAIL_PROOF_MAX_AGE_SECONDS", 2 * 24 * 3600)
+TEAM_INVITATION_MAX_AGE_DAYS = env_int("TEAM_INVITATION_MAX_AGE_DAYS", 14)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
+# Rate limits (count per hour, kept in the cache): per client address for sign-ups, resent
+# e-mail-proof links and password resets, per target address for the e-mails these send, and per
+# inviting user for team invitations. Over a limit, pages show a form error and the API answers 429.
+SIGNUP_RATE_PER_HOUR = env_int("SIGNUP_RATE_PER_HOUR", 10)
+PASSWORD_RESET_RATE_PER_HOUR = env_int("PASSWORD_RESET_RATE_PER_HOUR", 10)
+EMAIL_RATE_PER_ADDRESS_PER_HOUR = env_int("EMAIL_RATE_PER_ADDRESS_PER_HOUR", 3)
+INVITATION_RATE_PER_HOUR = env_int("INVITATION_RATE_PER_HOUR", 30)
+
+# Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failed sign-ins for one account, or
+# from one client address, further attempts are refused for LOGIN_COOLOFF_MINUTES, even with the
+# right password. Failures are kept in axes' own table, not in the audit chain.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "portal.backends.axes_username"
+# A success does not wipe the failures: an attacker signing in to their own account must not reset
+# the count against someone else's; failures expire after the cool-off instead.
+AXES_RESET_ON_SUCCESS = False
+# A refused attempt during a lockout neither extends it nor adds a row.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "portal.views.lockout"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "portal.ratelimit.client_ip"
+# Behind reverse proxies, how many of them append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")

@@ -1,21 +1,32 @@
 """Pages of the portal app: sign-in, dashboard, API tokens, the audit log."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.dashboard import panels_for
 from portal.errors import DomainError
-from portal.forms import ApiTokenForm, AuditFilterForm, LoginForm, SignupForm, SudoForm
-from portal.models import ApiToken, AuditChainHead, AuditEvent, Role
-from portal.services.accounts import user_create
+from portal.forms import (
+    ApiTokenForm,
+    AuditFilterForm,
+    EmailProofResendForm,
+    LoginForm,
+    PasswordResetRequestForm,
+    PasswordSetForm,
+    SignupForm,
+    SudoForm,
+)
+from portal.models import ApiToken, AuditChainHead, AuditEvent
+from portal.ratelimit import client_ip
+from portal.services.accounts import email_proof_resend, email_proof_user, email_verify, user_signup
 from portal.services.tokens import api_token_create, api_token_revoke
 from portal.sudo import require_sudo_mode, sudo_mode_start
 
@@ -26,26 +37,99 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+def lockout(request, original_response=None, credentials=None):
+    """django-axes' answer while an account or client address is locked out (AXES_LOCKOUT_CALLABLE)."""
+    minutes = max(1, round(float(settings.AXES_COOLOFF_TIME) * 60))
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def _domain_error_on(form, exc: DomainError) -> None:
+    for field, errors in exc.fields.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+    if not exc.fields:
+        form.add_error(None, exc.message)
+
+
 def signup(request):
-    """Researchers create their own account; pending team invitations for the address are claimed."""
+    """Researchers create their own account, which can sign in once the e-mail address is proved.
+
+    The answer is the same whether or not the address has an account: the e-mail sent to it says.
+    """
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = user_create(
-            actor="self-registration",
-            email=data["email"],
-            full_name=data["full_name"],
-            password=data["password1"],
-            roles=[Role.RESEARCHER],
-            organisation=data["organisation"],
-            country=data["country"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome! Your researcher account is ready.")
-        return redirect("dashboard")
+        try:
+            user_signup(
+                email=data["email"],
+                full_name=data["full_name"],
+                password=data["password1"],
+                organisation=data["organisation"],
+                country=data["country"],
+                client=client_ip(request),
+            )
+        except DomainError as exc:
+            _domain_error_on(form, exc)
+        else:
+            return redirect("signup-done")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def signup_done(request):
+    return render(request, "registration/signup_done.html")
+
+
+@require_http_methods(["GET", "POST"])
+def email_verify_page(request, token: str):
+    """The link in the e-mail-proof message: GET asks to confirm, POST proves the address."""
+    if request.method == "POST":
+        try:
+            email_verify(token=token)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("email-proof-resend")
+        messages.success(request, "Your e-mail address is confirmed. Sign in to start.")
+        return redirect("login")
+    valid = email_proof_user(token) is not None
+    return render(request, "registration/email_verify.html", {"valid": valid}, status=200 if valid else 400)
+
+
+def email_proof_resend_page(request):
+    """A new e-mail-proof link; the same answer whether or not the address awaits one."""
+    form = EmailProofResendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            email_proof_resend(email=form.cleaned_data["email"], client=client_ip(request))
+        except DomainError as exc:
+            _domain_error_on(form, exc)
+        else:
+            return redirect("signup-done")
+    return render(request, "registration/email_proof_resend.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetRequestForm
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = PasswordSetForm
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"
 
 
 @login_required
@@ -60,7 +144,7 @@ def sudo(request):
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = "/"
-    form = SudoForm(request.POST or None, user=request.user)
+    form = SudoForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         sudo_mode_start(request)
         return redirect(next_url)

@@ -115,6 +115,40 @@ def _reference_data(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and lockout marks live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    if "locmem" in settings.CACHES["default"]["BACKEND"].lower():
+        cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _client_login_with_request():
+    """`Client.login` calls authenticate() without a request, which django-axes refuses; give it one.
+
+    Each test's database transaction rolls back axes' failure rows, so logins in one test never
+    lock out another.
+    """
+    from django.http import HttpRequest
+    from django.test import Client
+
+    original = Client.login
+
+    def login(self, **credentials):
+        if "request" not in credentials:
+            request = HttpRequest()
+            request.META["REMOTE_ADDR"] = "127.0.0.1"
+            credentials["request"] = request
+        return original(self, **credentials)
+
+    Client.login = login
+    yield
+    Client.login = original
+
+
+@pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own storage roots: dataset files (one area per holder) and documents."""
     settings.DATASET_STORAGE_ROOT = tmp_path / "datasets"

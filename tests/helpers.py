@@ -30,6 +30,14 @@ def change_events() -> int:
     return AuditEvent.objects.exclude(verb="access.refused").count()
 
 
+def team_join(*, application, inviter, user, role: str = "Researcher"):
+    """Put `user` on the team the only way the product allows: `inviter` invites, `user` accepts."""
+    from access_requests.services import applications as svc
+
+    member = svc.team_member_add(actor=inviter, application=application, email=user.email, role=role)
+    return svc.team_invitation_accept(actor=user, member=member)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,6 +3,7 @@ representations, RDO review, messages. Status changes only in access_requests.se
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class ApplicationStatus(models.TextChoices):
@@ -138,7 +139,13 @@ class ApplicationDataset(models.Model):
 
 
 class TeamMember(models.Model):
-    """A team member: an existing user, or an invitation by e-mail that becomes one on sign-up."""
+    """A member of an application's team, or an invitation to become one.
+
+    Joining is always an invitation by e-mail that the invited person accepts, signed in with a
+    proved address equal to the invited one; `user` and `joined_at` are set only on acceptance,
+    and only then does the person hold the application's object permissions or receive its
+    notifications. The applicant's own row is created joined.
+    """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="team")
     user = models.ForeignKey(
@@ -148,6 +155,12 @@ class TeamMember(models.Model):
     role = models.CharField(max_length=100, default="Researcher")
     invited_at = models.DateTimeField(auto_now_add=True)
     joined_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey("portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invitation_key = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="secret in the invitation link; renewed on re-invitation"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="the invitation lapses then")
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -155,6 +168,21 @@ class TeamMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} on {self.application.reference}"
+
+    @property
+    def is_member(self) -> bool:
+        return self.joined_at is not None and self.user_id is not None
+
+    @property
+    def invitation_state(self) -> str:
+        """member | pending | declined | expired"""
+        if self.is_member:
+            return "member"
+        if self.declined_at is not None:
+            return "declined"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
 
 
 class EthicsApproval(models.Model):

@@ -5,11 +5,14 @@ Every function here refuses to change an application that is not a draft or retu
 the audit chain in the same transaction.
 """
 
-from datetime import date
+import secrets
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
@@ -38,6 +41,7 @@ from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabular
 from portal.access import require_actor
 from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import User
+from portal.ratelimit import rate_limit_check
 from portal.services.audit import audit_record
 from portal.services.notifications import notification_queue
 
@@ -243,40 +247,77 @@ def application_set_datasets(*, actor: User, application: Application, requested
     return application
 
 
+INVITATION_SALT = "access_requests.team-invitation"
+
+
+def team_invitation_path(member: TeamMember) -> str:
+    """The signed link in the invitation e-mail; it stops working when the invitation is renewed or removed."""
+    token = signing.dumps(member.invitation_key, salt=INVITATION_SALT)
+    return reverse("access_requests:invitation", kwargs={"token": token})
+
+
+def team_invitation_url(member: TeamMember) -> str:
+    return settings.SITE_URL + team_invitation_path(member)
+
+
+def _invite(*, actor: User, application: Application, member: TeamMember) -> None:
+    member.invited_by = actor
+    member.invited_at = timezone.now()
+    member.invitation_key = secrets.token_urlsafe(32)
+    member.expires_at = timezone.now() + timedelta(days=settings.TEAM_INVITATION_MAX_AGE_DAYS)
+    member.declined_at = None
+    member.save()
+    notification_queue(
+        to=member.email,
+        template="team_invitation",
+        context={
+            "application": application,
+            "inviter": actor,
+            "member": member,
+            "url": team_invitation_url(member),
+            "days": settings.TEAM_INVITATION_MAX_AGE_DAYS,
+        },
+    )
+
+
 def team_member_add(*, actor: User, application: Application, email: str, role: str = "Researcher") -> TeamMember:
-    """Add a team member by e-mail: an existing user joins at once, anyone else is invited."""
+    """Invite someone to the team by e-mail. Nobody joins until they accept (`team_invitation_accept`).
+
+    The answer is the same whether or not the address has an account: no account is looked up.
+    A declined or expired invitation to the same address is renewed (a new link; the old one
+    stops working). Rate-limited per inviting user (INVITATION_RATE_PER_HOUR).
+    """
     email = User.objects.normalize_email(email or "").lower().strip()
     if "@" not in email:
         raise InvalidInput("Give an e-mail address.", fields={"email": ["Enter a valid e-mail address."]})
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
-        if application.team.filter(email=email).exists():
-            raise InvalidInput(f"{email} is already on the team.", fields={"email": ["Already on the team."]})
-        user = User.objects.filter(email__iexact=email, is_active=True).first()
-        member = TeamMember.objects.create(
-            application=application,
-            user=user,
-            email=email,
-            role=role.strip() or "Researcher",
-            joined_at=timezone.now() if user else None,
+        rate_limit_check(
+            scope="team-invitation",
+            subject=str(actor.pk),
+            limit=settings.INVITATION_RATE_PER_HOUR,
+            message="You have sent too many invitations in the last hour: try again later.",
         )
-        if user:
-            _grant_team_perms(user, application)
+        member = application.team.select_for_update().filter(email=email).first()
+        if member is not None and member.invitation_state in {"member", "pending"}:
+            state = "on the team" if member.is_member else "invited"
+            raise InvalidInput(f"{email} is {state} already.", fields={"email": [f"Already {state}."]})
+        renewed = member is not None
+        if member is None:
+            member = TeamMember(application=application, email=email)
+        member.role = role.strip() or "Researcher"
+        _invite(actor=actor, application=application, member=member)
         audit_record(
             actor=actor,
-            verb="application.team_add",
+            verb="application.team_invite",
             target=application,
-            payload={"email": email, "invited": user is None},
-        )
-        notification_queue(
-            to=email,
-            template="team_invitation" if user is None else "team_added",
-            context={"application": application, "inviter": actor, "member": member},
+            payload={"email": email, "role": member.role, "renewed": renewed},
         )
     return member
 
 
 def team_member_remove(*, actor: User, application: Application, member: TeamMember) -> None:
+    """Remove a member, or withdraw an invitation (its link stops working). The applicant stays."""
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
         if member.application_id != application.pk:
@@ -286,23 +327,93 @@ def team_member_remove(*, actor: User, application: Application, member: TeamMem
         if member.user_id:
             remove_perm(VIEW, member.user, application)
             remove_perm(CHANGE, member.user, application)
-        audit_record(actor=actor, verb="application.team_remove", target=application, payload={"email": member.email})
+        audit_record(
+            actor=actor,
+            verb="application.team_remove",
+            target=application,
+            payload={"email": member.email, "was": member.invitation_state},
+        )
         member.delete()
 
 
-def team_invitations_claim(*, user: User) -> int:
-    """Turn pending invitations for `user`'s e-mail into memberships (on sign-up)."""
+def team_invitation_find(*, user: User, token: str) -> TeamMember | None:
+    """The open invitation behind a link, if it is addressed to `user`'s proved address; else None.
+
+    A link followed by anyone else (another address, an unproved account, a tampered or expired
+    link, a withdrawn or answered invitation) finds nothing, and the caller learns nothing.
+    """
+    if not getattr(user, "is_authenticated", False) or user.email_verified_at is None:
+        return None
+    try:
+        key = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(key, str) or not key:
+        return None
+    member = (
+        TeamMember.objects.select_related("application", "invited_by")
+        .filter(invitation_key=key, email__iexact=user.email)
+        .first()
+    )
+    if member is None or member.invitation_state != "pending":
+        return None
+    return member
+
+
+def team_invitations_open_for(*, user: User) -> list[TeamMember]:
+    """Open invitations to `user`'s proved address, newest first."""
+    if not getattr(user, "is_authenticated", False) or user.email_verified_at is None:
+        return []
+    members = (
+        TeamMember.objects.select_related("application", "invited_by")
+        .filter(email__iexact=user.email, joined_at__isnull=True, declined_at__isnull=True)
+        .exclude(invitation_key="")
+        .filter(expires_at__gt=timezone.now())
+        .order_by("-invited_at")
+    )
+    return list(members)
+
+
+def _open_invitation(*, actor: User, member: TeamMember) -> TeamMember:
+    """Lock the invitation and refuse unless it is open and addressed to the actor's proved address."""
+    locked = TeamMember.objects.select_for_update().select_related("application").filter(pk=member.pk).first()
+    if (
+        locked is None
+        or actor.email_verified_at is None
+        or locked.email.lower() != actor.email.lower()
+        or locked.invitation_state != "pending"
+    ):
+        raise NotPermitted("This invitation is not open to you.", code="invitation_unavailable")
+    return locked
+
+
+def team_invitation_accept(*, actor: User, member: TeamMember) -> TeamMember:
+    """The invited person joins the team: only now do they see the application and its documents."""
     with transaction.atomic():
-        pending = list(TeamMember.objects.select_for_update().filter(email__iexact=user.email, user__isnull=True))
-        for member in pending:
-            member.user = user
-            member.joined_at = timezone.now()
-            member.save(update_fields=["user", "joined_at"])
-            _grant_team_perms(user, member.application)
-            audit_record(
-                actor=user, verb="application.team_join", target=member.application, payload={"email": user.email}
-            )
-    return len(pending)
+        member = _open_invitation(actor=actor, member=member)
+        application = member.application
+        if application.team.filter(user=actor).exclude(pk=member.pk).exists():
+            raise InvalidInput("You are on this application's team already.")
+        member.user = actor
+        member.joined_at = timezone.now()
+        member.invitation_key = ""
+        member.save(update_fields=["user", "joined_at", "invitation_key"])
+        _grant_team_perms(actor, application)
+        audit_record(actor=actor, verb="application.team_accept", target=application, payload={"email": member.email})
+    return member
+
+
+def team_invitation_decline(*, actor: User, member: TeamMember) -> TeamMember:
+    """The invited person says no; the link stops working and the team sees "declined"."""
+    with transaction.atomic():
+        member = _open_invitation(actor=actor, member=member)
+        member.declined_at = timezone.now()
+        member.invitation_key = ""
+        member.save(update_fields=["declined_at", "invitation_key"])
+        audit_record(
+            actor=actor, verb="application.team_decline", target=member.application, payload={"email": member.email}
+        )
+    return member
 
 
 def _covered(application: Application, dataset_ids) -> list[ApplicationDataset]:

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from access_requests.models import Application, Message
 from access_requests.permissions import can_view, is_reviewer
+from access_requests.services.team import team_member_emails
 from portal.errors import InvalidInput, NotPermitted
 from portal.models import Role, User
 from portal.services.audit import audit_record
@@ -37,10 +38,15 @@ def message_post(*, actor: User, application: Application, body: str, internal: 
 
 
 def _recipients(actor: User, application: Application, internal: bool) -> list[str]:
-    reviewers = set(User.objects.filter(groups__name=Role.RDO, is_active=True).values_list("email", flat=True))
+    reviewers = set(
+        User.objects.filter(groups__name=Role.RDO, is_active=True, email_verified_at__isnull=False).values_list(
+            "email", flat=True
+        )
+    )
     if application.committee_id:
         reviewers |= set(application.committee.members.values_list("email", flat=True))
-    team = {m.email for m in application.team.all()}
+    # Only members who accepted; an open invitation never receives the application's messages.
+    team = set(team_member_emails(application))
     recipients = reviewers if internal or actor.email in team else team | reviewers
     recipients.discard(actor.email)
     return sorted(recipients)

@@ -23,6 +23,7 @@ from access_requests.models import (
 )
 from access_requests.services.checks import application_check
 from access_requests.services.snapshots import application_snapshot
+from access_requests.services.team import team_member_emails
 from portal.access import require_actor
 from portal.errors import InvalidInput, TransitionError
 from portal.models import Role, User
@@ -64,11 +65,12 @@ def _begin(action: str, application: Application, actor: User) -> tuple[Applicat
 
 
 def _rdo_users():
-    return list(User.objects.filter(groups__name=Role.RDO, is_active=True))
+    return list(User.objects.filter(groups__name=Role.RDO, is_active=True, email_verified_at__isnull=False))
 
 
 def _team_emails(application: Application) -> list[str]:
-    return [m.email for m in application.team.all()]
+    """Members who accepted, at their proved account address; an open invitation receives nothing here."""
+    return team_member_emails(application)
 
 
 def application_submit(*, actor: User, application: Application) -> Application:

@@ -216,7 +216,12 @@ def _edit_team(request, application):
             actor=request.user, application=application, email=data["email"], role=data["role"]
         ),
     ):
-        return _saved(request, application, Section.TEAM, f"{form.cleaned_data['email']} is on the team now.")
+        return _saved(
+            request,
+            application,
+            Section.TEAM,
+            f"Invitation sent to {form.cleaned_data['email']}: they join once they accept.",
+        )
     context = {"form": form, "team": application.team.select_related("user")}
     return _edit_page(request, application, Section.TEAM, context)
 

@@ -72,6 +72,8 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(digest=token_digest(raw)).first()
     if token is None or not token.is_active or not token.user.is_active:
         return None
+    if token.user.email_verified_at is None:  # an unproved address gives no access, token or not
+        return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

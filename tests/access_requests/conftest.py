@@ -217,7 +217,9 @@ def in_review(forwardable, rdo, committee, chair, member):
 @pytest.fixture
 def team_of_two(draft, alice, bob):
     """Alice's draft with Bob on the team."""
-    svc.team_member_add(actor=alice, application=draft, email=bob.email, role="Radiologist")
+    from tests.helpers import team_join
+
+    team_join(application=draft, inviter=alice, user=bob, role="Radiologist")
     return draft
 
 

@@ -323,12 +323,12 @@ def test_the_team_invites_a_member_and_removes_them(draft, alice):
     response = client.post(f"{BASE}{draft.pk}/team/", {"email": "eve@lab.example", "role": "Physicist"}, format="json")
     assert response.status_code == 201, response.content
     assert (response.json()["pending"], response.json()["role"]) == (True, "Physicist")
-    assert last_event().verb == "application.team_add"
+    assert last_event().verb == "application.team_invite"
     assert OutboxEmail.objects.filter(template="team_invitation", to=["eve@lab.example"]).exists()
     response = client.delete(f"{BASE}{draft.pk}/team/{response.json()['id']}/")
     assert response.status_code == 204
     event = last_event()
-    assert (event.verb, event.payload) == ("application.team_remove", {"email": "eve@lab.example"})
+    assert (event.verb, event.payload) == ("application.team_remove", {"email": "eve@lab.example", "was": "pending"})
     assert not TeamMember.objects.filter(email="eve@lab.example").exists()
 
 

@@ -18,7 +18,7 @@ from access_requests.services.transitions import (
 )
 from catalogue.models import BasketItem
 from tests.access_requests.conftest import pdf_bytes
-from tests.helpers import change_events, last_event
+from tests.helpers import change_events, last_event, team_join
 
 
 def url(name: str, *args) -> str:
@@ -46,7 +46,7 @@ def returned(submitted, rdo):
 
 @pytest.fixture
 def team_bob(draft, alice, bob):
-    svc.team_member_add(actor=alice, application=draft, email=bob.email)
+    team_join(application=draft, inviter=alice, user=bob)
     return bob
 
 
@@ -291,7 +291,7 @@ def test_a_team_member_is_invited_by_email_and_a_duplicate_refused(as_user, draf
     assert draft.team.filter(email="new@x.example", user__isnull=True).exists()
     again = client.post(url("section-edit", draft.pk, "team"), member)
     assert again.status_code == 400
-    assert "Already on the team." in again.content.decode()
+    assert "Already invited" in again.content.decode()
 
 
 def test_removing_the_applicant_from_the_team_is_a_message(as_user, draft, alice):
@@ -352,7 +352,7 @@ def test_check_and_submit_is_404_for_outsiders_and_403_for_the_rdo(as_user, retu
 
 
 def test_a_team_member_sees_the_check_but_cannot_submit(as_user, ready, alice, bob):
-    svc.team_member_add(actor=alice, application=ready, email=bob.email)
+    team_join(application=ready, inviter=alice, user=bob)
     client = as_user(bob)
     assert "Only the applicant" in client.get(url("application-submit", ready.pk)).content.decode()
     response = client.post(url("application-submit", ready.pk))

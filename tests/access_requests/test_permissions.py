@@ -114,18 +114,22 @@ def test_a_steward_sees_it_while_it_requests_their_data_and_not_after(returned, 
 # --- team membership ----------------------------------------------------------------------
 
 
-def test_an_invited_person_joins_the_team_when_they_sign_up(draft, alice):
+def test_an_invited_person_joins_the_team_only_by_accepting(draft, alice):
     member = svc.team_member_add(actor=alice, application=draft, email="Dora@New.example", role="Physicist")
     assert (member.user, member.email) == (None, "dora@new.example")
     assert OutboxEmail.objects.filter(template="team_invitation", to=["dora@new.example"]).exists()
     dora = user_create(
-        actor="self-registration", email="dora@new.example", full_name="Dora New", password="x", roles=["researcher"]
+        actor="system:test", email="dora@new.example", full_name="Dora New", password="x", roles=["researcher"]
     )
+    member.refresh_from_db()
+    assert (member.user, member.joined_at) == (None, None)
+    assert _sees(dora, draft) is False
+    svc.team_invitation_accept(actor=dora, member=member)
     member.refresh_from_db()
     assert (member.user, member.joined_at is not None) == (dora, True)
     assert _sees(dora, draft) is True
     assert application_get_for(user=dora, pk=draft.pk, action="edit") == draft
-    event = last_event("application.team_join")
+    event = last_event("application.team_accept")
     assert (event.actor, event.target_id, event.payload) == (dora, str(draft.pk), {"email": "dora@new.example"})
 
 

@@ -12,6 +12,7 @@ from catalogue.models import BasketItem
 from portal.errors import NotPermitted
 from tests.access_requests.conftest import CHECKLIST_DONE, complete, frozen
 from tests.conftest import PASSWORD, _person
+from tests.helpers import team_join
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +61,7 @@ def _own_submitted(rdo_researcher, dataset):
 
 def _on_team_submitted(alice, rdo_researcher, dataset):
     application = svc.application_create(actor=alice, title="Alice's study", datasets=[dataset])
-    svc.team_member_add(actor=alice, application=application, email=rdo_researcher.email)
-    accept = getattr(svc, "team_invitation_accept", None)
-    if accept is not None:
-        accept(actor=rdo_researcher, member=application.team.get(email=rdo_researcher.email))
+    team_join(application=application, inviter=alice, user=rdo_researcher)
     complete(application, alice)
     return tr.application_submit(actor=alice, application=application)
 

@@ -39,6 +39,7 @@ from portal.access import RULES, URLS, Rel
 from portal.models import ApiToken, OutboxEmail
 from tests.access_requests.conftest import CHECKLIST_DONE, complete, make_dataset, pdf_upload
 from tests.conftest import _person
+from tests.helpers import team_join
 
 pytestmark = pytest.mark.django_db
 
@@ -96,10 +97,15 @@ def token_relations(persona: str, variant: str) -> set:
     return {Rel.OWNER} if persona == "applicant" else set()
 
 
+def invitation_relations(persona: str, variant: str) -> set:
+    return {Rel.INVITEE} if persona == "outsider" else set()  # the outsider is invited, not yet on the team
+
+
 OBJECT_RELATIONS = {
     "application": application_relations_expected,
     "dataset": dataset_relations,
     "token": token_relations,
+    "invitation": invitation_relations,
 }
 
 
@@ -127,14 +133,7 @@ class World:
     kwargs: dict  # parameter name -> value, for the application's sub-objects
     datasets: dict  # variant -> identifier
     token: ApiToken
-
-
-def _join(application, user, inviter):
-    svc.team_member_add(actor=inviter, application=application, email=user.email, role="Researcher")
-    accept = getattr(svc, "team_invitation_accept", None)
-    if accept is not None:  # invitations are accepted by the invitee
-        member = application.team.get(email=user.email)
-        accept(actor=user, member=member)
+    invitation: str  # the link token of a pending invitation to the outsider
 
 
 def build_world(state: str) -> World:
@@ -181,8 +180,8 @@ def build_world(state: str) -> World:
 
     applicant = people["applicant"]
     application = svc.application_create(actor=applicant, title="Breast density and AI", datasets=[published])
-    _join(application, people["team"], applicant)
-    _join(application, people["rdo_on_team"], applicant)
+    team_join(application=application, inviter=applicant, user=people["team"])
+    team_join(application=application, inviter=applicant, user=people["rdo_on_team"])
     application = complete(application, applicant)
     svc.dpia_update(
         actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
@@ -202,6 +201,8 @@ def build_world(state: str) -> World:
     assert application.status == state
 
     token, _ = api_token_create(actor=applicant, name="matrix", days=30)
+    invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
+    invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
     clients = {"anonymous": Client()}
     for persona, user in people.items():
         client = Client()
@@ -219,6 +220,7 @@ def build_world(state: str) -> World:
         "approval_id": approval.pk,
         "risk_pk": risk.pk,
         "risk_id": risk.pk,
+        "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
     }
     return World(
         application,
@@ -227,6 +229,7 @@ def build_world(state: str) -> World:
         kwargs,
         {"published": published.identifier, "draft": draft_dataset.identifier},
         token,
+        invitation,
     )
 
 
@@ -252,12 +255,19 @@ def variants(name: str, route: str, world: World):
     for param in params:
         if param in world.kwargs:
             base[param] = world.kwargs[param]
-        elif param not in ("pk", "identifier", "section"):
+        elif param not in ("pk", "identifier", "section", "token"):
             raise AssertionError(f"{name}: the matrix has no object for URL parameter <{param}>; add one")
     if "identifier" in params:
         for variant, identifier in world.datasets.items():
             yield variant, {**base, "identifier": identifier}, "dataset", variant
         yield "missing", {**base, "identifier": "NO-SUCH-DATASET"}, "dataset", "missing"
+        return
+    if "token" in params:
+        if "invitation" in kinds:
+            yield "invitation", {**base, "token": world.invitation}, "invitation", "real"
+            yield "tampered", {**base, "token": world.invitation[:-2] + "xx"}, "invitation", "missing"
+        else:
+            yield "", {**base, "token": "not-a-real-token"}, None, None
         return
     if "pk" in params:
         kind = kinds.pop() if kinds else "application"
