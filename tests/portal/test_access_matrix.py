@@ -182,6 +182,8 @@ def build_world(state: str) -> World:
     application = svc.application_create(actor=applicant, title="Breast density and AI", datasets=[published])
     team_join(application=application, inviter=applicant, user=people["team"])
     team_join(application=application, inviter=applicant, user=people["rdo_on_team"])
+    invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
+    invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
     application = complete(application, applicant)
     svc.dpia_update(
         actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
@@ -201,8 +203,6 @@ def build_world(state: str) -> World:
     assert application.status == state
 
     token, _ = api_token_create(actor=applicant, name="matrix", days=30)
-    invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
-    invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
     clients = {"anonymous": Client()}
     for persona, user in people.items():
         client = Client()
