@@ -107,9 +107,11 @@ RULES: dict[str, Rule] = {
     "token.owner": _rule("token", Rel.OWNER),
     "invitation.answer": _rule("invitation", Rel.INVITEE),
 }
-for _name, _r in RULES.items():
-    _r_sees = _r.sees or (_name if _r.kind else None)
-    object.__setattr__(_r, "sees", _r_sees)
+
+
+def seeing(rule: Rule) -> Rule:
+    """The rule that decides whether a caller may see the object `rule` is about (itself if it says none)."""
+    return RULES[rule.sees] if rule.sees else rule
 
 
 # --- relations ------------------------------------------------------------------------------
@@ -216,8 +218,8 @@ def decide(user, rule_name: str, obj=None) -> int:
     rule = RULES[rule_name]
     signed_in = user is not None and user.is_authenticated and user.is_active
     anonymous_may = bool(rule.allow & ANONYMOUS_RELATIONS)
-    held = relations(user, obj, rule.kind) if obj is not None or rule.kind is None else relations(user)
-    if rule.kind is not None and (obj is None or not held & RULES[rule.sees].allow):
+    held = relations(user, obj, rule.kind)
+    if rule.kind is not None and (obj is None or not held & seeing(rule).allow):
         return 404 if signed_in or anonymous_may else 401
     if held & rule.allow:
         return 200

@@ -9,6 +9,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from access_requests.services import applications as svc
+from portal.demo import DEMO_PASSWORD
 from portal.services.tokens import api_token_create
 from tests.access_requests.conftest import (  # noqa: F401 (fixtures, shared with the applications tests)
     complete,
@@ -52,11 +53,11 @@ def demo(db, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def token_for(db):
-    """`Authorization` headers carrying a fresh personal API token of a user."""
+    """Headers carrying a fresh personal API token of a (demo) user, and its password for decisive acts."""
 
-    def make(user) -> dict[str, str]:
+    def make(user, password: str = DEMO_PASSWORD) -> dict[str, str]:
         _, raw = api_token_create(actor=user, name="api tests", days=1)
-        return {"Authorization": f"Bearer {raw}"}
+        return {"Authorization": f"Bearer {raw}", "X-Confirm-Password": password}
 
     return make
 

@@ -24,6 +24,7 @@ from portal.errorpages import server_error
 from portal.errors import InvalidInput
 from portal.serializers import UNKNOWN_FIELD
 from tests.access_requests.conftest import make_dataset, pdf_upload
+from tests.conftest import PASSWORD
 
 APPLICATIONS = "/api/v1/applications/"
 
@@ -44,6 +45,7 @@ def client_for(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
         client.force_authenticate(user)
+        client.credentials(HTTP_X_CONFIRM_PASSWORD=PASSWORD)  # decisive acts ask for the password
     return client
 
 

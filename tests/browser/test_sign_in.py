@@ -52,9 +52,7 @@ def test_a_wrong_password_shows_an_error_in_the_browser(live_server, page, demo)
 def test_a_researcher_creates_an_api_token_in_the_browser(live_server, page, demo):
     person = PEOPLE[0]
     sign_in(page, live_server.url, person.email, DEMO_PASSWORD)
-    page.get_by_role("link", name="API tokens").click()
-    page.get_by_label("Your password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("link", name="API tokens").click()  # seconds after signing in: no second password prompt
     page.get_by_label("Name").fill("notebook")
     page.get_by_role("button", name="Create token").click()
     token = page.get_by_label("Token", exact=True).input_value()

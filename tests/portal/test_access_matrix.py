@@ -115,7 +115,7 @@ def expected(rule_name: str, held: set, object_exists: bool = True) -> int:
     rule = RULES[rule_name]
     anonymous_may = bool(rule.allow & {Rel.ANYONE, Rel.PUBLISHED})
     refused = 401 if Rel.SIGNED_IN not in held and not anonymous_may else None
-    if rule.kind and not (object_exists and held & RULES[rule.sees].allow):
+    if rule.kind and not (object_exists and held & access.seeing(rule).allow):
         return refused or 404
     if held & rule.allow:
         return 200
