@@ -447,9 +447,12 @@ def record_refusal(request, *, status: int, kind: str | None, value) -> None:
     chain without bound. What is not recorded is still logged."""
     from portal.services.audit import audit_record
 
+    from portal.ratelimit import client_ip
+
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
-    caller = f"user:{user.pk}" if signed_in else f"addr:{request.META.get('REMOTE_ADDR', '')}"
+    address = client_ip(request) or ""
+    caller = f"user:{user.pk}" if signed_in else f"addr:{address}"
     budgets = [(f"access-refused:{caller}", REFUSALS_RECORDED_PER_WINDOW)]
     if not signed_in:
         budgets.append(("access-refused:anonymous", ANONYMOUS_REFUSALS_RECORDED_PER_WINDOW))
@@ -464,7 +467,7 @@ def record_refusal(request, *, status: int, kind: str | None, value) -> None:
     if kind:
         payload[kind] = str(value)[:200]
     if not signed_in:
-        payload["address"] = request.META.get("REMOTE_ADDR", "")
+        payload["address"] = address
     with transaction.atomic():
         audit_record(actor=user if signed_in else "anonymous", verb="access.refused", payload=payload)
 
