@@ -445,9 +445,8 @@ def record_refusal(request, *, status: int, kind: str | None, value) -> None:
     trace, at most REFUSALS_RECORDED_PER_WINDOW per caller (user, or address for anonymous callers)
     and window, and a bounded number for all anonymous callers together: a caller cannot grow the
     chain without bound. What is not recorded is still logged."""
-    from portal.services.audit import audit_record
-
     from portal.ratelimit import client_ip
+    from portal.services.audit import audit_record
 
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
