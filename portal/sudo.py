@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 SESSION_KEY = "sudo_until"
-PASSWORD_HEADER = "HTTP_X_CONFIRM_PASSWORD"  # noqa: S105  (a header name, not a password)
+PASSWORD_HEADER = "HTTP_X_CONFIRM_PASSWORD"  # noqa: S105  # nosec B105  # a header name, not a password
 MAX_HEADER_FAILURES = 5
 HEADER_FAILURE_WINDOW_SECONDS = 900
 
