@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-test system-demo system-test migrate lint format serve worker beat bench clean
+.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,19 @@ system-test:
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# Links in e-mail and catalogue exports follow the address the demo is served on (SITE_URL wins if set).
+demo demo-reset serve: export SITE_URL ?= http://$(HOST):$(PORT)
+
 ## Set up (venv, packages, database, demo data) and serve the portal on http://$(HOST):$(PORT)
 demo: migrate
 	$(BIN)/python manage.py load_demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	@echo "Serving on $(SITE_URL)/ (Ctrl-C stops)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Throw the embedded demo database and its files away, then set up and serve the demo afresh
+demo-reset: install
+	rm -rf "$${PORTAL_VAR_DIR:-var}"
+	$(MAKE) demo HOST=$(HOST) PORT=$(PORT)
 
 ## Install the test tools and run the whole suite, lint included
 test: install-test
