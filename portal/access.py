@@ -308,6 +308,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "robots": {"GET": ANYONE},
     "api-me": {"GET": SIGNED_IN},
     "api-schema": {"GET": ANYONE},
+    "api-docs": {"GET": ANYONE},
     # catalogue pages
     "catalogue:search": {"GET": ANYONE},
     "catalogue:dataset-detail": {"GET": Guard("dataset.view")},

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "guardian",
     "axes",
@@ -269,10 +270,20 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Imaging Data Access Portal API",
-    "DESCRIPTION": "Catalogue, access applications, agreements and grants.",
+    "DESCRIPTION": (
+        "Catalogue, access applications, agreements and grants.\n\n"
+        "Programs authenticate with a personal token (Settings → API tokens in the portal): "
+        "`Authorization: Bearer dap_…`. Decisive acts (submitting, returning, forwarding or withdrawing an "
+        "application, accepting legal representations, publishing or withdrawing a dataset) also need the "
+        "account's password in `X-Confirm-Password`; without it they answer 403 `sudo_required`. Every error "
+        "is an `Error` body: `detail`, `code` and, for bad input, `errors` per field."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API reference page (/api/docs/) serves Swagger UI from the portal's own static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Security: production (DEBUG=false) passes `manage.py check --deploy` with no warning.
@@ -285,7 +296,7 @@ SECURE_CSP = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
     "style-src": ["'self'"],
-    "img-src": ["'self'"],
+    "img-src": ["'self'", "data:"],  # Swagger UI's stylesheet draws its icons as data: images
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
     "frame-ancestors": ["'none'"],
