@@ -1,33 +1,35 @@
 from django.conf import settings
 from django.urls import reverse
 
+from portal import access
 from portal.models import Role
 
-# (label, url name, role that sees it or None for every signed-in user, or "public")
+# (label, url name): each entry shows to whoever the access table lets open that page.
 NAVIGATION = [
-    ("Dashboard", "dashboard", None),
-    ("Catalogue", "catalogue:search", "public"),
-    ("Basket", "catalogue:basket", Role.RESEARCHER),
-    ("My datasets", "catalogue:steward-datasets", Role.STEWARD),
-    ("Applications", "access_requests:application-list", None),
-    ("RDO queue", "access_requests:rdo-queue", Role.RDO),
-    ("Audit log", "audit_log", Role.RDO),
-    ("API tokens", "tokens", None),
+    ("Dashboard", "dashboard"),
+    ("Catalogue", "catalogue:search"),
+    ("Basket", "catalogue:basket"),
+    ("My datasets", "catalogue:steward-datasets"),
+    ("Applications", "access_requests:application-list"),
+    ("RDO queue", "access_requests:rdo-queue"),
+    ("Audit log", "audit_log"),
+    ("API tokens", "tokens"),
 ]
 
 
 def _nav_for(user) -> list[dict]:
-    entries = []
-    for label, name, role in NAVIGATION:
-        if role == "public" or (user.is_authenticated and (role is None or user.has_role(role))):
-            entries.append({"label": label, "url": reverse(name)})
-    return entries
+    return [
+        {"label": label, "url": reverse(name)}
+        for label, name in NAVIGATION
+        if access.decide(user, access.guard_for(name, "GET").rule) == 200
+    ]
 
 
 def portal(request) -> dict:
     user = getattr(request, "user", None)
     return {
         "site_name": settings.SITE_NAME,
+        "portal_name": settings.SITE_NAME,  # Django's auth views put the host in `site_name`; pages show this
         "navigation": _nav_for(user) if user is not None else [],
         "user_roles": [Role(r).label for r in sorted(user.roles)] if user is not None and user.is_authenticated else [],
     }

@@ -133,3 +133,10 @@ def test_a_bad_boolean_setting_fails_loudly():
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_the_sign_in_page_names_the_portal_not_the_host(client, settings):
+    settings.SITE_NAME = "Imaging Data Access Portal"
+    body = client.get("/accounts/login/", HTTP_HOST="localhost").content.decode()
+    assert '<a class="brand" href="/">Imaging Data Access Portal</a>' in body
+    assert ">localhost<" not in body and "localhost ·" not in body
