@@ -14,7 +14,7 @@ from access_requests.models import (
     ResidualRisk,
     Section,
 )
-from access_requests.services.applications import AI_QUESTIONS
+from access_requests.services.applications import AI_QUESTIONS, DPIA_FIELDS
 from portal.errors import DomainError
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -181,14 +181,7 @@ class DpiaForm(forms.Form):
         widget=PDF_WIDGET,
     )
 
-    FIELDS = [
-        "data_categories",
-        "processing_description",
-        "residual_risk",
-        "dpo_name",
-        "dpo_consulted_on",
-        "conclusion",
-    ]
+    FIELDS = DPIA_FIELDS  # the service's list: the form writes what the service accepts
 
     def data_for_service(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.FIELDS}
