@@ -297,7 +297,8 @@ class ReturnForm(forms.Form):
                 label=f"{section.label}: what must change",
                 required=False,
                 max_length=5000,
-                widget=forms.Textarea(attrs={"rows": 2}),
+                # `form`: the box sits beside its section on the review page, outside the form element
+                widget=forms.Textarea(attrs={"rows": 3, "form": "return-form"}),
             )
 
     def comments(self) -> dict[str, str]:

@@ -138,3 +138,15 @@ def problems_by_section(problems) -> list[dict]:
         if found:
             groups.append({"key": section.value, "label": section.label, "problems": found})
     return groups
+
+
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+
+
+def submission_words(application: Application) -> str:
+    """ "First submission", "Resubmitted (third submission)": the count in words, for people."""
+    count = application.submission_count
+    if not count:
+        return "Not submitted yet"
+    nth = ORDINALS[count - 1] if count <= len(ORDINALS) else f"{count}th"
+    return "First submission" if count == 1 else f"Resubmitted ({nth} submission)"

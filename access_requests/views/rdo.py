@@ -17,7 +17,12 @@ from access_requests.services.transitions import (
     application_return,
     rdo_checklist_update,
 )
-from access_requests.views.presentation import comments_by_section
+from access_requests.views.presentation import (
+    application_data,
+    application_sections,
+    comments_by_section,
+    submission_words,
+)
 from portal.access import Rel
 from portal.errors import DomainError
 
@@ -50,15 +55,23 @@ def _review_page(request, application, *, checklist_form=None, return_form=None,
             name: getattr(checklist, name)
             for name in ("ethics_verified", "dpia_reviewed", "representations_checked", "notes")
         }
+    comments = comments_by_section(application)
+    return_form = return_form or ReturnForm()
+    sections = application_sections(application, comments=comments, editable=False)
+    for section in sections:
+        section["comment_field"] = return_form[f"comment_{section['key']}"]
     context = {
+        **application_data(application),
         "application": application,
+        "sections": sections,
+        "submission_words": submission_words(application),
         "waiting": application.status == ApplicationStatus.SUBMITTED,
         "checklist": checklist,
         "checklist_form": checklist_form or ChecklistForm(initial=initial),
-        "return_form": return_form or ReturnForm(),
+        "return_form": return_form,
         "forward_form": forward_form or ForwardForm(initial={"committee": application.committee_id}),
         "changes": application_resubmit_changes(application),
-        "earlier_comments": comments_by_section(application)["latest_round"],
+        "earlier_comments": comments["latest_round"],
     }
     return render(request, "access_requests/rdo_review.html", context, status=status)
 

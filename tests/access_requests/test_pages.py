@@ -510,7 +510,7 @@ def test_a_resubmission_shows_the_rdo_what_changed(as_user, returned, alice, rdo
     svc.dpia_update(actor=alice, application=returned, data={"dpo_name": "Dana Protection, DPO office"})
     application_submit(actor=alice, application=returned)
     body = as_user(rdo).get(url("rdo-review", returned.pk)).content.decode()
-    assert "What changed since submission 1" in body
+    assert "What changed since the previous submission" in body
     assert "DPO consulted" in body
     assert "Dana Protection, DPO office" in body
 
@@ -531,3 +531,26 @@ def test_the_dashboards_show_what_waits(as_user, returned, alice, rdo, steward, 
     )
     application_forward(actor=rdo, application=returned, committee=committee)
     assert returned.reference in as_user(chair).get("/").content.decode()
+
+
+def test_the_rdo_reads_each_section_beside_its_comment_box_and_cannot_forward_before_the_checklist(
+    as_user, submitted, rdo
+):
+    from access_requests.models import Section
+
+    body = as_user(rdo).get(url("rdo-review", submitted.pk)).content.decode()
+    assert body.index("Completeness checklist") < body.index("The application")  # the checklist on top
+    for section in Section:
+        start = body.index(f'id="section-{section.value}"')
+        end = body.find("</section>", start)
+        assert f'name="comment_{section.value}"' in body[start:end]  # the box sits in its section
+        assert 'form="return-form"' in body[start:end]
+    assert "First submission" in body and "Submission</dt><dd>1" not in body
+    forward = body[body.index("/review/forward/") :]
+    assert 'disabled aria-describedby="forward-help"' in forward[: forward.index("</form>")]
+
+
+def test_with_the_checklist_complete_the_forward_button_is_enabled(as_user, forwardable, rdo):
+    body = as_user(rdo).get(url("rdo-review", forwardable.pk)).content.decode()
+    forward = body[body.index("/review/forward/") :]
+    assert "disabled" not in forward[: forward.index("</form>")]
