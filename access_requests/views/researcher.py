@@ -95,8 +95,28 @@ def application_list(request):
     return render(
         request,
         "access_requests/application_list.html",
-        {"page": page, "is_rdo": is_rdo(request.user), "is_researcher": request.user.has_role(Role.RESEARCHER)},
+        {
+            "page": page,
+            "is_rdo": is_rdo(request.user),
+            "is_researcher": request.user.has_role(Role.RESEARCHER),
+            "what_you_see": _what_you_see(request.user),
+        },
     )
+
+
+# What the list holds for each role, in the order the sentence names them.
+_LIST_HOLDS = [
+    (Role.RESEARCHER, "the applications you write or are on the team of"),
+    (Role.RDO, "every application once submitted"),
+    (Role.COMMITTEE, "the applications forwarded to your access committees"),
+    (Role.STEWARD, "the applications that request your institution's datasets"),
+]
+
+
+def _what_you_see(user) -> str:
+    parts = [text for role, text in _LIST_HOLDS if user.has_role(role)] or [_LIST_HOLDS[0][1]]
+    sentence = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"This list holds {sentence}."
 
 
 @login_required

@@ -1,6 +1,7 @@
 """The application pages through Django's test client: who sees what (404 for outsiders, 403 for
 read-only roles), form errors instead of server errors, documents and their audit events."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -554,3 +555,22 @@ def test_with_the_checklist_complete_the_forward_button_is_enabled(as_user, forw
     body = as_user(rdo).get(url("rdo-review", forwardable.pk)).content.decode()
     forward = body[body.index("/review/forward/") :]
     assert "disabled" not in forward[: forward.index("</form>")]
+
+
+@pytest.mark.parametrize(
+    ("persona", "says"),
+    [
+        ("alice", "This list holds the applications you write or are on the team of."),
+        ("rdo", "This list holds every application once submitted."),
+        ("member", "This list holds the applications forwarded to your access committees."),
+        ("steward", "This list holds the applications that request your institution's datasets."),
+    ],
+)
+def test_the_application_list_says_what_it_holds_for_each_role(persona, says, request, as_user, db):
+    user = request.getfixturevalue(persona)
+    if persona == "member":
+        from portal.models import Role
+        from portal.services.accounts import user_grant_role
+
+        user_grant_role(actor="system:test", user=user, role=Role.COMMITTEE)
+    assert says in html.unescape(as_user(user).get(url("application-list")).content.decode())
