@@ -11,6 +11,14 @@ from portal.models import Role
 
 PANEL_LIMIT = 10
 
+# What a committee member does with an application in review, until review rounds and votes open
+# in the portal (the committee issue): shown on their dashboard and on the application's page.
+COMMITTEE_NEXT = (
+    "Read each application, its documents and its thread here, and ask the applicant or note for the "
+    "Research Data Office in its messages. Voting in the portal opens with review rounds; until then the "
+    "chair sends the committee's decision to the Research Data Office, which records it."
+)
+
 # What the team must do next, by status.
 NEXT_STEP = {
     ApplicationStatus.DRAFT: "complete and submit",
@@ -58,6 +66,7 @@ def committee_applications_panel(user):
         items=[_item(a, f"{a.committee.name}") for a in in_review[:PANEL_LIMIT]],
         count=in_review.count(),
         empty="No application is in review for your committees.",
+        note=COMMITTEE_NEXT,
     )
 
 

@@ -25,6 +25,7 @@ class Panel:
     count: int | None = None
     action_url: str = ""
     action_label: str = ""
+    note: str = ""  # what happens next, in a sentence or two
 
 
 def panel(*, role: str | None, order: int = 50):

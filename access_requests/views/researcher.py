@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from access_requests.dashboard import COMMITTEE_NEXT
 from access_requests.forms import (
     AiForm,
     ApplicationCreateForm,
@@ -32,6 +33,7 @@ from access_requests.forms import (
 from access_requests.models import ApplicationStatus, Section
 from access_requests.permissions import (
     application_get_for,
+    application_relations,
     applications_visible_to,
     can_edit,
     is_applicant,
@@ -50,6 +52,7 @@ from access_requests.views.presentation import (
     thread_for,
     timeline_for,
 )
+from portal.access import Rel
 from portal.errors import DomainError
 from portal.models import Role
 
@@ -155,6 +158,10 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "is_rdo": is_rdo(user),
         "can_withdraw": applicant and application.status in TRANSITIONS["withdraw"][0],
         "can_delete": applicant and application.status == ApplicationStatus.DRAFT and not application.submission_count,
+        "committee_next": COMMITTEE_NEXT
+        if application.status == ApplicationStatus.IN_REVIEW
+        and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)
+        else "",
     }
 
 

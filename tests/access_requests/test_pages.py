@@ -574,3 +574,20 @@ def test_the_application_list_says_what_it_holds_for_each_role(persona, says, re
 
         user_grant_role(actor="system:test", user=user, role=Role.COMMITTEE)
     assert says in html.unescape(as_user(user).get(url("application-list")).content.decode())
+
+
+def test_a_committee_member_is_told_what_happens_next_on_the_application_and_the_dashboard(as_user, in_review, member):
+    from access_requests.dashboard import COMMITTEE_NEXT
+    from portal.models import Role
+    from portal.services.accounts import user_grant_role
+
+    user_grant_role(actor="system:test", user=member, role=Role.COMMITTEE)
+    client = as_user(member)
+    page = html.unescape(client.get(url("application-detail", in_review.pk)).content.decode())
+    assert "What happens next" in page and COMMITTEE_NEXT in page
+    dashboard = html.unescape(client.get(reverse("dashboard")).content.decode())
+    assert COMMITTEE_NEXT in dashboard and in_review.reference in dashboard
+
+
+def test_the_team_is_not_shown_the_committees_next_steps(as_user, in_review, alice):
+    assert "What happens next" not in as_user(alice).get(url("application-detail", in_review.pk)).content.decode()
