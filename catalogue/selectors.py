@@ -52,6 +52,7 @@ FACETS: tuple[Facet, ...] = (
     Facet("access_mode", "Access mode", "term_id", Dataset.access_modes.through, Vocabulary.ACCESS_MODE),
 )
 FACET_NAMES = tuple(facet.name for facet in FACETS)
+_FACET_LABELS = {facet.name: facet.label for facet in FACETS}
 
 SORTS = {
     "relevance": "Best match",
@@ -296,6 +297,34 @@ def dataset_search_page(
         result_page = paginator.page(paginator.num_pages)
     facets = dataset_facet_counts(user=user, query=query, options=options)
     return SearchPage(result_page, facets, out_of_range)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """One filter (or the search words) dropped from a search that found nothing, and what it would find."""
+
+    facet: str  # the facet's parameter, or "q" for the words
+    value: str
+    label: str
+    count: int
+
+
+def dataset_search_relaxations(*, user, query: DatasetQuery, options: FacetOptions) -> list[Relaxation]:
+    """For a search that finds nothing: each filter value, and the words, dropped one at a time, with
+    how many datasets the search would then find (one count per active filter; only those that help)."""
+    found = []
+    for name, values in query.filters.items():
+        for value in values:
+            rest = {k: tuple(v for v in vs if not (k == name and v == value)) for k, vs in query.filters.items()}
+            relaxed = DatasetQuery(text=query.text, filters=rest, statuses=query.statuses, sort=query.sort)
+            label = f"{_FACET_LABELS.get(name, name)}: {options.label(name, value)}"
+            count = dataset_search(user=user, query=relaxed, options=options).count()
+            found.append(Relaxation(name, value, label, count))
+    if query.text:
+        relaxed = DatasetQuery(filters=query.filters, statuses=query.statuses, sort=query.sort)
+        count = dataset_search(user=user, query=relaxed, options=options).count()
+        found.append(Relaxation("q", query.text, f"the words “{query.text}”", count))
+    return sorted((r for r in found if r.count), key=lambda r: -r.count)
 
 
 # --- the basket ---------------------------------------------------------------------------

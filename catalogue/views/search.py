@@ -18,6 +18,7 @@ from catalogue.selectors import (
     basket_items_for,
     dataset_get_visible,
     dataset_search_page,
+    dataset_search_relaxations,
 )
 from portal.errors import DomainError
 from portal.models import Role
@@ -70,6 +71,10 @@ def _describe_parameters(conditions) -> None:
         condition.parameters_text = "; ".join(parts)
 
 
+# The search box's examples: each finds datasets in the demo catalogue (tests/catalogue/test_search_pages.py).
+SEARCH_EXAMPLES = ("screening mammography", "lung CT", "prostate MRI")
+
+
 @require_GET
 def search(request):
     options = FacetOptions()
@@ -85,7 +90,19 @@ def search(request):
     problems = form.problems()
     if result.out_of_range:
         problems.append(f"There is no page {form.cleaned_data['page']}: this is the last page.")
+    relaxations = []
+    if not result.page.paginator.count and not form.errors:
+        for relaxation in dataset_search_relaxations(user=request.user, query=form.query(), options=options):
+            params = request.GET.copy()
+            params.pop("page", None)
+            if relaxation.facet == "q":
+                params.pop("q", None)
+            else:
+                params.setlist(relaxation.facet, [v for v in params.getlist(relaxation.facet) if v != relaxation.value])
+            relaxations.append({"label": relaxation.label, "count": relaxation.count, "query": params.urlencode()})
     context = {
+        "placeholder": "e.g. " + ", ".join(SEARCH_EXAMPLES),
+        "relaxations": relaxations,
         "form": form,
         "result": result,
         "page": result.page,

@@ -202,3 +202,42 @@ class TestApplyPage:
 
     def test_the_apply_page_of_a_draft_is_not_found_for_researchers(self, client, datasets, alice):
         assert login(client, alice).post(reverse("catalogue:dataset-apply", args=["LV-DRAFT"])).status_code == 404
+
+
+class TestSearchThatFinds:
+    def test_each_example_in_the_search_box_finds_datasets_in_the_demo(self, client, db):
+        from catalogue.views.search import SEARCH_EXAMPLES
+        from portal.demo import load_demo
+
+        load_demo()
+        page = client.get(SEARCH).content.decode()
+        assert f'placeholder="e.g. {", ".join(SEARCH_EXAMPLES)}"' in page
+        for example in SEARCH_EXAMPLES:
+            assert result_titles(client.get(SEARCH, {"q": example})), example
+
+    def test_a_search_that_finds_nothing_keeps_its_filters_and_says_which_to_drop(self, client, datasets):
+        response = client.get(SEARCH, {"modality": ["MG"], "country": ["ES"]})
+        body = response.content.decode()
+        assert result_titles(response) == []
+        assert re.search(r'name="modality" value="MG"[^>]*checked', body)  # the filters are kept
+        assert re.search(r'name="country" value="ES"[^>]*checked', body)
+        drops = re.findall(r'<li><a href="/catalogue/\?([^"]+)">Without ([^<]+)</a>: (\d+) dataset', body)
+        assert {(label, count) for _, label, count in drops} == {("Modality: MG", "1"), ("Country: Spain", "1")} or {
+            (label.split(":")[0], count) for _, label, count in drops
+        } == {("Modality", "1"), ("Country", "1")}
+        for query, _, _ in drops:  # each suggestion is the same search with one filter fewer, and finds something
+            assert result_titles(client.get(f"{SEARCH}?{query.replace('&amp;', '&')}"))
+
+    def test_words_that_find_nothing_are_offered_as_the_thing_to_drop(self, client, datasets):
+        body = client.get(SEARCH, {"q": "xylophone", "modality": ["MG"]}).content.decode()
+        assert "Without the words" in body and "xylophone" in body
+
+    def test_a_long_facet_shows_every_value_behind_show_more_without_javascript(self, client, holder, make_dataset):
+        for number in range(12):
+            maker = (f"Maker {number:02}",)
+            make_dataset(holder, identifier=f"LV-K{number:02}", title=f"Set {number}", manufacturers=maker)
+        body = client.get(SEARCH).content.decode()
+        more = body[body.index('class="facet-more"') :]
+        assert "Show 4 more" in more
+        assert len(re.findall(r'name="manufacturer" value="', body)) == 12  # all values are in the page
+        assert '<script src="/static/catalogue/search.js" defer></script>' in body
