@@ -14,7 +14,7 @@ from access_requests.services import applications as svc
 from access_requests.services.checks import application_check
 from access_requests.services.transitions import application_submit
 from portal.errors import InvalidInput
-from tests.access_requests.conftest import complete, frozen, make_dataset, pdf_upload
+from tests.access_requests.conftest import AI_ANSWERS, complete, frozen, make_dataset, pdf_upload
 
 
 def assert_refused_with(application, actor, expected: list[tuple[str, str]]) -> list:
@@ -60,10 +60,13 @@ def test_it_refuses_a_first_submission_whose_access_starts_in_the_past(ready, al
     assert_refused_with(ready, alice, [("access_start", "past")])
 
 
-def test_it_refuses_training_ai_without_the_ai_self_assessment(ready, alice):
-    svc.application_update(actor=alice, application=ready, data={"ai_algorithms": "A U-Net for density."})
+def test_it_refuses_developing_ai_without_the_whole_ai_self_assessment(ready, alice):
+    answers = {**AI_ANSWERS}
+    del answers["bias"]
+    svc.application_update(actor=alice, application=ready, data={"ai_assessment": answers})
     [problem] = assert_refused_with(ready, alice, [("ai_assessment", "required")])
     assert problem.section == "ai"
+    assert "1 of 6 not answered" in problem.message
 
 
 def test_it_refuses_work_under_the_medical_device_regulation_without_notes(ready, alice):
