@@ -124,17 +124,50 @@ def _upload(name: str, title: str, lines: list[str]) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, demo_pdf(title, lines), content_type="application/pdf")
 
 
-def _fill(application: Application, actor, fit: _Fit) -> Application:
+# The project's own words and answers; the AI triage application speaks of AI and answers its questions.
+PROJECT = {
+    "lay_summary": "We study which image features help radiologists find cancer earlier and more fairly.",
+    "scientific_description": "A retrospective multi-centre study of anonymised imaging studies.",
+    "timeline": "Months 1-4 curation; 5-10 measurement; 11-12 analysis and publication.",
+    "intended_use": "Measure image features and relate them to outcomes; no attempt to identify anyone.",
+    "methods_development": False,
+    "commercial_use": False,
+    "uses_ai": False,
+}
+AI_PROJECT = {
+    **PROJECT,
+    "lay_summary": "We test whether an AI program can sort screening mammograms so that radiologists read the "
+    "most suspicious ones first.",
+    "scientific_description": "A retrospective study of a deep-learning triage model on anonymised screening "
+    "mammograms, validated on another site's data.",
+    "timeline": "Months 1-4 curation; 5-10 model development; 11-12 validation and publication.",
+    "intended_use": "Train and validate a deep-learning triage model; no attempt to identify anyone.",
+    "uses_ai": True,
+    "ai_algorithms": "A convolutional neural network that scores each mammogram for suspicion of cancer.",
+    "ai_assessment": {
+        "human_oversight": "yes",
+        "robustness": "yes",
+        "bias": "yes",
+        "transparency": "yes",
+        "privacy": "no",
+        "accountability": "yes",
+    },
+}
+MAMMOGRAPHY = "MG"  # DICOM modality code
+
+
+def _mammography(candidates: list[Dataset]) -> list[Dataset]:
+    return [d for d in candidates if any(t.code == MAMMOGRAPHY for t in d.modalities.all())]
+
+
+def _fill(application: Application, actor, fit: _Fit, project: dict = PROJECT) -> Application:
     """Every section, so that the submission check passes."""
     start = timezone.localdate() + timedelta(days=21)
     svc.application_update(
         actor=actor,
         application=application,
         data={
-            "lay_summary": "We study whether computers can help radiologists find cancer earlier and more fairly.",
-            "scientific_description": "A retrospective multi-centre study of anonymised imaging studies.",
-            "timeline": "Months 1-4 curation; 5-10 model development; 11-12 validation and publication.",
-            "intended_use": "Develop and validate an image-analysis model; no attempt to identify anyone.",
+            **project,
             "access_start": start,
             "access_months": 12,
             "organisation_not_for_profit": True,
@@ -274,7 +307,11 @@ def load_applications(*, people: dict, datasets: dict, committee) -> dict[str, A
         if existing is not None:
             result[key] = existing
             continue
-        chosen, fit = _choose(candidates, offset % len(candidates), applicant.country)
+        chosen, fit = [], None
+        if key == "forwarded":  # AI triage of screening mammograms asks for mammography datasets
+            chosen, fit = _choose(_mammography(candidates), 0, applicant.country)
+        if not chosen:
+            chosen, fit = _choose(candidates, offset % len(candidates), applicant.country)
         if not chosen:
             return result
         application = svc.application_create(actor=applicant, title=title, datasets=chosen)
@@ -282,5 +319,6 @@ def load_applications(*, people: dict, datasets: dict, committee) -> dict[str, A
             svc.application_update(actor=applicant, application=application, data=fit.project())
             result[key] = application
             continue
-        result[key] = steps[key](_fill(application, applicant, fit))
+        project = AI_PROJECT if key == "forwarded" else PROJECT
+        result[key] = steps[key](_fill(application, applicant, fit, project))
     return result

@@ -27,6 +27,27 @@ PDF_WIDGET = forms.FileInput(attrs={"accept": "application/pdf,.pdf"})
 PDF_HELP = f"A PDF file of at most {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MiB that opens without a password."
 
 
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def yes_no_field(label: str, help_text: str = "") -> forms.TypedChoiceField:
+    """A yes/no question shown with neither answer chosen: None until the applicant answers it.
+    The submission check, not the form, insists on an answer, so a section can be saved half done."""
+    return forms.TypedChoiceField(
+        label=label,
+        help_text=help_text,
+        required=False,
+        choices=YES_NO,
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+    )
+
+
+def yes_no_initial(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
 def form_add_domain_error(form: forms.Form, exc: DomainError, *, aliases: dict | None = None) -> None:
     """Put a service's refusal on the form: by field where the form has it, else above the form."""
     aliases = aliases or {}
@@ -62,15 +83,23 @@ class ProjectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What will be done with the images.",
     )
-    purpose = forms.ChoiceField(label="Research purpose", choices=Purpose.choices)
+    purpose = forms.ChoiceField(
+        label="Research purpose", choices=Purpose.choices, required=False, widget=forms.RadioSelect
+    )
     purpose_conditions = forms.CharField(
         label="Conditions studied (ICD-10 codes)",
         required=False,
         max_length=500,
         help_text="For disease-specific research: ICD-10 chapter II codes separated by commas, e.g. C50, C61.",
     )
-    methods_development = forms.BooleanField(label="The project develops general methods or algorithms", required=False)
-    commercial_use = forms.BooleanField(label="The data or results will be used commercially", required=False)
+    methods_development = yes_no_field(
+        "Does the project develop general methods or algorithms?",
+        "Methods meant for use beyond this project's research question, e.g. a new segmentation algorithm.",
+    )
+    commercial_use = yes_no_field(
+        "Will the data or results be used commercially?",
+        "Any use by or for a company, or in a product or service that is sold.",
+    )
     access_start = forms.DateField(label="Start of the access period", required=False, widget=DATE_WIDGET)
     access_months = forms.IntegerField(label="Length of the access period (months)", min_value=1)
     access_mode = forms.ChoiceField(choices=AccessMode.choices)
@@ -82,6 +111,8 @@ class ProjectForm(forms.Form):
         label="The organisation is a not-for-profit institution", required=False
     )
     contact_phone = forms.CharField(label="Contact telephone", max_length=40, required=False)
+
+    YES_NO_FIELDS = ["methods_development", "commercial_use"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +136,8 @@ class ProjectForm(forms.Form):
     def initial_for(cls, application) -> dict:
         initial = {name: getattr(application, name) for name in cls.base_fields if name != "purpose_conditions"}
         initial["purpose_conditions"] = ", ".join(t.code for t in application.purpose_conditions.all())
+        for name in cls.YES_NO_FIELDS:
+            initial[name] = yes_no_initial(initial[name])
         return initial
 
 
@@ -218,11 +251,24 @@ class RepresentationsForm(forms.Form):
 
 
 class AiForm(forms.Form):
+    uses_ai = yes_no_field(
+        "Does the project develop or use AI?",
+        "Artificial intelligence of any kind: machine learning, deep learning, neural networks, including AI "
+        "tools applied to the data. If yes, name the algorithms and answer every question below.",
+    )
     ai_algorithms = forms.CharField(
-        label="AI algorithms to be trained or validated",
+        label="AI algorithms the project trains, validates or uses",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Leave empty if the project trains no AI. If you train any, answer every question below.",
+        help_text="Only if the project develops or uses AI.",
+    )
+    ai_not_used_reason = forms.CharField(
+        label="If no: why the project uses no AI",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed only when your title or descriptions speak of AI although the project neither develops "
+        "nor uses it; one sentence is enough.",
     )
     mdr_applicable = forms.BooleanField(label="The work falls under the EU Medical Device Regulation", required=False)
     mdr_notes = forms.CharField(
@@ -242,7 +288,9 @@ class AiForm(forms.Form):
     def initial_for(cls, application) -> dict:
         answers = application.ai_assessment or {}
         return {
+            "uses_ai": yes_no_initial(application.uses_ai),
             "ai_algorithms": application.ai_algorithms,
+            "ai_not_used_reason": application.ai_not_used_reason,
             "mdr_applicable": application.mdr_applicable,
             "mdr_notes": application.mdr_notes,
             **{f"ai_{key}": answers.get(key, "") for key, _ in AI_QUESTIONS},
@@ -251,7 +299,9 @@ class AiForm(forms.Form):
     def data_for_service(self) -> dict:
         data = self.cleaned_data
         return {
+            "uses_ai": data["uses_ai"],
             "ai_algorithms": data["ai_algorithms"],
+            "ai_not_used_reason": data["ai_not_used_reason"],
             "mdr_applicable": data["mdr_applicable"],
             "mdr_notes": data["mdr_notes"],
             "ai_assessment": {key: data[f"ai_{key}"] for key, _ in AI_QUESTIONS if data[f"ai_{key}"]},

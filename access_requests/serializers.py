@@ -66,6 +66,18 @@ class ApplicationUpdateSerializer(InputModelSerializer):
         required=False,
         help_text="ICD-10 condition codes studied (disease-specific research), e.g. C50",
     )
+    uses_ai = serializers.BooleanField(
+        allow_null=True,
+        required=False,
+        help_text="the answer to “Does the project develop or use AI?”; null while unanswered (the submission "
+        "check asks for it)",
+    )
+    ai_not_used_reason = serializers.CharField(
+        max_length=2000,
+        allow_blank=True,
+        required=False,
+        help_text="with uses_ai false: why the project uses no AI although its title or descriptions speak of it",
+    )
 
     class Meta:
         model = Application

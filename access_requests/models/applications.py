@@ -1,9 +1,28 @@
 """Access applications and what they carry: datasets, team, ethics approvals, DPIA, legal
 representations, RDO review, messages. Status changes only in access_requests.services."""
 
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+
+def access_period_end(start: date, months: int) -> date:
+    """The last day, inclusive, of an access period of `months` months that starts on `start`.
+
+    The one place the portal computes it (pages, API, the submission check all read
+    `Application.access_end`). A period of N months ends on the day before the same date N months
+    later: 12 months from 2027-01-01 end on 2027-12-31, one month from 2027-01-15 on 2027-02-14.
+    Where that month has no such date (31 January + 1 month), the period runs to the month's last
+    day: one month from 2027-01-31 ends on 2027-02-28 (2028-02-29 in a leap year), so a period never
+    stops short of the month it reaches.
+    """
+    later = start + relativedelta(months=months)
+    if later.day != start.day:  # relativedelta moved a missing date back to the month's last day
+        return later
+    return later - timedelta(days=1)
 
 
 class ApplicationStatus(models.TextChoices):
@@ -65,17 +84,21 @@ class Application(models.Model):
     timeline = models.TextField(blank=True, help_text="milestones of the project")
     intended_use = models.TextField(blank=True, help_text="what will be done with the images")
     ai_algorithms = models.TextField(blank=True, help_text="AI algorithms to be trained or validated, if any")
-    purpose = models.CharField(
-        max_length=40, choices=Purpose.choices, default=Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH
-    )
+    # The answers below start unanswered (no default): the applicant gives each one, and the
+    # submission check asks for any left open (services/checks.py).
+    purpose = models.CharField(max_length=40, choices=Purpose.choices, blank=True)
     purpose_conditions = models.ManyToManyField(
         "catalogue.Term",
         blank=True,
         related_name="+",
         help_text="cancer conditions studied (disease-specific research)",
     )
-    methods_development = models.BooleanField(default=False, help_text="develops general methods or algorithms")
-    commercial_use = models.BooleanField(default=False, help_text="any commercial use of data or results")
+    methods_development = models.BooleanField(
+        null=True, blank=True, help_text="develops general methods or algorithms; null until answered"
+    )
+    commercial_use = models.BooleanField(
+        null=True, blank=True, help_text="any commercial use of data or results; null until answered"
+    )
 
     access_start = models.DateField(null=True, blank=True)
     access_months = models.PositiveSmallIntegerField(default=12)
@@ -86,6 +109,16 @@ class Application(models.Model):
     organisation_not_for_profit = models.BooleanField(default=True)
     contact_phone = models.CharField(max_length=40, blank=True)
 
+    uses_ai = models.BooleanField(
+        "develops or uses AI",
+        null=True,
+        blank=True,
+        help_text="does the project develop or use AI? null until answered",
+    )
+    ai_not_used_reason = models.TextField(
+        blank=True,
+        help_text="why the project uses no AI although its title or descriptions speak of it (when it answers no)",
+    )
     mdr_applicable = models.BooleanField(default=False, help_text="falls under the EU Medical Device Regulation")
     mdr_notes = models.TextField(blank=True)
     ai_assessment = models.JSONField(default=dict, blank=True, help_text="answers to the ALTAI-style questions")
@@ -113,12 +146,11 @@ class Application(models.Model):
         return f"{self.reference} {self.title}"
 
     @property
-    def access_end(self):
+    def access_end(self) -> date | None:
+        """The access period's last day, inclusive (see `access_period_end`); None without a start."""
         if not self.access_start:
             return None
-        from dateutil.relativedelta import relativedelta
-
-        return self.access_start + relativedelta(months=self.access_months)
+        return access_period_end(self.access_start, self.access_months)
 
     @property
     def is_editable_by_applicant(self) -> bool:

@@ -65,6 +65,8 @@ APPLICATION_FIELDS = [
     "mdr_applicable",
     "mdr_notes",
     "ai_assessment",
+    "uses_ai",
+    "ai_not_used_reason",
 ]
 
 # ALTAI-style self-assessment questions (EU High-Level Expert Group on AI, 2020), answered yes/no/n.a.
@@ -168,6 +170,8 @@ def _clean_value(field: str, value):
         value = str(value).upper()
     if field == "ai_assessment":
         value = _clean_ai_assessment(value)
+    if field == "ai_not_used_reason":
+        value = str(value or "").strip()
     return value
 
 

@@ -5,13 +5,18 @@ Submission is refused while the list is not empty. The data-use conditions (with
 codes) of every requested dataset are matched against what the application states.
 """
 
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from access_requests.models import Application, LegalStatement, Purpose, ResidualRisk, Section
+from access_requests.models import Application, EthicsApproval, LegalStatement, Purpose, ResidualRisk, Section
+from access_requests.services.applications import AI_QUESTIONS
 from catalogue.models import DatasetStatus
+
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def _required(application: Application) -> list[Problem]:
                 "too_long",
             )
         )
+    if not application.purpose:
+        problems.append(Problem(Section.OVERVIEW, "Choose the research purpose.", "purpose", "required"))
     if application.purpose == Purpose.DISEASE_SPECIFIC_RESEARCH and not application.purpose_conditions.exists():
         problems.append(
             Problem(
@@ -64,15 +71,122 @@ def _required(application: Application) -> list[Problem]:
                 "required",
             )
         )
-    if application.ai_algorithms.strip() and len(application.ai_assessment or {}) < 6:
+    if application.methods_development is None:
         problems.append(
             Problem(
-                Section.AI,
-                "You train AI algorithms: answer every question of the AI self-assessment.",
-                "ai_assessment",
+                Section.OVERVIEW,
+                "Answer whether the project develops general methods or algorithms.",
+                "methods_development",
                 "required",
             )
         )
+    if application.commercial_use is None:
+        problems.append(
+            Problem(
+                Section.OVERVIEW,
+                "Answer whether the data or results will be used commercially.",
+                "commercial_use",
+                "required",
+            )
+        )
+    return problems
+
+
+# What counts as speaking of AI: the abbreviations in capitals only (so neither the "ai" of another
+# language nor "ml" for millilitres), the spelled-out terms in any case.
+AI_WORDS = re.compile(
+    r"\b(?:AI|ML)s?\b"
+    r"|(?i:\bartificial[\s-]+intelligence|\bmachine[\s-]+learning|\bdeep[\s-]+learning|\bneural[\s-]+net(?:work)?s?\b)"
+)
+AI_TEXTS = {
+    "title": "title",
+    "lay_summary": "lay summary",
+    "scientific_description": "scientific description",
+    "intended_use": "intended use",
+    "timeline": "timeline",
+}
+AI_QUESTION = "Does the project develop or use AI?"
+
+
+def ai_mentions(application: Application) -> dict[str, list[str]]:
+    """Where the application's own words speak of AI: field label -> the words found there, in order."""
+    found = {}
+    for field, label in AI_TEXTS.items():
+        words = list(dict.fromkeys(m.group(0) for m in AI_WORDS.finditer(getattr(application, field) or "")))
+        if words:
+            found[label] = words
+    return found
+
+
+def _words(items: list[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _ai(application: Application) -> list[Problem]:
+    """The AI and medical-device answers.
+
+    The applicant answers explicitly whether the project develops or uses AI (`uses_ai`, unanswered
+    until then). Yes asks for the algorithms and every question of the self-assessment. No cannot be
+    given silently by an application whose title or descriptions speak of AI (the words of AI_WORDS):
+    it stays a problem until the applicant answers yes, or keeps no and says in a sentence why the
+    project uses no AI (`ai_not_used_reason`, e.g. "AI is only the subject of a survey of
+    radiologists"), which the RDO then reads. Naming AI algorithms while answering no is a
+    contradiction that no reason clears.
+    """
+    problems = []
+    mentions = ai_mentions(application)
+    spoken = (
+        f"Your {_words(list(mentions))} speak{'s' if len(mentions) == 1 else ''} of "
+        f"{_words([f'“{w}”' for w in dict.fromkeys(w for ws in mentions.values() for w in ws)])}"
+        if mentions
+        else ""
+    )
+    if application.uses_ai is None:
+        message = f"{spoken}: answer “{AI_QUESTION}”" if spoken else f"Answer “{AI_QUESTION}”"
+        problems.append(Problem(Section.AI, message, "uses_ai", "required"))
+    elif application.uses_ai:
+        if not application.ai_algorithms.strip():
+            problems.append(
+                Problem(
+                    Section.AI,
+                    "The project develops or uses AI: name the AI algorithms it trains, validates or uses.",
+                    "ai_algorithms",
+                    "required",
+                )
+            )
+        unanswered = [key for key, _ in AI_QUESTIONS if key not in (application.ai_assessment or {})]
+        if unanswered:
+            problems.append(
+                Problem(
+                    Section.AI,
+                    "The project develops or uses AI: answer every question of the AI self-assessment "
+                    f"({len(unanswered)} of {len(AI_QUESTIONS)} not answered).",
+                    "ai_assessment",
+                    "required",
+                )
+            )
+    else:
+        if application.ai_algorithms.strip():
+            problems.append(
+                Problem(
+                    Section.AI,
+                    "You name AI algorithms but answered that the project does not develop or use AI: answer yes "
+                    "and complete the AI self-assessment, or remove the algorithms.",
+                    "uses_ai",
+                    "ai_contradiction",
+                )
+            )
+        elif spoken and not application.ai_not_used_reason.strip():
+            problems.append(
+                Problem(
+                    Section.AI,
+                    f"{spoken}, but you answered that the project does not develop or use AI: answer yes and "
+                    "complete the AI self-assessment, or say in a sentence why the project uses no AI.",
+                    "ai_not_used_reason",
+                    "ai_confirm",
+                )
+            )
     if application.mdr_applicable and not application.mdr_notes.strip():
         problems.append(
             Problem(
@@ -114,30 +228,93 @@ def _datasets(application: Application, requested) -> list[Problem]:
     return problems
 
 
-def _ethics(application: Application, requested, approvals) -> list[Problem]:
+def uncovered_spans(first: date, last: date, periods) -> list[tuple[date, date]]:
+    """The spans of the days from `first` to `last` that none of `periods` covers, in order.
+
+    Every span is inclusive at both ends, like the periods ((start, end) pairs): a period ending
+    on 30 June and the next starting on 1 July leave no gap; starting on 2 July leaves 1 July.
+    """
+    spans = []
+    cursor = first  # the first day not yet known to be covered
+    for start, end in sorted(periods):
+        if cursor > last:
+            break
+        if start > cursor:
+            spans.append((cursor, min(start - ONE_DAY, last)))
+        cursor = max(cursor, end + ONE_DAY)
+    if cursor <= last:
+        spans.append((cursor, last))
+    return spans
+
+
+def _days(first: date, last: date) -> str:
+    return f"on {first:%Y-%m-%d}" if first == last else f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def _gap(identifier: str, first: date, last: date, start: date, end: date, covering: list) -> Problem:
+    """A problem naming the dataset, the days no approval covers, and the approvals on either side."""
+    those = "that day" if first == last else "those days"
+    before = max((a for a in covering if a.expires_on == first - ONE_DAY), key=lambda a: a.pk, default=None)
+    after = min((a for a in covering if a.approved_on == last + ONE_DAY), key=lambda a: a.pk, default=None)
+    opening = f"No ethics approval covers {identifier} {_days(first, last)}"
+    if before and after:
+        return Problem(
+            Section.ETHICS,
+            f"{opening}, between {before.reference}, which expires on {before.expires_on:%Y-%m-%d}, and "
+            f"{after.reference}, which starts on {after.approved_on:%Y-%m-%d}: add an approval covering {those}.",
+            "expires_on",
+            "ethics_gap",
+        )
+    if before:
+        return Problem(
+            Section.ETHICS,
+            f"{opening}: ethics approval {before.reference} expires on {before.expires_on:%Y-%m-%d}, before the "
+            f"access period ends on {end:%Y-%m-%d}. Add a renewed approval covering {those}, or shorten "
+            "the access period.",
+            "expires_on",
+            "ethics_expires",
+        )
+    if after:
+        return Problem(
+            Section.ETHICS,
+            f"{opening}: the access period starts on {start:%Y-%m-%d}, but ethics approval {after.reference} "
+            f"was given only on {after.approved_on:%Y-%m-%d}. Add an approval covering {those}, or start the "
+            "access period later.",
+            "approved_on",
+            "ethics_gap",
+        )
+    references = _words([a.reference for a in covering])
+    return Problem(
+        Section.ETHICS,
+        f"{opening}, the whole access period: ethics approval{'s' if len(covering) > 1 else ''} {references} "
+        f"{'are' if len(covering) > 1 else 'is'} not valid then. Add an approval valid for the access period.",
+        "expires_on",
+        "ethics_expires",
+    )
+
+
+def _ethics(application: Application, requested, approvals: list[EthicsApproval]) -> list[Problem]:
+    """Per requested dataset, the approvals covering it must together cover every day of the access
+    period (`Application.access_end`, inclusive): an approval expiring early is no problem when a
+    renewal covers the days after it, and a day between two approvals is one."""
     if not approvals:
         return [Problem(Section.ETHICS, "Add at least one ethics approval with its document.", "ethics", "required")]
     problems = []
-    end = application.access_end
-    for approval in approvals:
-        if end and approval.expires_on < end:
-            problems.append(
-                Problem(
-                    Section.ETHICS,
-                    f"Ethics approval {approval.reference} expires on {approval.expires_on:%Y-%m-%d}, before the "
-                    f"access period ends on {end:%Y-%m-%d}: shorten the period or add a renewed approval.",
-                    "expires_on",
-                    "ethics_expires",
-                )
-            )
-    covered = {item.pk for approval in approvals for item in approval.datasets.all()}
+    start, end = application.access_start, application.access_end
     for item in requested:
-        if item.pk not in covered:
+        covering = [a for a in approvals if any(d.pk == item.pk for d in a.datasets.all())]
+        identifier = item.dataset.identifier
+        if not covering:
             problems.append(
-                Problem(
-                    Section.ETHICS, f"No ethics approval covers {item.dataset.identifier}.", "datasets", "uncovered"
-                )
+                Problem(Section.ETHICS, f"No ethics approval covers {identifier}.", "datasets", "uncovered")
             )
+            continue
+        if start is None:  # no period to measure against; its own problem asks for the start
+            continue
+        periods = [(a.approved_on, a.expires_on) for a in covering]
+        problems += [
+            _gap(identifier, first, last, start, end, covering) for first, last in uncovered_spans(start, end, periods)
+        ]
     return problems
 
 
@@ -297,6 +474,7 @@ def application_check(application: Application) -> list[Problem]:
     approvals = list(application.ethics_approvals.prefetch_related("datasets"))
     return [
         *_required(application),
+        *_ai(application),
         *_datasets(application, requested),
         *_data_use(application, requested, approvals),
         *_ethics(application, requested, approvals),

@@ -86,6 +86,8 @@ def application_snapshot(application: Application) -> dict:
             },
         },
         Section.AI: {
+            "Develops or uses AI": application.uses_ai,
+            "Why no AI": application.ai_not_used_reason,
             "AI algorithms": application.ai_algorithms,
             "Under the Medical Device Regulation": application.mdr_applicable,
             "MDR notes": application.mdr_notes,

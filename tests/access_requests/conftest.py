@@ -14,7 +14,14 @@ from catalogue.models import Dataset, DatasetStatus, DataUseCondition, Term, Voc
 
 
 def make_dataset(
-    holder, identifier: str, *, conditions=(), modes=("DOWNLOAD",), use=(), status=DatasetStatus.PUBLISHED
+    holder,
+    identifier: str,
+    *,
+    conditions=(),
+    modes=("DOWNLOAD",),
+    use=(),
+    status=DatasetStatus.PUBLISHED,
+    modalities=(),
 ):
     """A dataset set up directly (tests only; the product goes through catalogue.services)."""
     dataset = Dataset.objects.create(
@@ -29,6 +36,7 @@ def make_dataset(
     )
     dataset.conditions.set(Term.objects.filter(vocabulary=Vocabulary.CONDITION, code__in=conditions))
     dataset.access_modes.set(Term.objects.filter(vocabulary=Vocabulary.ACCESS_MODE, code__in=modes))
+    dataset.modalities.set(Term.objects.filter(vocabulary=Vocabulary.MODALITY, code__in=modalities))
     for code, parameters in use:
         DataUseCondition.objects.create(
             dataset=dataset, term=Term.objects.get(vocabulary=Vocabulary.DATA_USE, code=code), parameters=parameters
@@ -65,6 +73,10 @@ def draft(alice, dataset):
     return svc.application_create(actor=alice, title="Breast density and AI", datasets=[dataset])
 
 
+# Every question of the AI self-assessment answered (the draft's title speaks of AI).
+AI_ANSWERS = {key: "yes" for key, _ in svc.AI_QUESTIONS}
+
+
 def complete(application, actor, *, start: date | None = None, months: int = 12, expires: date | None = None):
     """Fill every section so that the submission check passes."""
     start = start or timezone.localdate() + timedelta(days=7)
@@ -77,6 +89,11 @@ def complete(application, actor, *, start: date | None = None, months: int = 12,
             "timeline": "Months 1-6 curation, 7-12 training and validation.",
             "intended_use": "Train and validate a detection model.",
             "purpose": Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH,
+            "methods_development": False,
+            "commercial_use": False,
+            "uses_ai": True,
+            "ai_algorithms": "A convolutional network that flags suspicious lesions.",
+            "ai_assessment": AI_ANSWERS,
             "access_start": start,
             "access_months": months,
             "organisation": "University of Latvia",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from access_requests.models import Application, ApplicationStatus, LegalStatement, Message, TeamMember
+from access_requests.services.applications import AI_QUESTIONS
 from access_requests.services.documents import document_absolute_path
 from catalogue.models import BasketItem, DatasetStatus
 from portal.models import AuditEvent, OutboxEmail
@@ -733,6 +734,12 @@ def test_the_whole_path_over_the_api_with_personal_tokens(alice, rdo, dataset, c
                 "intended_use": "Train a detector.",
                 "access_start": str(start),
                 "access_months": 12,
+                "purpose": "HEALTH_MEDICAL_BIOMEDICAL_RESEARCH",
+                "methods_development": False,
+                "commercial_use": False,
+                "uses_ai": True,
+                "ai_algorithms": "A convolutional detector.",
+                "ai_assessment": {key: "yes" for key, _ in AI_QUESTIONS},
             },
         ),
         ("put", "datasets/", {"datasets": {"LV-MG-001": "Training data."}}),

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from access_requests.demo import load_applications
 from access_requests.models import Application, ApplicationStatus
+from access_requests.services.applications import AI_QUESTIONS
 from access_requests.services.transitions import application_resubmit_changes
 from portal.demo import load_committee, load_holders, load_people
 from portal.models import AuditEvent
@@ -22,6 +23,7 @@ def _demo_world():
             holders["riga"],
             "LV-DEMO-MG",
             conditions=("C50",),
+            modalities=("MG",),
             use=[("ETHICS_APPROVAL_REQUIRED", {}), ("GEOGRAPHICAL_RESTRICTION", {"countries": ["LV", "EE"]})],
         ),
         "valencia": make_dataset(
@@ -52,6 +54,12 @@ def test_the_demo_has_an_application_in_each_state_and_a_second_run_adds_nothing
     forwarded = applications["forwarded"]
     assert forwarded.committee == committee
     assert [c.field for c in application_resubmit_changes(forwarded)] == ["DPO consulted"]
+    # the AI triage of screening mammograms asks for mammography and answers its AI questions
+    assert forwarded.title == "AI triage of screening mammograms"
+    assert [item.dataset.identifier for item in forwarded.requested.all()] == ["LV-DEMO-MG"]
+    assert forwarded.uses_ai is True and forwarded.ai_algorithms
+    assert set(forwarded.ai_assessment) == {key for key, _ in AI_QUESTIONS}
+    assert all(a.uses_ai is False for k, a in applications.items() if k not in ("draft", "forwarded"))
     assert applications["submitted"].messages.filter(internal=True).count() == 1
     requested = set(Application.objects.values_list("requested__dataset__identifier", flat=True))
     assert "ES-ONLY-CT" not in requested  # its condition excludes a Latvian applicant

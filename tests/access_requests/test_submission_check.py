@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from access_requests.models import LegalStatement, Purpose, ResidualRisk, StatementAcceptance
+from access_requests.models import Application, LegalStatement, Purpose, ResidualRisk, StatementAcceptance
 from access_requests.services import applications as svc
-from access_requests.services.checks import application_check
+from access_requests.services.checks import ai_mentions, application_check
 from access_requests.services.transitions import application_submit
 from portal.errors import InvalidInput
-from tests.access_requests.conftest import complete, frozen, make_dataset, pdf_upload
+from tests.access_requests.conftest import AI_ANSWERS, complete, frozen, make_dataset, pdf_upload
 
 
 def assert_refused_with(application, actor, expected: list[tuple[str, str]]) -> list:
@@ -60,10 +60,141 @@ def test_it_refuses_a_first_submission_whose_access_starts_in_the_past(ready, al
     assert_refused_with(ready, alice, [("access_start", "past")])
 
 
-def test_it_refuses_training_ai_without_the_ai_self_assessment(ready, alice):
-    svc.application_update(actor=alice, application=ready, data={"ai_algorithms": "A U-Net for density."})
+def test_it_refuses_developing_ai_without_the_whole_ai_self_assessment(ready, alice):
+    answers = {**AI_ANSWERS}
+    del answers["bias"]
+    svc.application_update(actor=alice, application=ready, data={"ai_assessment": answers})
     [problem] = assert_refused_with(ready, alice, [("ai_assessment", "required")])
     assert problem.section == "ai"
+    assert "1 of 6 not answered" in problem.message
+
+
+# --- answers the applicant gives (none is given for them) ---------------------------------
+
+
+def test_a_new_application_starts_with_no_answer_given_and_the_check_asks_for_each(draft):
+    assert (draft.purpose, draft.methods_development, draft.commercial_use, draft.uses_ai) == ("", None, None, None)
+    asked = {(p.section, p.field, p.code) for p in application_check(draft)}
+    assert {
+        ("overview", "purpose", "required"),
+        ("overview", "methods_development", "required"),
+        ("overview", "commercial_use", "required"),
+        ("ai", "uses_ai", "required"),
+    } <= asked
+
+
+@pytest.mark.parametrize(
+    ("field", "unanswered", "message"),
+    [
+        ("purpose", "", "Choose the research purpose."),
+        ("methods_development", None, "Answer whether the project develops general methods or algorithms."),
+        ("commercial_use", None, "Answer whether the data or results will be used commercially."),
+    ],
+)
+def test_it_refuses_a_submission_missing_a_project_answer(field, unanswered, message, ready, alice):
+    svc.application_update(actor=alice, application=ready, data={field: unanswered})
+    [problem] = assert_refused_with(ready, alice, [(field, "required")])
+    assert (problem.section, problem.message) == ("overview", message)
+
+
+def test_no_counts_as_an_answer(ready, alice):
+    svc.application_update(actor=alice, application=ready, data={"methods_development": False, "commercial_use": False})
+    ready.refresh_from_db()
+    assert application_check(ready) == []
+
+
+def test_the_ai_question_must_be_answered_and_the_check_says_where_the_application_speaks_of_ai(ready, alice):
+    svc.application_update(
+        actor=alice,
+        application=ready,
+        data={"uses_ai": None, "lay_summary": "A deep-learning model reads the mammograms first."},
+    )
+    [problem] = assert_refused_with(ready, alice, [("uses_ai", "required")])
+    assert problem.section == "ai"
+    assert problem.message == (
+        "Your title and lay summary speak of “AI” and “deep-learning”: answer “Does the project develop or use AI?”"
+    )
+
+
+def test_the_ai_question_is_asked_of_an_application_that_does_not_speak_of_ai_too(ready, alice):
+    svc.application_update(actor=alice, application=ready, data={"uses_ai": None, "title": "Breast density"})
+    [problem] = assert_refused_with(ready, alice, [("uses_ai", "required")])
+    assert problem.message == "Answer “Does the project develop or use AI?”"
+
+
+def test_answering_yes_asks_for_the_algorithms(ready, alice):
+    svc.application_update(actor=alice, application=ready, data={"ai_algorithms": ""})
+    [problem] = assert_refused_with(ready, alice, [("ai_algorithms", "required")])
+    assert problem.section == "ai"
+
+
+NO_AI = {"uses_ai": False, "ai_algorithms": "", "ai_assessment": {}}
+
+
+def test_an_application_speaking_of_ai_cannot_answer_no_silently(ready, alice):
+    svc.application_update(actor=alice, application=ready, data=NO_AI)
+    [problem] = assert_refused_with(ready, alice, [("ai_not_used_reason", "ai_confirm")])
+    assert problem.section == "ai"
+    assert problem.message.startswith("Your title speaks of “AI”, but you answered that the project does not")
+    assert "say in a sentence why the project uses no AI" in problem.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"ai_not_used_reason": "AI is only the subject of our survey of radiologists; we train and use none."},
+        {"uses_ai": True, "ai_algorithms": "A U-Net for density.", "ai_assessment": AI_ANSWERS},
+    ],
+    ids=["no-with-a-reason", "yes-with-the-assessment"],
+)
+def test_the_ai_confirmation_is_cleared_by_a_reason_or_by_answering_yes(answer, ready, alice):
+    svc.application_update(actor=alice, application=ready, data=NO_AI)
+    svc.application_update(actor=alice, application=ready, data=answer)
+    ready.refresh_from_db()
+    assert application_check(ready) == []
+
+
+def test_a_blank_reason_is_no_reason(ready, alice):
+    svc.application_update(actor=alice, application=ready, data={**NO_AI, "ai_not_used_reason": "   "})
+    ready.refresh_from_db()
+    assert ready.ai_not_used_reason == ""
+    assert_refused_with(ready, alice, [("ai_not_used_reason", "ai_confirm")])
+
+
+def test_a_project_whose_words_do_not_speak_of_ai_may_simply_answer_no(ready, alice):
+    svc.application_update(actor=alice, application=ready, data={**NO_AI, "title": "Breast density"})
+    ready.refresh_from_db()
+    assert application_check(ready) == []
+
+
+def test_naming_ai_algorithms_while_answering_no_is_a_contradiction_no_reason_clears(ready, alice):
+    svc.application_update(
+        actor=alice,
+        application=ready,
+        data={"uses_ai": False, "ai_assessment": {}, "ai_not_used_reason": "We only look at the images."},
+    )
+    [problem] = assert_refused_with(ready, alice, [("uses_ai", "ai_contradiction")])
+    assert "You name AI algorithms" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("AI triage of screening mammograms", ["AI"]),
+        ("Training AIs", ["AIs"]),
+        ("Artificial Intelligence in screening", ["Artificial Intelligence"]),
+        ("A machine-learning model and machine learning", ["machine-learning", "machine learning"]),
+        ("Deep learning on CT", ["Deep learning"]),
+        ("Convolutional neural networks", ["neural networks"]),
+        ("A neural net", ["neural net"]),
+        ("ML for grading", ["ML"]),
+        ("MLO and CC views of 10 ml contrast", []),
+        ("Maintaining the archive", []),
+        ("Radiomics of prostate MRI", []),
+    ],
+)
+def test_what_counts_as_speaking_of_ai(text, words):
+    assert ai_mentions(Application(title=text)) == ({"title": words} if words else {})
 
 
 def test_it_refuses_work_under_the_medical_device_regulation_without_notes(ready, alice):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from access_requests.models import Application, ApplicationStatus
+from access_requests.services.applications import AI_QUESTIONS
 from tests.access_requests.conftest import make_dataset, pdf_bytes
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.conftest import PASSWORD
@@ -65,7 +66,21 @@ def _fill_project(page, start) -> None:
     page.get_by_label("Length of the access period (months)").fill("12")
     page.get_by_label("Organisation", exact=True).fill("University of Latvia")
     page.get_by_label("Organisation's country").fill("LV")
+    page.get_by_label(re.compile(r"Health, medical or biomedical research")).check()
+    page.get_by_role("group", name="Does the project develop general methods or algorithms?").get_by_label("No").check()
+    page.get_by_role("group", name="Will the data or results be used commercially?").get_by_label("No").check()
     _save(page, "Save the project")
+
+
+def _answer_ai(page) -> None:
+    """The title speaks of AI: the researcher says yes and answers the self-assessment."""
+    _edit(page, "ai and medical devices")
+    page.get_by_role("group", name="Does the project develop or use AI?").get_by_label("Yes").check()
+    page.get_by_label("AI algorithms the project trains, validates or uses").fill("A convolutional lesion detector.")
+    for _, question in AI_QUESTIONS:
+        page.get_by_role("group", name=question).get_by_label("Yes").check()
+    _save(page, "Save")
+    expect(page.locator("#section-ai")).to_contain_text("A convolutional lesion detector.")
 
 
 def _fill_datasets_and_ethics(page, dataset, start) -> None:
@@ -144,6 +159,7 @@ def test_a_researcher_applies_the_rdo_returns_and_then_forwards_it(live_server, 
     _fill_datasets_and_ethics(page, dataset, start)
     _fill_dpia(page)
     _make_representations(page)
+    _answer_ai(page)
     _check_and_submit(page, "Submit the application")
     _sign_out(page, base)
 
