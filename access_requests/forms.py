@@ -1,6 +1,8 @@
 """Forms of the application pages. They only shape input: every rule lives in the services,
 whose DomainError fields come back onto these forms through `form_add_domain_error`."""
 
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
@@ -15,6 +17,7 @@ from access_requests.models import (
     Section,
 )
 from access_requests.services.applications import AI_QUESTIONS, DPIA_FIELDS
+from portal.countries import country_choices
 from portal.errors import DomainError
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -104,8 +107,8 @@ class ProjectForm(forms.Form):
     access_months = forms.IntegerField(label="Length of the access period (months)", min_value=1)
     access_mode = forms.ChoiceField(choices=AccessMode.choices)
     organisation = forms.CharField(max_length=200, required=False)
-    organisation_country = forms.CharField(
-        label="Organisation's country", max_length=2, required=False, help_text="Two-letter ISO code, e.g. LV."
+    organisation_country = forms.ChoiceField(
+        label="Organisation's country", required=False, choices=partial(country_choices, blank="Not given")
     )
     organisation_not_for_profit = forms.BooleanField(
         label="The organisation is a not-for-profit institution", required=False
@@ -125,12 +128,6 @@ class ProjectForm(forms.Form):
     def clean_purpose_conditions(self) -> list[str]:
         raw = self.cleaned_data["purpose_conditions"]
         return [code.strip().upper() for code in raw.replace(";", ",").split(",") if code.strip()]
-
-    def clean_organisation_country(self) -> str:
-        country = self.cleaned_data["organisation_country"].strip().upper()
-        if country and (len(country) != 2 or not country.isalpha()):
-            raise forms.ValidationError("Two letters, e.g. LV.")
-        return country
 
     @classmethod
     def initial_for(cls, application) -> dict:

@@ -20,6 +20,7 @@ from catalogue.models import (
 )
 from catalogue.permissions import can_steward_holder, holders_stewarded_by
 from catalogue.search import text_filter
+from portal.countries import country_name
 from portal.errors import InvalidInput, NotPermitted
 from portal.models import Role
 
@@ -125,8 +126,8 @@ class FacetOptions:
             self._add("manufacturer", name, pk, name)
         for pk, slug, name, country in DataHolder.objects.values_list("pk", "slug", "name", "country"):
             self._add("holder", slug, pk, name)
-            self._add("country", country, pk, country)
-        self.labels["country"] = dict(sorted(self.labels["country"].items()))
+            self._add("country", country, pk, country_name(country))
+        self.labels["country"] = dict(sorted(self.labels["country"].items(), key=lambda item: item[1]))
 
     def _add(self, facet: str, value: str, key: int, label: str) -> None:
         self.labels[facet][value] = label

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -7,6 +9,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from portal.countries import country_choices
 from portal.errors import DomainError
 from portal.ratelimit import client_ip
 
@@ -53,8 +56,10 @@ class SignupForm(forms.Form):
         max_length=200, label="Full name", widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     organisation = forms.CharField(max_length=200, help_text="Your university, hospital or company.")
-    country = forms.CharField(
-        max_length=2, min_length=2, help_text="Two-letter ISO code of your organisation's country, e.g. LV."
+    country = forms.ChoiceField(
+        label="Country",
+        choices=partial(country_choices, blank="Choose your organisation's country"),
+        help_text="Where your organisation is.",
     )
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(
@@ -64,12 +69,6 @@ class SignupForm(forms.Form):
     def clean_email(self):
         # Never say here whether the address has an account: the e-mail sent to it says so.
         return self.cleaned_data["email"].lower()
-
-    def clean_country(self):
-        country = self.cleaned_data["country"].upper()
-        if not country.isalpha():
-            raise forms.ValidationError("Two letters, e.g. LV.")
-        return country
 
     def clean(self):
         from django.contrib.auth.password_validation import validate_password

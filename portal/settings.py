@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            "builtins": ["portal.templatetags.portal_tags"],  # |country and the audit filters, everywhere
         },
     },
 ]

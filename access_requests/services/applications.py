@@ -39,6 +39,7 @@ from access_requests.services.documents import (
 )
 from catalogue.models import BasketItem, Dataset, DatasetStatus, Term, Vocabulary
 from portal.access import require_actor
+from portal.countries import is_country
 from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import User
 from portal.ratelimit import rate_limit_check
@@ -167,7 +168,10 @@ def _clean_value(field: str, value):
             message = f"The access period is 1 to {settings.ACCESS_MAX_MONTHS} months."
             raise InvalidInput(message, fields={field: [message]})
     if field == "organisation_country" and value:
-        value = str(value).upper()
+        value = str(value).strip().upper()
+        if not is_country(value):
+            message = f"Unknown country code “{value}”: give the ISO 3166-1 two-letter code, e.g. LV for Latvia."
+            raise InvalidInput(message, fields={field: [message]})
     if field == "ai_assessment":
         value = _clean_ai_assessment(value)
     if field == "ai_not_used_reason":

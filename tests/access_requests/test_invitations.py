@@ -40,7 +40,7 @@ def signup(client, email=VICTIM, password=PASSWORD):
         "email": email,
         "full_name": "Mallory Pretender",
         "organisation": "Nowhere",
-        "country": "XX",
+        "country": "LV",
         "password1": password,
         "password2": password,
     }

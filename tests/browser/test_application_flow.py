@@ -65,7 +65,7 @@ def _fill_project(page, start) -> None:
     page.get_by_label("Start of the access period").fill(start.isoformat())
     page.get_by_label("Length of the access period (months)").fill("12")
     page.get_by_label("Organisation", exact=True).fill("University of Latvia")
-    page.get_by_label("Organisation's country").fill("LV")
+    page.get_by_label("Organisation's country").select_option("LV")
     page.get_by_label(re.compile(r"Health, medical or biomedical research")).check()
     page.get_by_role("group", name="Does the project develop general methods or algorithms?").get_by_label("No").check()
     page.get_by_role("group", name="Will the data or results be used commercially?").get_by_label("No").check()

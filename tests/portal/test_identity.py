@@ -22,7 +22,7 @@ def signup_form(email="dora@new.example", **overrides) -> dict:
         "email": email,
         "full_name": "Dora New",
         "organisation": "Tartu University",
-        "country": "ee",
+        "country": "EE",
         "password1": "glacier-lantern-orbit-42",
         "password2": "glacier-lantern-orbit-42",
         **overrides,
