@@ -148,7 +148,8 @@ def application_return(*, actor: User, application: Application, comments: dict[
         notification_queue(
             to=_team_emails(application),
             template="application_returned",
-            context={"application": application, "comments": comments},
+            # by the sections' names, as the applicant reads them on the page
+            context={"application": application, "comments": [(Section(s).label, t) for s, t in comments.items()]},
         )
     return application
 

@@ -119,7 +119,8 @@ def test_it_returns_a_submitted_application_with_comments_per_section(team_of_tw
     assert [(m.template, sorted(m.to)) for m in mail] == [
         ("application_returned", sorted([alice.email, "bob@uni.example"]))
     ]
-    assert "The approval expires too early." in mail[0].body_text
+    assert "- Ethics approvals: The approval expires too early." in mail[0].body_text  # the section by name
+    assert "ethics:" not in mail[0].body_text
 
 
 def test_it_refuses_a_return_without_any_comment_and_changes_nothing(submitted, rdo):
