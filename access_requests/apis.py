@@ -94,6 +94,8 @@ def _detail(request, application: Application, code: int = status.HTTP_200_OK) -
         .prefetch_related(
             "purpose_conditions",
             "requested__dataset__holder",
+            "requested__dataset__access_modes",
+            "requested__access_mode",
             "team__user",
             "dpia__risks",
             "return_comments__author",
@@ -204,8 +206,13 @@ class DatasetsApi(ApplicationApi):
         named = _datasets_named(request.user, list(data["datasets"]))
         requested = {dataset: data["datasets"][dataset.identifier] for dataset in named}
         application = svc.application_set_datasets(actor=request.user, application=application, requested=requested)
-        items = application.requested.select_related("dataset__holder")
-        return Response(RequestedDatasetSerializer(items, many=True).data)
+        return Response(RequestedDatasetSerializer(_requested_items(application), many=True).data)
+
+
+def _requested_items(application: Application):
+    return application.requested.select_related("dataset__holder", "access_mode").prefetch_related(
+        "dataset__access_modes"
+    )
 
 
 # --- team ---------------------------------------------------------------------------------

@@ -190,7 +190,11 @@ def _edit_overview(request, application):
 
 
 def _requested(application):
-    return list(application.requested.select_related("dataset").prefetch_related("dataset__use_conditions__term"))
+    return list(
+        application.requested.select_related("dataset", "access_mode").prefetch_related(
+            "dataset__use_conditions__term", "dataset__access_modes"
+        )
+    )
 
 
 def _edit_datasets(request, application):

@@ -303,7 +303,8 @@ def test_the_team_sets_the_requested_datasets(draft, alice, other_dataset):
         ("LV-MG-001", "Training."),
     ]
     event = last_event()
-    assert (event.verb, event.payload) == ("application.datasets_set", {"datasets": ["ES-MR-002", "LV-MG-001"]})
+    assert (event.verb, event.payload["datasets"]) == ("application.datasets_set", ["ES-MR-002", "LV-MG-001"])
+    assert event.payload["access_modes"] == {"ES-MR-002": "DOWNLOAD", "LV-MG-001": "DOWNLOAD"}
 
 
 @pytest.mark.parametrize(
