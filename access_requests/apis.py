@@ -31,6 +31,7 @@ from access_requests.serializers import (
     ChecklistSerializer,
     ChecklistUpdateSerializer,
     CheckSerializer,
+    DatasetAddSerializer,
     DatasetsSetSerializer,
     DpiaRiskAddSerializer,
     DpiaRiskSerializer,
@@ -207,6 +208,31 @@ class DatasetsApi(ApplicationApi):
         requested = {dataset: data["datasets"][dataset.identifier] for dataset in named}
         application = svc.application_set_datasets(actor=request.user, application=application, requested=requested)
         return Response(RequestedDatasetSerializer(_requested_items(application), many=True).data)
+
+
+class DatasetAddApi(ApplicationApi):
+    """The application's team, while it is a draft or returned; published datasets only."""
+
+    actions = {"POST": "team"}
+
+    @extend_schema(
+        summary="Add one dataset to the application (with its justification and access mode, if given)",
+        request=DatasetAddSerializer,
+        responses={201: RequestedDatasetSerializer(many=True), **ERRORS},
+    )
+    def post(self, request, pk: int):
+        application = self.application(request, pk)
+        data = _validated(DatasetAddSerializer, request.data)
+        (dataset,) = _datasets_named(request.user, [data["dataset"]], field="dataset")
+        svc.application_add_dataset(
+            actor=request.user,
+            application=application,
+            dataset=dataset,
+            justification=data["justification"],
+            access_mode=data["access_mode"],
+        )
+        items = _requested_items(application)
+        return Response(RequestedDatasetSerializer(items, many=True).data, status=status.HTTP_201_CREATED)
 
 
 def _requested_items(application: Application):

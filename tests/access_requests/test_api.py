@@ -74,6 +74,7 @@ def assert_refused(user, endpoint, application, code: int, *, committee=None) ->
 TEAM_WRITES = [
     ("patch", "{pk}/", {"timeline": "Changed."}),
     ("put", "{pk}/datasets/", {"datasets": {"LV-MG-001": "Changed."}}),
+    ("post", "{pk}/datasets/add/", {"dataset": "LV-MG-001"}),
     ("post", "{pk}/team/", {"email": "eve@uni.example"}),
     ("delete", "{pk}/team/{member}/", None),
     ("post", "{pk}/ethics/", ETHICS),
