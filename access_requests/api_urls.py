@@ -10,6 +10,7 @@ urlpatterns = [
     path("applications/", apis.ApplicationListApi.as_view(), name="api-applications"),
     path(one, apis.ApplicationDetailApi.as_view(), name="api-application"),
     path(f"{one}datasets/", apis.DatasetsApi.as_view(), name="api-application-datasets"),
+    path(f"{one}datasets/add/", apis.DatasetAddApi.as_view(), name="api-application-datasets-add"),
     path(f"{one}team/", apis.TeamApi.as_view(), name="api-application-team"),
     path(f"{one}team/<int:member_id>/", apis.TeamMemberApi.as_view(), name="api-application-team-member"),
     path(f"{one}ethics/", apis.EthicsApi.as_view(), name="api-application-ethics"),

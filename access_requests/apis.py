@@ -31,6 +31,7 @@ from access_requests.serializers import (
     ChecklistSerializer,
     ChecklistUpdateSerializer,
     CheckSerializer,
+    DatasetAddSerializer,
     DatasetsSetSerializer,
     DpiaRiskAddSerializer,
     DpiaRiskSerializer,
@@ -94,6 +95,8 @@ def _detail(request, application: Application, code: int = status.HTTP_200_OK) -
         .prefetch_related(
             "purpose_conditions",
             "requested__dataset__holder",
+            "requested__dataset__access_modes",
+            "requested__access_mode",
             "team__user",
             "dpia__risks",
             "return_comments__author",
@@ -204,8 +207,38 @@ class DatasetsApi(ApplicationApi):
         named = _datasets_named(request.user, list(data["datasets"]))
         requested = {dataset: data["datasets"][dataset.identifier] for dataset in named}
         application = svc.application_set_datasets(actor=request.user, application=application, requested=requested)
-        items = application.requested.select_related("dataset__holder")
-        return Response(RequestedDatasetSerializer(items, many=True).data)
+        return Response(RequestedDatasetSerializer(_requested_items(application), many=True).data)
+
+
+class DatasetAddApi(ApplicationApi):
+    """The application's team, while it is a draft or returned; published datasets only."""
+
+    actions = {"POST": "team"}
+
+    @extend_schema(
+        summary="Add one dataset to the application (with its justification and access mode, if given)",
+        request=DatasetAddSerializer,
+        responses={201: RequestedDatasetSerializer(many=True), **ERRORS},
+    )
+    def post(self, request, pk: int):
+        application = self.application(request, pk)
+        data = _validated(DatasetAddSerializer, request.data)
+        (dataset,) = _datasets_named(request.user, [data["dataset"]], field="dataset")
+        svc.application_add_dataset(
+            actor=request.user,
+            application=application,
+            dataset=dataset,
+            justification=data["justification"],
+            access_mode=data["access_mode"],
+        )
+        items = _requested_items(application)
+        return Response(RequestedDatasetSerializer(items, many=True).data, status=status.HTTP_201_CREATED)
+
+
+def _requested_items(application: Application):
+    return application.requested.select_related("dataset__holder", "access_mode").prefetch_related(
+        "dataset__access_modes"
+    )
 
 
 # --- team ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from html import escape
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from access_requests.models import AccessMode, Application, DataCategory, LegalStatement, Purpose, ResidualRisk
+from access_requests.models import Application, DataCategory, LegalStatement, Purpose, ResidualRisk
 from access_requests.services import applications as svc
 from access_requests.services import transitions as tr
 from access_requests.services.checks import application_check
@@ -69,7 +69,7 @@ class _Fit:
 
     def __init__(self, country: str):
         self.country = country
-        self.modes = {AccessMode.DOWNLOAD, AccessMode.IN_SITU_PROCESSING}
+        self.modes = {"DOWNLOAD", "IN_SITU_PROCESSING"}
         self.diseases: set[str] | None = None
 
     def admit(self, dataset: Dataset) -> bool:
@@ -93,14 +93,14 @@ class _Fit:
         return True
 
     def project(self) -> dict:
-        mode = AccessMode.DOWNLOAD if AccessMode.DOWNLOAD in self.modes else AccessMode.IN_SITU_PROCESSING
         if self.diseases:
-            return {
-                "purpose": Purpose.DISEASE_SPECIFIC_RESEARCH,
-                "purpose_conditions": sorted(self.diseases),
-                "access_mode": mode,
-            }
-        return {"purpose": Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH, "access_mode": mode}
+            return {"purpose": Purpose.DISEASE_SPECIFIC_RESEARCH, "purpose_conditions": sorted(self.diseases)}
+        return {"purpose": Purpose.HEALTH_MEDICAL_BIOMEDICAL_RESEARCH}
+
+    def mode(self, dataset: Dataset) -> str:
+        """The access mode asked for: the one the chosen datasets share, download first."""
+        offered = {t.code for t in dataset.access_modes.all()} or set(self.modes)
+        return sorted(offered & self.modes or offered)[0]
 
 
 def _candidates(datasets: dict | None) -> list[Dataset]:
@@ -178,7 +178,10 @@ def _fill(application: Application, actor, fit: _Fit, project: dict = PROJECT) -
         actor=actor,
         application=application,
         requested={
-            item.dataset: f"{item.dataset.title} gives the cases the study needs."
+            item.dataset: {
+                "justification": f"{item.dataset.title} gives the cases the study needs.",
+                "access_mode": fit.mode(item.dataset),
+            }
             for item in application.requested.select_related("dataset")
         },
     )

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 
 from access_requests.models import (
-    AccessMode,
     Committee,
     DataCategory,
     LegalStatement,
@@ -17,6 +16,7 @@ from access_requests.models import (
     Section,
 )
 from access_requests.services.applications import AI_QUESTIONS, DPIA_FIELDS
+from catalogue.models import Term, Vocabulary
 from portal.countries import country_choices
 from portal.errors import DomainError
 
@@ -105,7 +105,6 @@ class ProjectForm(forms.Form):
     )
     access_start = forms.DateField(label="Start of the access period", required=False, widget=DATE_WIDGET)
     access_months = forms.IntegerField(label="Length of the access period (months)", min_value=1)
-    access_mode = forms.ChoiceField(choices=AccessMode.choices)
     organisation = forms.CharField(max_length=200, required=False)
     organisation_country = forms.ChoiceField(
         label="Organisation's country", required=False, choices=partial(country_choices, blank="Not given")
@@ -139,21 +138,46 @@ class ProjectForm(forms.Form):
 
 
 class DatasetsForm(forms.Form):
-    """One justification per requested dataset."""
+    """Per requested dataset: a justification and the access mode, among those the dataset offers
+    (any of the catalogue's when it states none)."""
 
     def __init__(self, *args, items, **kwargs):
         super().__init__(*args, **kwargs)
         self.items = list(items)
+        every_mode = None
         for item in self.items:
+            identifier = item.dataset.identifier
             self.fields[f"justification_{item.pk}"] = forms.CharField(
-                label=f"Why you need {item.dataset.identifier}",
+                label=f"Why you need {identifier}",
                 required=False,
                 initial=item.justification,
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
+            offered = sorted(item.dataset.access_modes.all(), key=lambda term: term.code)
+            if not offered:
+                if every_mode is None:
+                    every_mode = list(Term.objects.filter(vocabulary=Vocabulary.ACCESS_MODE).order_by("code"))
+                offered = every_mode
+            initial = item.access_mode.code if item.access_mode else None
+            if initial is None and len(offered) == 1:
+                initial = offered[0].code
+            self.fields[f"access_mode_{item.pk}"] = forms.ChoiceField(
+                label=f"How you will use {identifier}",
+                choices=[(term.code, term.label) for term in offered],
+                initial=initial,
+                required=False,
+                widget=forms.RadioSelect,
+                help_text="The access modes this dataset is offered for.",
+            )
 
     def requested(self) -> dict:
-        return {item.dataset: self.cleaned_data[f"justification_{item.pk}"] for item in self.items}
+        return {
+            item.dataset: {
+                "justification": self.cleaned_data[f"justification_{item.pk}"],
+                "access_mode": self.cleaned_data[f"access_mode_{item.pk}"] or None,
+            }
+            for item in self.items
+        }
 
 
 class TeamMemberForm(forms.Form):

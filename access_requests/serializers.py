@@ -84,12 +84,73 @@ class ApplicationUpdateSerializer(InputModelSerializer):
         fields = [*APPLICATION_FIELDS, "purpose_conditions"]
 
 
+ACCESS_MODE_HELP = (
+    "code of one of the access modes the dataset offers: DOWNLOAD, IN_SITU_PROCESSING or REMOTE_PROCESSING"
+)
+
+
+class RequestedDatasetInputSerializer(InputSerializer):
+    justification = serializers.CharField(allow_blank=True, required=False, default="")
+    access_mode = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text=f"{ACCESS_MODE_HELP}; without it, the mode chosen before or the dataset's only one",
+    )
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "the justification (the access mode stays as it was)"},
+            {
+                "type": "object",
+                "properties": {
+                    "justification": {"type": "string"},
+                    "access_mode": {"type": "string", "nullable": True, "maxLength": 64},
+                },
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class RequestedDatasetInputField(serializers.Field):
+    """A justification, or {"justification", "access_mode"}."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            return {"justification": data, "access_mode": None}
+        if isinstance(data, dict):
+            serializer = RequestedDatasetInputSerializer(data=data)
+            serializer.is_valid(raise_exception=True)
+            return dict(serializer.validated_data)
+        raise serializers.ValidationError("Expected a justification or an object with justification and access_mode.")
+
+    def to_representation(self, value):
+        return value
+
+
 class DatasetsSetSerializer(InputSerializer):
     datasets = serializers.DictField(
-        child=serializers.CharField(allow_blank=True),
+        child=RequestedDatasetInputField(),
         allow_empty=False,
-        help_text="dataset identifier → justification (at least one); datasets not named are removed from the "
-        "application",
+        help_text="dataset identifier → its justification, or {justification, access_mode} (at least one); "
+        "datasets not named are removed from the application",
+    )
+
+
+class DatasetAddSerializer(InputSerializer):
+    dataset = serializers.CharField(max_length=64, help_text="identifier of a published dataset")
+    justification = serializers.CharField(allow_blank=True, required=False, default="")
+    access_mode = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text=f"{ACCESS_MODE_HELP}; without it, the dataset's only one (else chosen later)",
     )
 
 
@@ -182,10 +243,16 @@ class RequestedDatasetSerializer(serializers.ModelSerializer):
     identifier = serializers.CharField(source="dataset.identifier")
     title = serializers.CharField(source="dataset.title")
     holder = serializers.CharField(source="dataset.holder.name")
+    access_mode = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="code of the access mode asked for"
+    )
+    access_modes_offered = serializers.SlugRelatedField(
+        source="dataset.access_modes", slug_field="code", many=True, read_only=True
+    )
 
     class Meta:
         model = ApplicationDataset
-        fields = ["id", "identifier", "title", "holder", "justification"]
+        fields = ["id", "identifier", "title", "holder", "justification", "access_mode", "access_modes_offered"]
 
 
 class TeamMemberSerializer(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/", researcher.application_detail, name="application-detail"),
     path("<int:pk>/messages/", researcher.message_create, name="message-create"),
     path("<int:pk>/edit/<str:section>/", researcher.section_edit, name="section-edit"),
+    path("<int:pk>/datasets/add/", researcher.dataset_add, name="dataset-add"),
     path("<int:pk>/datasets/<int:item_pk>/remove/", researcher.dataset_remove, name="dataset-remove"),
     path("<int:pk>/team/<int:member_pk>/remove/", researcher.team_member_remove, name="team-remove"),
     path("<int:pk>/ethics/<int:approval_pk>/remove/", researcher.ethics_approval_remove, name="ethics-remove"),

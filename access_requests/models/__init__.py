@@ -1,5 +1,4 @@
 from access_requests.models.applications import (
-    AccessMode,
     Application,
     ApplicationDataset,
     ApplicationStatus,
@@ -23,7 +22,6 @@ from access_requests.models.applications import (
 from access_requests.models.committees import Committee, CommitteeMembership
 
 __all__ = [
-    "AccessMode",
     "Application",
     "ApplicationDataset",
     "ApplicationStatus",

@@ -54,11 +54,6 @@ class Purpose(models.TextChoices):
     CLINICAL_CARE_USE = "CLINICAL_CARE_USE", "Clinical care use (DUO:0000043)"
 
 
-class AccessMode(models.TextChoices):
-    DOWNLOAD = "DOWNLOAD", "Download"
-    IN_SITU_PROCESSING = "IN_SITU_PROCESSING", "Processing in the data holder's secure environment"
-
-
 class Section(models.TextChoices):
     """Parts of an application; RDO comments and the change view are per section."""
 
@@ -102,7 +97,6 @@ class Application(models.Model):
 
     access_start = models.DateField(null=True, blank=True)
     access_months = models.PositiveSmallIntegerField(default=12)
-    access_mode = models.CharField(max_length=20, choices=AccessMode.choices, default=AccessMode.DOWNLOAD)
 
     organisation = models.CharField(max_length=200, blank=True)
     organisation_country = models.CharField(max_length=2, blank=True)
@@ -161,6 +155,15 @@ class ApplicationDataset(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="requested")
     dataset = models.ForeignKey("catalogue.Dataset", on_delete=models.PROTECT, related_name="requests")
     justification = models.TextField(blank=True, help_text="why this dataset is needed")
+    access_mode = models.ForeignKey(
+        "catalogue.Term",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"vocabulary": "access_mode"},
+        help_text="how the team will use this dataset: one of the access modes the dataset offers",
+    )
 
     class Meta:
         ordering = ["pk"]

@@ -58,7 +58,6 @@ APPLICATION_FIELDS = [
     "commercial_use",
     "access_start",
     "access_months",
-    "access_mode",
     "organisation",
     "organisation_country",
     "organisation_not_for_profit",
@@ -140,7 +139,9 @@ def application_create(*, actor: User, title: str, datasets: list[Dataset] | Non
             access_months=min(12, settings.ACCESS_MAX_MONTHS),
         )
         for dataset in datasets:
-            ApplicationDataset.objects.get_or_create(application=application, dataset=dataset)
+            ApplicationDataset.objects.get_or_create(
+                application=application, dataset=dataset, defaults={"access_mode": _mode_for(dataset, None, None)}
+            )
         Dpia.objects.create(application=application)
         Representations.objects.create(application=application, institution_legal_name=actor.organisation)
         TeamMember.objects.create(
@@ -229,9 +230,46 @@ def _condition_terms(codes) -> list[Term]:
     return list(terms.values())
 
 
-def application_set_datasets(*, actor: User, application: Application, requested: dict[Dataset, str]) -> Application:
-    """Set the requested datasets with their justifications (datasets not listed are removed); an
-    application keeps at least one."""
+def _offered_modes(dataset: Dataset) -> list[Term]:
+    return sorted(
+        (t for t in dataset.access_modes.all() if t.vocabulary == Vocabulary.ACCESS_MODE), key=lambda t: t.code
+    )
+
+
+def _mode_for(dataset: Dataset, code, current: Term | None) -> Term | None:
+    """The access mode a requested dataset asks for: the one named by `code` (one the dataset offers;
+    any of the vocabulary's when the dataset states none), else the current one while the dataset
+    still offers it, else the dataset's only mode; None when there is a choice left to make."""
+    offered = _offered_modes(dataset)
+    code = str(code or "").strip().upper()
+    if code:
+        term = Term.objects.filter(vocabulary=Vocabulary.ACCESS_MODE, code=code).first()
+        if term is None:
+            message = f"{dataset.identifier}: there is no access mode “{code}”."
+        elif offered and term not in offered:
+            choices = " or ".join(t.label.lower() for t in offered)
+            message = f"{dataset.identifier} is not offered for {term.label.lower()}: choose {choices}."
+        else:
+            return term
+        raise InvalidInput(message, fields={"access_mode": [message]})
+    if current is not None and (not offered or current in offered):
+        return current
+    return offered[0] if len(offered) == 1 else None
+
+
+def _requested_entry(value) -> tuple[str, object]:
+    """(justification, access mode code or None) from a justification or {"justification", "access_mode"}."""
+    if isinstance(value, dict):
+        return str(value.get("justification") or ""), value.get("access_mode")
+    return str(value or ""), None
+
+
+def application_set_datasets(*, actor: User, application: Application, requested: dict) -> Application:
+    """Set the requested datasets (datasets not listed are removed); an application keeps at least one.
+
+    `requested` maps each dataset to its justification, or to {"justification": ..., "access_mode": code}:
+    the access mode is one the dataset offers; without one, the dataset keeps the mode it had or takes
+    its only one."""
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
         if not requested:
@@ -241,18 +279,64 @@ def application_set_datasets(*, actor: User, application: Application, requested
         if unpublished:
             message = f"Not published: {', '.join(unpublished)}."
             raise InvalidInput(message, fields={"datasets": [message]})
+        current = {item.dataset_id: item.access_mode for item in application.requested.select_related("access_mode")}
+        rows, errors = {}, []
+        for dataset, value in requested.items():
+            justification, code = _requested_entry(value)
+            try:
+                mode = _mode_for(dataset, code, current.get(dataset.pk))
+            except InvalidInput as exc:
+                errors += exc.fields["access_mode"]
+                continue
+            rows[dataset] = {"justification": justification.strip(), "access_mode": mode}
+        if errors:
+            raise InvalidInput(" ".join(errors), fields={"access_mode": errors})
         application.requested.exclude(dataset__in=list(requested)).delete()
-        for dataset, justification in requested.items():
-            ApplicationDataset.objects.update_or_create(
-                application=application, dataset=dataset, defaults={"justification": justification.strip()}
-            )
+        for dataset, defaults in rows.items():
+            ApplicationDataset.objects.update_or_create(application=application, dataset=dataset, defaults=defaults)
         audit_record(
             actor=actor,
             verb="application.datasets_set",
             target=application,
-            payload={"datasets": sorted(d.identifier for d in requested)},
+            payload={
+                "datasets": sorted(d.identifier for d in requested),
+                "access_modes": {
+                    d.identifier: row["access_mode"].code if row["access_mode"] else None
+                    for d, row in sorted(rows.items(), key=lambda pair: pair[0].identifier)
+                },
+            },
         )
     return application
+
+
+def application_add_dataset(
+    *, actor: User, application: Application, dataset: Dataset, justification: str = "", access_mode=None
+) -> ApplicationDataset:
+    """Add one published dataset to a draft or returned application of the actor's team (and take it
+    out of the actor's basket). Its access mode is `access_mode` (a code the dataset offers) or, when
+    the dataset offers only one, that one; else it is chosen later on the datasets section."""
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        if dataset.status != DatasetStatus.PUBLISHED:
+            message = f"{dataset.identifier} is not published: it cannot be requested."
+            raise InvalidInput(message, fields={"dataset": [message]})
+        if application.requested.filter(dataset=dataset).exists():
+            message = f"{application.reference} asks for {dataset.identifier} already."
+            raise InvalidInput(message, fields={"dataset": [message]})
+        item = ApplicationDataset.objects.create(
+            application=application,
+            dataset=dataset,
+            justification=(justification or "").strip(),
+            access_mode=_mode_for(dataset, access_mode, None),
+        )
+        BasketItem.objects.filter(user=actor, dataset=dataset).delete()
+        audit_record(
+            actor=actor,
+            verb="application.dataset_add",
+            target=application,
+            payload={"dataset": dataset.identifier, "access_mode": item.access_mode.code if item.access_mode else None},
+        )
+    return item
 
 
 INVITATION_SALT = "access_requests.team-invitation"

@@ -215,12 +215,22 @@ def _datasets(application: Application, requested) -> list[Problem]:
             problems.append(
                 Problem(Section.DATASETS, f"Justify why you need {dataset.identifier}.", "justification", "required")
             )
-        modes = {term.code for term in dataset.access_modes.all()}
-        if modes and application.access_mode not in modes:
+        offered = list(dataset.access_modes.all())
+        if item.access_mode is None:
             problems.append(
                 Problem(
                     Section.DATASETS,
-                    f"{dataset.identifier} does not offer {application.get_access_mode_display().lower()} access.",
+                    f"Choose how you will use {dataset.identifier} (its access mode).",
+                    "access_mode",
+                    "required",
+                )
+            )
+        elif offered and item.access_mode not in offered:
+            problems.append(
+                Problem(
+                    Section.DATASETS,
+                    f"{dataset.identifier} is not offered for {item.access_mode.label.lower()}: choose "
+                    f"{' or '.join(t.label.lower() for t in offered)}.",
                     "access_mode",
                     "access_mode",
                 )
@@ -467,7 +477,7 @@ def _data_use(application: Application, requested, approvals) -> list[Problem]:
 def application_check(application: Application) -> list[Problem]:
     """Every reason the application cannot be submitted as it stands; empty when it can."""
     requested = list(
-        application.requested.select_related("dataset").prefetch_related(
+        application.requested.select_related("dataset", "access_mode").prefetch_related(
             "dataset__access_modes", "dataset__use_conditions__term"
         )
     )

@@ -47,13 +47,17 @@ def application_snapshot(application: Application) -> dict:
             "Commercial use": application.commercial_use,
             "Access start": str(application.access_start or ""),
             "Access months": application.access_months,
-            "Access mode": application.get_access_mode_display(),
             "Organisation": application.organisation,
             "Organisation country": application.organisation_country,
             "Not-for-profit organisation": application.organisation_not_for_profit,
         },
         Section.DATASETS: {
-            item.dataset.identifier: item.justification for item in application.requested.select_related("dataset")
+            key: value
+            for item in application.requested.select_related("dataset", "access_mode")
+            for key, value in (
+                (item.dataset.identifier, item.justification),
+                (f"{item.dataset.identifier} access mode", item.access_mode.label if item.access_mode else ""),
+            )
         },
         Section.TEAM: {m.email: m.role for m in application.team.all()},
         Section.ETHICS: {

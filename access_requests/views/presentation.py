@@ -16,6 +16,7 @@ VERB_WORDS = {
     "application.create": "started the application",
     "application.update": "changed {fields}",
     "application.datasets_set": "set the requested datasets: {datasets}",
+    "application.dataset_add": "added the dataset {dataset}",
     "application.team_add": "added {email} to the team",
     "application.team_remove": "removed {email} from the team",
     "application.team_join": "joined the team",
@@ -113,7 +114,7 @@ def application_data(application: Application) -> dict:
     answers = application.ai_assessment or {}
     categories = dict(DataCategory.choices)
     return {
-        "requested": application.requested.select_related("dataset__holder").prefetch_related(
+        "requested": application.requested.select_related("dataset__holder", "access_mode").prefetch_related(
             "dataset__use_conditions__term"
         ),
         "team": application.team.select_related("user"),

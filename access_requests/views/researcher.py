@@ -52,6 +52,7 @@ from access_requests.views.presentation import (
     thread_for,
     timeline_for,
 )
+from catalogue.selectors import datasets_visible_to
 from portal.access import Rel
 from portal.errors import DomainError
 from portal.models import Role
@@ -217,7 +218,11 @@ def _edit_overview(request, application):
 
 
 def _requested(application):
-    return list(application.requested.select_related("dataset").prefetch_related("dataset__use_conditions__term"))
+    return list(
+        application.requested.select_related("dataset", "access_mode").prefetch_related(
+            "dataset__use_conditions__term", "dataset__access_modes"
+        )
+    )
 
 
 def _edit_datasets(request, application):
@@ -381,6 +386,35 @@ def dataset_remove(request, pk: int, item_pk: int):
         return {"requested": {i.dataset: i.justification for key, i in items.items() if key != item_pk}}
 
     return _remove(request, pk, Section.DATASETS, find, svc.application_set_datasets, "Dataset")
+
+
+@login_required
+@require_POST
+def dataset_add(request, pk: int):
+    """Add the dataset named in the body (`dataset`: its identifier) to a draft or returned application,
+    from the dataset page or the basket (`back`: "basket" or "dataset", where a refusal is shown)."""
+    application = application_get_for(user=request.user, pk=pk, action="team")
+    identifier = request.POST.get("dataset", "").strip()
+    dataset = datasets_visible_to(request.user).filter(identifier=identifier).first() if identifier else None
+    back = request.POST.get("back")
+    if back == "basket":
+        back_url = reverse("catalogue:basket")
+    elif dataset is not None:
+        back_url = reverse("catalogue:dataset-apply", args=[dataset.identifier])
+    else:
+        back_url = reverse("access_requests:application-detail", args=[pk])
+    if dataset is None:
+        messages.error(request, "No such dataset: choose one from the catalogue.")
+        return redirect(back_url)
+    try:
+        svc.application_add_dataset(actor=request.user, application=application, dataset=dataset)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back_url)
+    messages.success(
+        request, f"{dataset.identifier} added to {application.reference}: say why you need it and how you will use it."
+    )
+    return redirect("access_requests:section-edit", pk=pk, section=Section.DATASETS)
 
 
 @login_required

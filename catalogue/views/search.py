@@ -8,6 +8,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from access_requests.models import ApplicationStatus
+from access_requests.permissions import applications_where
 from catalogue.search import MAX_QUERY_LENGTH, basket_add, basket_remove
 from catalogue.selectors import (
     FACETS,
@@ -20,6 +22,7 @@ from catalogue.selectors import (
     dataset_search_page,
     dataset_search_relaxations,
 )
+from portal.access import Rel
 from portal.errors import DomainError
 from portal.models import Role
 
@@ -131,6 +134,23 @@ def dataset_detail(request, identifier: str):
     return render(request, "catalogue/dataset_detail.html", context)
 
 
+def _open_applications(user) -> list:
+    """The draft or returned applications on whose team `user` is: a dataset can be added to them."""
+    if not user.is_authenticated:
+        return []
+    applications = (
+        applications_where(user, Rel.TEAM)
+        .filter(status__in=[ApplicationStatus.DRAFT, ApplicationStatus.RETURNED])
+        .prefetch_related("requested")
+        .order_by("-updated_at", "pk")
+    )
+    return list(applications)
+
+
+def _requesting(application, dataset) -> bool:
+    return any(item.dataset_id == dataset.pk for item in application.requested.all())
+
+
 def dataset_apply(request, identifier: str):
     """How access is granted (the DCAT distribution's access URL); a researcher adds the dataset to the basket."""
     dataset = dataset_get_visible(user=request.user, identifier=identifier, detail=True)
@@ -145,8 +165,11 @@ def dataset_apply(request, identifier: str):
             return redirect("catalogue:dataset-apply", identifier=dataset.identifier)
         messages.success(request, f"“{dataset.title}” is in your basket.")
         return redirect("catalogue:basket")
+    applications = _open_applications(request.user)
     context = {
         "dataset": dataset,
+        "addable_to": [a for a in applications if not _requesting(a, dataset)],
+        "requested_by": [a for a in applications if _requesting(a, dataset)],
         "in_basket": dataset.pk in basket_dataset_ids(request.user),
         "is_researcher": request.user.is_authenticated and request.user.has_role(Role.RESEARCHER),
     }
@@ -157,9 +180,11 @@ def dataset_apply(request, identifier: str):
 @require_GET
 def basket(request):
     items = list(basket_items_for(request.user))
+    applications = _open_applications(request.user)
     for item in items:
         _describe_parameters(item.dataset.use_conditions.all())
-    return render(request, "catalogue/basket.html", {"items": items})
+        item.addable_to = [a for a in applications if not _requesting(a, item.dataset)]
+    return render(request, "catalogue/basket.html", {"items": items, "open_applications": applications})
 
 
 @login_required

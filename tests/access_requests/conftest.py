@@ -103,7 +103,10 @@ def complete(application, actor, *, start: date | None = None, months: int = 12,
     svc.application_set_datasets(
         actor=actor,
         application=application,
-        requested={item.dataset: "Needed for training." for item in application.requested.select_related("dataset")},
+        requested={
+            item.dataset: {"justification": "Needed for training.", "access_mode": _mode_chosen(item)}
+            for item in application.requested.select_related("dataset", "access_mode")
+        },
     )
     svc.ethics_approval_add(
         actor=actor,
@@ -148,6 +151,14 @@ def complete(application, actor, *, start: date | None = None, months: int = 12,
     )
     application.refresh_from_db()
     return application
+
+
+def _mode_chosen(item) -> str | None:
+    """The requested dataset's access mode, else the first (by code) the dataset offers."""
+    if item.access_mode is not None:
+        return item.access_mode.code
+    offered = sorted(term.code for term in item.dataset.access_modes.all())
+    return offered[0] if offered else None
 
 
 @pytest.fixture

@@ -75,6 +75,7 @@ def assert_refused(user, endpoint, application, code: int, *, committee=None) ->
 TEAM_WRITES = [
     ("patch", "{pk}/", {"timeline": "Changed."}),
     ("put", "{pk}/datasets/", {"datasets": {"LV-MG-001": "Changed."}}),
+    ("post", "{pk}/datasets/add/", {"dataset": "LV-MG-001"}),
     ("post", "{pk}/team/", {"email": "eve@uni.example"}),
     ("delete", "{pk}/team/{member}/", None),
     ("post", "{pk}/ethics/", ETHICS),
@@ -304,7 +305,8 @@ def test_the_team_sets_the_requested_datasets(draft, alice, other_dataset):
         ("LV-MG-001", "Training."),
     ]
     event = last_event()
-    assert (event.verb, event.payload) == ("application.datasets_set", {"datasets": ["ES-MR-002", "LV-MG-001"]})
+    assert (event.verb, event.payload["datasets"]) == ("application.datasets_set", ["ES-MR-002", "LV-MG-001"])
+    assert event.payload["access_modes"] == {"ES-MR-002": "DOWNLOAD", "LV-MG-001": "DOWNLOAD"}
 
 
 @pytest.mark.parametrize(

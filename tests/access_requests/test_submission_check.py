@@ -13,6 +13,7 @@ from access_requests.models import Application, LegalStatement, Purpose, Residua
 from access_requests.services import applications as svc
 from access_requests.services.checks import ai_mentions, application_check
 from access_requests.services.transitions import application_submit
+from catalogue.models import Term, Vocabulary
 from portal.errors import InvalidInput
 from tests.access_requests.conftest import AI_ANSWERS, complete, frozen, make_dataset, pdf_upload
 
@@ -417,8 +418,9 @@ def test_accepting_the_missing_statement_clears_the_problem_and_records_who_and_
 # --- datasets and access modes ------------------------------------------------------------
 
 
-def test_it_refuses_an_access_mode_the_dataset_does_not_offer(ready, alice):
-    svc.application_update(actor=alice, application=ready, data={"access_mode": "IN_SITU_PROCESSING"})
+def test_it_refuses_an_access_mode_the_dataset_does_not_offer(ready, alice, dataset):
+    # the dataset's holder no longer offers the mode chosen (download)
+    dataset.access_modes.set(Term.objects.filter(vocabulary=Vocabulary.ACCESS_MODE, code="IN_SITU_PROCESSING"))
     assert_refused_with(ready, alice, [("access_mode", "access_mode")])
 
 

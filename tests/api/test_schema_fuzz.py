@@ -105,6 +105,12 @@ def _seeds(demo, role: str) -> dict[str, list[tuple[dict, str]]]:
         return {
             "POST /api/v1/applications/": [({"title": "Seeded", "datasets": [identifier]}, "application/json")],
             "PUT /api/v1/applications/{id}/datasets/": [({"datasets": {identifier: "Needed."}}, "application/json")],
+            "POST /api/v1/applications/{id}/datasets/add/": [
+                (
+                    {"dataset": demo["datasets"]["colon"].identifier, "access_mode": "REMOTE_PROCESSING"},
+                    "application/json",
+                )
+            ],
             "POST /api/v1/applications/{id}/ethics/": [(ethics, "multipart/form-data")],
             "POST /api/v1/applications/{id}/team/": [({"email": "seed@uni.example"}, "application/json")],
         }
@@ -180,6 +186,7 @@ ROLES = {
 RESEARCHER_WRITES = {
     "POST /api/v1/applications/",
     "PUT /api/v1/applications/{id}/datasets/",
+    "POST /api/v1/applications/{id}/datasets/add/",
     "POST /api/v1/applications/{id}/ethics/",
     "POST /api/v1/applications/{id}/team/",
     "POST /api/v1/applications/{id}/submit/",

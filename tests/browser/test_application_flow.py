@@ -86,7 +86,8 @@ def _answer_ai(page) -> None:
 def _fill_datasets_and_ethics(page, dataset, start) -> None:
     _edit(page, "datasets")
     page.get_by_label(f"Why you need {dataset.identifier}").fill("The screening images to train on.")
-    _save(page, "Save the justifications")
+    page.get_by_role("group", name=f"How you will use {dataset.identifier}").get_by_label("Download access").check()
+    _save(page, "Save the datasets")
     _edit(page, "ethics approvals")
     page.get_by_label("Ethics committee").fill("UL Research Ethics Committee")
     page.get_by_label("Approval reference").fill("REC-2026-17")
