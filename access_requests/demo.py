@@ -124,8 +124,9 @@ def _upload(name: str, title: str, lines: list[str]) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, demo_pdf(title, lines), content_type="application/pdf")
 
 
-def _fill(application: Application, actor, fit: _Fit) -> Application:
-    """Every section, so that the submission check passes."""
+def _fill(application: Application, actor, fit: _Fit, signatory) -> Application:
+    """Every section, so that the submission check passes; the institution's signatory accepts the
+    statements from the link they are sent, as a signatory does."""
     start = timezone.localdate() + timedelta(days=21)
     svc.application_update(
         actor=actor,
@@ -190,11 +191,17 @@ def _fill(application: Application, actor, fit: _Fit) -> Application:
         application=application,
         data={
             "institution_legal_name": application.organisation or "University",
-            "signatory_name": "Dr. Vera Signer",
+            "signatory_name": signatory.full_name,
             "signatory_role": "Vice-rector for research",
-            "signatory_email": "signer@demo.example",
+            "signatory_email": signatory.email,
         },
-        accept=LegalStatement.values,
+    )
+    reps = svc.representations_request_signature(actor=actor, application=application)
+    svc.representations_accept(
+        actor=signatory,
+        reps=reps,
+        statements=LegalStatement.values,
+        covered_sha256=svc.representations_covered_hash(application),
     )
     application = Application.objects.get(pk=application.pk)  # the services changed their own locked copies
     problems = application_check(application)
@@ -282,5 +289,5 @@ def load_applications(*, people: dict, datasets: dict, committee) -> dict[str, A
             svc.application_update(actor=applicant, application=application, data=fit.project())
             result[key] = application
             continue
-        result[key] = steps[key](_fill(application, applicant, fit))
+        result[key] = steps[key](_fill(application, applicant, fit, people["signatory"]))
     return result

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from access_requests.models import Application, LegalStatement, Purpose, ResidualRisk, Section
+from access_requests.services.applications import representations_covered_hash
 from catalogue.models import DatasetStatus
 
 
@@ -189,9 +190,23 @@ def _representations(application: Application) -> list[Problem]:
         )
         if not getattr(reps, field).strip()
     ]
-    accepted = {a.statement for a in application.statement_acceptances.all()}
+    if problems:
+        return problems  # the signatory is asked once the institution and the signatory are named
+    # Only acceptances by the named signatory, of exactly what the application now says, count.
+    covered = representations_covered_hash(application)
+    signatory = reps.signatory_email.strip().lower()
+    accepted = {
+        a.statement
+        for a in application.statement_acceptances.filter(voided_at__isnull=True).select_related("accepted_by")
+        if a.accepted_by.email.lower() == signatory and a.covered_sha256 == covered
+    }
     problems += [
-        Problem(Section.REPRESENTATIONS, f"Not yet accepted: “{statement.label}”", statement.value, "statement")
+        Problem(
+            Section.REPRESENTATIONS,
+            f"Not yet accepted by the signatory: “{statement.label}”",
+            statement.value,
+            "statement",
+        )
         for statement in LegalStatement
         if statement.value not in accepted
     ]
