@@ -606,7 +606,8 @@ SIGNATORY_ACCEPTS = (
 )
 
 
-def _team_emails(application: Application) -> set[str]:
+def team_emails(application: Application) -> set[str]:
+    """The addresses of the applicant and of those who joined the team (not of open invitations)."""
     emails = {m.email.lower() for m in application.team.filter(joined_at__isnull=False) if m.email}
     return emails | {application.applicant.email.lower()}
 
@@ -632,7 +633,7 @@ def representations_update(*, actor: User, application: Application, data: dict,
             if getattr(reps, field) != value:
                 setattr(reps, field, value)
                 changed.append(field)
-        if reps.signatory_email and reps.signatory_email in _team_emails(application):
+        if reps.signatory_email and reps.signatory_email in team_emails(application):
             message = "The signatory signs for the institution and cannot be on the application's team."
             raise InvalidInput(message, fields={"signatory_email": [message]})
         reps.full_clean(exclude=["application"])
@@ -814,7 +815,7 @@ def representations_accept(
                 f"Application {application.reference} is {application.get_status_display().lower()}: its statements "
                 "can be accepted only while it is a draft or returned for revision."
             )
-        if actor.email.lower() in _team_emails(application):
+        if actor.email.lower() in team_emails(application):
             raise NotPermitted("The signatory cannot be on the application's team.", code="signatory_on_team")
         current = representations_covered_hash(application)
         if covered_sha256 != current:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from access_requests.models import Application, LegalStatement, Purpose, ResidualRisk, Section
-from access_requests.services.applications import representations_covered_hash
+from access_requests.services.applications import representations_covered_hash, team_emails
 from catalogue.models import DatasetStatus
 
 
@@ -192,6 +192,9 @@ def _representations(application: Application) -> list[Problem]:
     ]
     if problems:
         return problems  # the signatory is asked once the institution and the signatory are named
+    if reps.signatory_email.strip().lower() in team_emails(application):
+        message = "The signatory signs for the institution and cannot be on the application's team: name another."
+        return [Problem(Section.REPRESENTATIONS, message, "signatory_email", "signatory_on_team")]
     # Only acceptances by the named signatory, of exactly what the application now says, count.
     covered = representations_covered_hash(application)
     signatory = reps.signatory_email.strip().lower()

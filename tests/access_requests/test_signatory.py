@@ -98,6 +98,12 @@ def test_someone_on_the_team_cannot_be_the_signatory(draft, alice, bob):
     assert "signatory_email" in refused.value.fields
 
 
+def test_a_signatory_who_joins_the_team_no_longer_signs_for_it(ready, alice, signer):
+    team_join(application=ready, inviter=alice, user=signer)
+    [problem] = application_check(ready)
+    assert (problem.field, problem.code) == ("signatory_email", "signatory_on_team")
+
+
 def test_outsiders_cannot_ask(draft, charlie, alice):
     svc.representations_update(actor=alice, application=draft, data=NAMED)
     with pytest.raises(NotPermitted):
