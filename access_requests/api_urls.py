@@ -25,6 +25,11 @@ urlpatterns = [
     path(f"{one}dpia/risks/", apis.DpiaRisksApi.as_view(), name="api-application-dpia-risks"),
     path(f"{one}dpia/risks/<int:risk_id>/", apis.DpiaRiskApi.as_view(), name="api-application-dpia-risk"),
     path(f"{one}representations/", apis.RepresentationsApi.as_view(), name="api-application-representations"),
+    path(
+        f"{one}representations/signature/",
+        apis.SignatureRequestApi.as_view(),
+        name="api-application-signature-request",
+    ),
     path(f"{one}check/", apis.CheckApi.as_view(), name="api-application-check"),
     path(f"{one}submit/", apis.SubmitApi.as_view(), name="api-application-submit"),
     path(f"{one}return/", apis.ReturnApi.as_view(), name="api-application-return"),

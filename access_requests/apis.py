@@ -57,6 +57,7 @@ from access_requests.services.messages import message_post
 from catalogue.models import Dataset
 from catalogue.selectors import datasets_visible_to
 from portal.apis import ErrorSerializer
+from portal.errors import InvalidInput
 from portal.pagination import PortalPagination
 
 NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}  # ERRORS: 409, when the state refuses
@@ -410,20 +411,41 @@ class DpiaRiskApi(ApplicationApi):
 
 
 class RepresentationsApi(ApplicationApi):
-    """The application's team, while it is a draft or returned."""
+    """The application's team, while it is a draft or returned. The statements are accepted by the
+    institution's signatory from the link they are sent (read-only here; `accept` is refused)."""
 
     actions = {"PATCH": "team"}
 
     @extend_schema(
-        summary="Change the legal representations and accept statements",
+        summary="Change the institution and its signatory",
         request=RepresentationsUpdateSerializer,
         responses={200: RepresentationsSerializer, **ERRORS},
     )
     def patch(self, request, pk: int):
         application = self.application(request, pk)
+        if hasattr(request.data, "keys") and "accept" in request.data:
+            raise InvalidInput(
+                svc.SIGNATORY_ACCEPTS, code="signatory_accepts", fields={"accept": [svc.SIGNATORY_ACCEPTS]}
+            )
         data = _validated(RepresentationsUpdateSerializer, request.data, partial=True)
-        accept = data.pop("accept", [])
-        reps = svc.representations_update(actor=request.user, application=application, data=data, accept=accept)
+        reps = svc.representations_update(actor=request.user, application=application, data=data)
+        return Response(RepresentationsSerializer(reps).data)
+
+
+class SignatureRequestApi(ApplicationApi):
+    """The application's team, while it is a draft or returned: e-mails the named signatory a new link
+    to accept the statements (the one before stops working)."""
+
+    actions = {"POST": "team"}
+
+    @extend_schema(
+        summary="Ask the institution's signatory to accept the statements",
+        request=None,
+        responses={200: RepresentationsSerializer, **ERRORS},
+    )
+    def post(self, request, pk: int):
+        application = self.application(request, pk)
+        reps = svc.representations_request_signature(actor=request.user, application=application)
         return Response(RepresentationsSerializer(reps).data)
 
 

@@ -121,3 +121,30 @@ def steward_panel(user):
         count=requesting.count(),
         empty="No application requests your institution's datasets yet.",
     )
+
+
+@panel(role=None, order=60)
+def signature_panel(user):
+    """For whoever is named as an institution's signatory (proved address): the applications whose
+    legal statements they are asked to accept, with the link while it is open."""
+    from access_requests.models import LegalStatement, Representations
+    from access_requests.services.applications import signature_path
+
+    if user.email_verified_at is None:
+        return None
+    named = (
+        Representations.objects.filter(signatory_email__iexact=user.email)
+        .select_related("application")
+        .order_by("-application__updated_at")
+    )
+    if not named.exists():
+        return None
+    items = []
+    for reps in named[:PANEL_LIMIT]:
+        application = reps.application
+        accepted = application.statement_acceptances.filter(voided_at__isnull=True, accepted_by=user).count()
+        waiting = accepted < len(LegalStatement.values) and application.is_editable_by_applicant
+        detail = "waiting for your acceptance" if waiting else f"{accepted} of {len(LegalStatement.values)} accepted"
+        url = signature_path(reps) if reps.signature_link_open else ""
+        items.append(PanelItem(f"{application.reference} {application.title}", url, detail))
+    return Panel(title="Legal statements to sign", items=items, count=named.count())

@@ -160,8 +160,9 @@ def _mammography(candidates: list[Dataset]) -> list[Dataset]:
     return [d for d in candidates if any(t.code == MAMMOGRAPHY for t in d.modalities.all())]
 
 
-def _fill(application: Application, actor, fit: _Fit, project: dict = PROJECT) -> Application:
-    """Every section, so that the submission check passes."""
+def _fill(application: Application, actor, fit: _Fit, signatory, project: dict = PROJECT) -> Application:
+    """Every section, so that the submission check passes; the institution's signatory accepts the
+    statements from the link they are sent, as a signatory does."""
     start = timezone.localdate() + timedelta(days=21)
     svc.application_update(
         actor=actor,
@@ -226,11 +227,17 @@ def _fill(application: Application, actor, fit: _Fit, project: dict = PROJECT) -
         application=application,
         data={
             "institution_legal_name": application.organisation or "University",
-            "signatory_name": "Dr. Vera Signer",
+            "signatory_name": signatory.full_name,
             "signatory_role": "Vice-rector for research",
-            "signatory_email": "signer@demo.example",
+            "signatory_email": signatory.email,
         },
-        accept=LegalStatement.values,
+    )
+    reps = svc.representations_request_signature(actor=actor, application=application)
+    svc.representations_accept(
+        actor=signatory,
+        reps=reps,
+        statements=LegalStatement.values,
+        covered_sha256=svc.representations_covered_hash(application),
     )
     application = Application.objects.get(pk=application.pk)  # the services changed their own locked copies
     problems = application_check(application)
@@ -323,5 +330,5 @@ def load_applications(*, people: dict, datasets: dict, committee) -> dict[str, A
             result[key] = application
             continue
         project = AI_PROJECT if key == "forwarded" else PROJECT
-        result[key] = steps[key](_fill(application, applicant, fit, project))
+        result[key] = steps[key](_fill(application, applicant, fit, people["signatory"], project))
     return result

@@ -251,24 +251,49 @@ class DpiaRiskForm(forms.Form):
 
 
 class RepresentationsForm(forms.Form):
+    """The institution and the signatory who accepts the statements for it (the applicant accepts nothing)."""
+
     institution_legal_name = forms.CharField(label="Institution's legal name", max_length=300, required=False)
     signatory_name = forms.CharField(label="Signatory's name", max_length=200, required=False)
     signatory_role = forms.CharField(label="Signatory's role", max_length=200, required=False)
-    signatory_email = forms.EmailField(label="Signatory's e-mail address", required=False)
-    accept = forms.MultipleChoiceField(
-        label="Statements your institution accepts now",
+    signatory_email = forms.EmailField(
+        label="Signatory's e-mail address",
         required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Each accepted statement is recorded with your name and the time; it cannot be taken back here.",
+        help_text="The signatory accepts the statements from a link sent to this address, signed in with it.",
     )
 
     FIELDS = ["institution_legal_name", "signatory_name", "signatory_role", "signatory_email"]
 
-    def __init__(self, *args, accepted=(), **kwargs):
+
+class SignatureForm(forms.Form):
+    """The signatory accepts statements with their password (a wrong one counts as a failed sign-in)."""
+
+    statements = forms.MultipleChoiceField(
+        label="Statements you accept for the institution",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick the statements you accept."},
+    )
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Your password signs your acceptance.",
+    )
+    covered = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, request, accepted=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["accept"].choices = [(s.value, s.label) for s in LegalStatement if s.value not in set(accepted)]
-        if not self.fields["accept"].choices:
-            del self.fields["accept"]
+        self.user = user
+        self.request = request
+        self.fields["statements"].choices = [(s.value, s.label) for s in LegalStatement if s.value not in set(accepted)]
+
+    def clean_password(self):
+        from django.contrib.auth import authenticate
+
+        password = self.cleaned_data["password"]
+        # With the request, so django-axes counts a wrong password here as it does at sign-in.
+        if authenticate(self.request, username=self.user.email, password=password) is None:
+            raise forms.ValidationError("That is not your password.")
+        return password
 
 
 class AiForm(forms.Form):

@@ -179,3 +179,17 @@ def invitation_relations(user, member) -> set[Rel]:
     if not _signed_in(user) or user.email_verified_at is None:
         return set()
     return {Rel.INVITEE} if user.email.lower() == member.email.lower() else set()
+
+
+def signature_from_token(token: str):
+    """The representations an open signatory link names, or None (tampered, replaced, expired)."""
+    from access_requests.services.applications import signature_from_token as find
+
+    return find(token)
+
+
+def signature_relations(user, reps) -> set[Rel]:
+    """The signatory is whoever is signed in with the proved address named as the institution's signatory."""
+    from access_requests.services.applications import is_signatory
+
+    return {Rel.SIGNATORY} if is_signatory(user, reps) else set()

@@ -191,12 +191,10 @@ class RepresentationsUpdateSerializer(InputSerializer):
     institution_legal_name = serializers.CharField(max_length=300, allow_blank=True, required=False)
     signatory_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     signatory_role = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    signatory_email = serializers.EmailField(allow_blank=True, required=False)
-    accept = serializers.ListField(
-        child=serializers.ChoiceField(choices=LegalStatement.choices),
+    signatory_email = serializers.EmailField(
+        allow_blank=True,
         required=False,
-        default=list,
-        help_text="codes of the statements the institution accepts now (recorded with who and when)",
+        help_text="the signatory accepts the statements from a link sent here (`representations/signature/`)",
     )
 
 
@@ -349,11 +347,12 @@ class DpiaSerializer(serializers.ModelSerializer):
 
 
 class StatementSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="the statement's code, as `accept` takes it")
+    code = serializers.CharField(help_text="the statement's code")
     text = serializers.CharField(help_text="the wording accepted, or to accept")
-    accepted = serializers.BooleanField()
-    accepted_by = serializers.EmailField(allow_null=True)
+    accepted = serializers.BooleanField(help_text="accepted by the institution's signatory (read-only)")
+    accepted_by = serializers.EmailField(allow_null=True, help_text="the signatory's e-mail address")
     accepted_at = serializers.DateTimeField(allow_null=True)
+    covered_sha256 = serializers.CharField(allow_null=True, help_text="hash of the summary the signatory signed")
 
 
 class RepresentationsSerializer(serializers.ModelSerializer):
@@ -366,13 +365,17 @@ class RepresentationsSerializer(serializers.ModelSerializer):
             "signatory_name",
             "signatory_role",
             "signatory_email",
+            "signature_requested_at",
+            "signature_expires_at",
             "statements",
             "updated_at",
         ]
+        read_only_fields = ["signature_requested_at", "signature_expires_at"]
 
     @extend_schema_field(StatementSerializer(many=True))
     def get_statements(self, reps: Representations) -> list[dict]:
-        accepted = {a.statement: a for a in reps.application.statement_acceptances.select_related("accepted_by")}
+        standing = reps.application.statement_acceptances.filter(voided_at__isnull=True).select_related("accepted_by")
+        accepted = {a.statement: a for a in standing}
         rows = []
         for statement in LegalStatement:
             acceptance = accepted.get(statement.value)
@@ -383,6 +386,7 @@ class RepresentationsSerializer(serializers.ModelSerializer):
                     "accepted": acceptance is not None,
                     "accepted_by": acceptance.accepted_by.email if acceptance else None,
                     "accepted_at": acceptance.accepted_at if acceptance else None,
+                    "covered_sha256": acceptance.covered_sha256 if acceptance else None,
                 }
             )
         return StatementSerializer(rows, many=True).data

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests.views import documents, invitations, rdo, researcher
+from access_requests.views import documents, invitations, rdo, researcher, signatory
 
 app_name = "access_requests"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("queue/", rdo.rdo_queue, name="rdo-queue"),
     path("invitations/", invitations.invitation_list, name="invitation-list"),
     path("invitations/<str:token>/", invitations.invitation_respond, name="invitation"),
+    path("signatures/<str:token>/", signatory.signature, name="signature"),
     path("<int:pk>/", researcher.application_detail, name="application-detail"),
     path("<int:pk>/messages/", researcher.message_create, name="message-create"),
     path("<int:pk>/edit/<str:section>/", researcher.section_edit, name="section-edit"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/datasets/<int:item_pk>/remove/", researcher.dataset_remove, name="dataset-remove"),
     path("<int:pk>/team/<int:member_pk>/remove/", researcher.team_member_remove, name="team-remove"),
     path("<int:pk>/ethics/<int:approval_pk>/remove/", researcher.ethics_approval_remove, name="ethics-remove"),
+    path("<int:pk>/representations/signature/", signatory.signature_request, name="signature-request"),
     path("<int:pk>/dpia/risks/add/", researcher.dpia_risk_add, name="dpia-risk-add"),
     path("<int:pk>/dpia/risks/<int:risk_pk>/remove/", researcher.dpia_risk_remove, name="dpia-risk-remove"),
     path("<int:pk>/submit/", researcher.application_submit_page, name="application-submit"),

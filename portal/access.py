@@ -48,6 +48,8 @@ class Rel(StrEnum):
     # to a personal object: an API token, a team invitation addressed to the caller's proved address
     OWNER = "owner"
     INVITEE = "invitee"
+    # to a signatory link: the signed-in user whose proved address is the named signatory's
+    SIGNATORY = "signatory"
 
 
 # Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
@@ -106,6 +108,7 @@ RULES: dict[str, Rule] = {
     ),
     "token.owner": _rule("token", Rel.OWNER),
     "invitation.answer": _rule("invitation", Rel.INVITEE),
+    "signature.sign": _rule("signature", Rel.SIGNATORY),
 }
 
 
@@ -192,11 +195,24 @@ def _invitation_relations(user, member) -> set[Rel]:
     return invitation_relations(user, member)
 
 
+def _load_signature(value):
+    from access_requests.permissions import signature_from_token
+
+    return signature_from_token(value)
+
+
+def _signature_relations(user, reps) -> set[Rel]:
+    from access_requests.permissions import signature_relations
+
+    return signature_relations(user, reps)
+
+
 KINDS: dict[str, Kind] = {
     "application": Kind("pk", _load_application, _application_relations, "No such application."),
     "dataset": Kind("identifier", _load_dataset, _dataset_relations, "No such dataset."),
     "token": Kind("pk", _load_token, _token_relations, "No such token."),
     "invitation": Kind("token", _load_invitation, _invitation_relations, "This invitation is not available."),
+    "signature": Kind("token", _load_signature, _signature_relations, "This signature link is not available."),
 }
 
 
@@ -255,17 +271,6 @@ def require_actor(actor, rule_name: str, obj=None) -> None:
 # --- the declared table of every URL --------------------------------------------------------
 
 
-def _accepting_representations(request, kwargs=None) -> bool:
-    """Accepting legal statements (`accept`, on the page and in the API) is decisive; changing the other
-    representation fields is not."""
-    data = getattr(request, "data", None)
-    if data is None:
-        data = request.POST
-    if hasattr(data, "getlist"):
-        return any(value for value in data.getlist("accept"))
-    return isinstance(data, dict) and bool(data.get("accept"))
-
-
 @dataclass(frozen=True)
 class Guard:
     rule: str
@@ -273,10 +278,6 @@ class Guard:
 
     def needs_sudo(self, request, kwargs: dict) -> bool:
         return self.sudo(request, kwargs) if callable(self.sudo) else self.sudo
-
-
-def _representations_section(request, kwargs) -> bool:
-    return kwargs.get("section") == "representations" and _accepting_representations(request)
 
 
 ANYONE = Guard("anyone")
@@ -336,11 +337,13 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:application-create": {"POST": Guard("researcher")},
     "access_requests:invitation-list": {"GET": SIGNED_IN},
     "access_requests:invitation": {"GET": Guard("invitation.answer"), "POST": Guard("invitation.answer")},
+    "access_requests:signature": {"GET": Guard("signature.sign"), "POST": Guard("signature.sign", sudo=True)},
     "access_requests:rdo-queue": {"GET": Guard("rdo")},
     "access_requests:application-detail": {"GET": APP_VIEW},
     "access_requests:message-create": {"POST": APP_VIEW},
-    "access_requests:section-edit": {"GET": APP_TEAM, "POST": Guard("application.team", sudo=_representations_section)},
+    "access_requests:section-edit": {"GET": APP_TEAM, "POST": APP_TEAM},
     "access_requests:dataset-add": {"POST": APP_TEAM},
+    "access_requests:signature-request": {"POST": APP_TEAM},
     "access_requests:dataset-remove": {"POST": APP_TEAM},
     "access_requests:team-remove": {"POST": APP_TEAM},
     "access_requests:ethics-remove": {"POST": APP_TEAM},
@@ -378,7 +381,8 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-dpia-document": {"GET": APP_VIEW},
     "api-application-dpia-risks": {"POST": APP_TEAM},
     "api-application-dpia-risk": {"DELETE": APP_TEAM},
-    "api-application-representations": {"PATCH": Guard("application.team", sudo=_accepting_representations)},
+    "api-application-representations": {"PATCH": APP_TEAM},
+    "api-application-signature-request": {"POST": APP_TEAM},
     "api-application-check": {"GET": APP_VIEW},
     "api-application-submit": {"POST": Guard("application.applicant", sudo=True)},
     "api-application-return": {"POST": Guard("application.review", sudo=True)},

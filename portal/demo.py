@@ -79,6 +79,15 @@ PEOPLE = [
         (),
         "data holder steward, Valencia",
     ),
+    DemoPerson(
+        "signatory",
+        "signatory@demo.example",
+        "Laura Kalniņa",
+        "University of Latvia",
+        "LV",
+        (),
+        "the University of Latvia's signatory (accepts the legal statements)",
+    ),
 ]
 
 HOLDERS = [

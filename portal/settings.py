@@ -119,6 +119,8 @@ SUDO_MODE_SECONDS = env_int("SUDO_MODE_SECONDS", 15 * 60)
 # can sign in; team invitations are accepted by the invited, verified address.
 EMAIL_PROOF_MAX_AGE_SECONDS = env_int("EMAIL_PROOF_MAX_AGE_SECONDS", 2 * 24 * 3600)
 TEAM_INVITATION_MAX_AGE_DAYS = env_int("TEAM_INVITATION_MAX_AGE_DAYS", 14)
+# How long the link that asks the institution's signatory to accept the legal statements works.
+SIGNATURE_LINK_MAX_AGE_DAYS = env_int("SIGNATURE_LINK_MAX_AGE_DAYS", 14)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 # Rate limits (count per hour, kept in the cache): per client address for sign-ups, resent
 # e-mail-proof links and password resets, per target address for the e-mails these send, and per

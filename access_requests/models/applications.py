@@ -319,22 +319,48 @@ class Representations(models.Model):
     signatory_name = models.CharField(max_length=200, blank=True)
     signatory_role = models.CharField(max_length=200, blank=True)
     signatory_email = models.EmailField(blank=True)
+    # The signatory's link (services/applications.py `representations_request_signature`): it works while
+    # the key is the one sent and has not expired; asking again or a change to what is signed replaces it.
+    signature_key = models.CharField(max_length=64, blank=True)
+    signature_requested_at = models.DateTimeField(null=True, blank=True)
+    signature_expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Representations of {self.application.reference}"
 
+    @property
+    def signature_link_open(self) -> bool:
+        return (
+            bool(self.signature_key)
+            and self.signature_expires_at is not None
+            and (self.signature_expires_at > timezone.now())
+        )
+
 
 class StatementAcceptance(models.Model):
+    """A statement accepted by the institution's signatory, with the wording and a hash of what it covered.
+
+    A change to what the statements cover voids it (`voided_at`); the row stays as history and the
+    signatory is asked again."""
+
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="statement_acceptances")
     statement = models.CharField(max_length=40, choices=LegalStatement.choices)
     text = models.TextField(help_text="the wording accepted")
     accepted_by = models.ForeignKey("portal.User", on_delete=models.PROTECT, related_name="+")
     accepted_at = models.DateTimeField()
+    covered_sha256 = models.CharField(max_length=64, blank=True, help_text="hash of the summary the signatory signed")
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
-        constraints = [models.UniqueConstraint(fields=["application", "statement"], name="statement_accepted_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "statement"],
+                condition=Q(voided_at__isnull=True),
+                name="statement_accepted_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.statement} accepted by {self.accepted_by}"

@@ -5,6 +5,8 @@ Every function here refuses to change an application that is not a draft or retu
 the audit chain in the same transaction.
 """
 
+import hashlib
+import json
 import secrets
 from datetime import date, timedelta
 
@@ -217,6 +219,7 @@ def application_update(*, actor: User, application: Application, data: dict) -> 
                 changed.append("purpose_conditions")
         if changed:
             audit_record(actor=actor, verb="application.update", target=application, payload={"fields": changed})
+            _signature_void_if_changed(actor=actor, application=application)
     return application
 
 
@@ -306,6 +309,7 @@ def application_set_datasets(*, actor: User, application: Application, requested
                 },
             },
         )
+        _signature_void_if_changed(actor=actor, application=application)
     return application
 
 
@@ -336,6 +340,7 @@ def application_add_dataset(
             target=application,
             payload={"dataset": dataset.identifier, "access_mode": item.access_mode.code if item.access_mode else None},
         )
+        _signature_void_if_changed(actor=actor, application=application)  # the datasets are part of what is signed
     return item
 
 
@@ -686,44 +691,254 @@ def dpia_risk_remove(*, actor: User, application: Application, risk: DpiaRisk) -
         risk.delete()
 
 
-def representations_update(
-    *, actor: User, application: Application, data: dict, accept: list[str] | tuple = ()
-) -> Representations:
-    """Record the institution's signatory and the statements accepted now (who and when, with the wording)."""
-    fields = ["institution_legal_name", "signatory_name", "signatory_role", "signatory_email"]
-    unknown = set(data) - set(fields)
-    bad = [code for code in accept if code not in LegalStatement.values]
-    if unknown or bad:
-        raise InvalidInput(
-            "Unknown fields or statements.",
-            fields={
-                **{n: ["Unknown field."] for n in unknown},
-                **({"accept": [f"Unknown: {', '.join(bad)}"]} if bad else {}),
-            },
-        )
+REPRESENTATION_FIELDS = ["institution_legal_name", "signatory_name", "signatory_role", "signatory_email"]
+SIGNATURE_SALT = "access_requests.signatory-link"
+SIGNATORY_ACCEPTS = (
+    "The legal statements are accepted by your institution's signatory, not by the applicant: "
+    "name the signatory and ask them to sign."
+)
+
+
+def team_emails(application: Application) -> set[str]:
+    """The addresses of the applicant and of those who joined the team (not of open invitations)."""
+    emails = {m.email.lower() for m in application.team.filter(joined_at__isnull=False) if m.email}
+    return emails | {application.applicant.email.lower()}
+
+
+def representations_update(*, actor: User, application: Application, data: dict, accept=None) -> Representations:
+    """Record the institution and its signatory (name, role, e-mail address).
+
+    Statements are accepted by the signatory alone (`representations_accept`): `accept` is refused here.
+    A change to what the signatory signs voids their acceptances (`_signature_void_if_changed`)."""
+    if accept:
+        raise InvalidInput(SIGNATORY_ACCEPTS, code="signatory_accepts", fields={"accept": [SIGNATORY_ACCEPTS]})
+    unknown = set(data) - set(REPRESENTATION_FIELDS)
+    if unknown:
+        raise InvalidInput("Unknown fields.", fields={n: ["Unknown field."] for n in sorted(unknown)})
     with transaction.atomic():
         application = _require_editable(actor=actor, application=application)
-        reps = application.representations
+        reps = Representations.objects.select_for_update().get(application=application)
+        changed = []
         for field, value in data.items():
-            setattr(reps, field, (value or "").strip())
+            value = (value or "").strip()
+            if field == "signatory_email":
+                value = value.lower()
+            if getattr(reps, field) != value:
+                setattr(reps, field, value)
+                changed.append(field)
+        if reps.signatory_email and reps.signatory_email in team_emails(application):
+            message = "The signatory signs for the institution and cannot be on the application's team."
+            raise InvalidInput(message, fields={"signatory_email": [message]})
         reps.full_clean(exclude=["application"])
         reps.save()
-        accepted = []
-        for code in accept:
-            _, created = StatementAcceptance.objects.get_or_create(
-                application=application,
-                statement=code,
-                defaults={"text": LegalStatement(code).label, "accepted_by": actor, "accepted_at": timezone.now()},
-            )
-            if created:
-                accepted.append(code)
         audit_record(
             actor=actor,
             verb="application.representations_update",
             target=application,
-            payload={"fields": sorted(data), "accepted": accepted},
+            payload={"fields": sorted(changed)},
+        )
+        _signature_void_if_changed(actor=actor, application=application)
+    return reps
+
+
+def representations_summary(application: Application) -> dict:
+    """What the signatory sees and signs: nothing else of the application is shown to them."""
+    reps = application.representations
+    return {
+        "reference": application.reference,
+        "title": application.title,
+        "institution": reps.institution_legal_name,
+        "lay_summary": application.lay_summary,
+        "datasets": [
+            {"identifier": item.dataset.identifier, "title": item.dataset.title}
+            for item in application.requested.select_related("dataset").order_by("dataset__identifier")
+        ],
+        "access_start": application.access_start,
+        "access_end": application.access_end,
+        "access_months": application.access_months,
+    }
+
+
+def representations_covered_hash(application: Application) -> str:
+    """SHA-256 of what the statements cover: the summary the signatory reads and who signs for whom.
+
+    The fields: reference, title, lay summary (the project's purpose as the signatory reads it), the
+    institution's legal name, the signatory's name, role and e-mail address, the requested datasets
+    and the access period (start and months)."""
+    reps = Representations.objects.get(application_id=application.pk)
+    fresh = Application.objects.get(pk=application.pk)
+    covered = {
+        "reference": fresh.reference,
+        "title": fresh.title,
+        "lay_summary": fresh.lay_summary,
+        "institution": reps.institution_legal_name,
+        "signatory": [reps.signatory_name, reps.signatory_role, reps.signatory_email.lower()],
+        "datasets": sorted(fresh.requested.values_list("dataset__identifier", flat=True)),
+        "access_start": fresh.access_start.isoformat() if fresh.access_start else None,
+        "access_months": fresh.access_months,
+    }
+    encoded = json.dumps(covered, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _signature_void_if_changed(*, actor, application: Application) -> list[str]:
+    """Void the standing acceptances whose covered hash is no longer the application's (audited, in the
+    caller's transaction); the signatory's link stops working and the team asks them again."""
+    live = list(application.statement_acceptances.select_for_update().filter(voided_at__isnull=True))
+    if not live:
+        return []
+    current = representations_covered_hash(application)
+    stale = [a for a in live if a.covered_sha256 != current]
+    if not stale:
+        return []
+    now = timezone.now()
+    StatementAcceptance.objects.filter(pk__in=[a.pk for a in stale]).update(voided_at=now)
+    Representations.objects.filter(application_id=application.pk).update(signature_key="", signature_expires_at=None)
+    voided = [a.statement for a in stale]
+    audit_record(
+        actor=actor,
+        verb="application.representations_void",
+        target=application,
+        payload={"statements": voided, "reason": "what the statements cover changed", "covered_sha256": current},
+    )
+    return voided
+
+
+def signature_path(reps: Representations) -> str:
+    token = signing.dumps({"r": reps.pk, "k": reps.signature_key}, salt=SIGNATURE_SALT)
+    return reverse("access_requests:signature", kwargs={"token": token})
+
+
+def signature_from_token(token: str) -> Representations | None:
+    """The representations an open signatory link names, or None (tampered, replaced or expired)."""
+    try:
+        value = signing.loads(str(token), salt=SIGNATURE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("k"), str) or not value["k"]:
+        return None
+    reps = (
+        Representations.objects.select_related("application", "application__applicant")
+        .filter(pk=value.get("r") if isinstance(value.get("r"), int) else None, signature_key=value["k"])
+        .first()
+    )
+    return reps if reps is not None and reps.signature_link_open else None
+
+
+def is_signatory(user, reps: Representations) -> bool:
+    """The signatory is whoever is signed in with a proved address equal to the named signatory's."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.email_verified_at is not None
+        and reps.signatory_email
+        and user.email.lower() == reps.signatory_email.lower()
+    )
+
+
+def representations_request_signature(*, actor: User, application: Application) -> Representations:
+    """Send the named signatory a signed, expiring link to read the summary and accept the statements.
+    Asking again replaces the link (the one before stops working). Rate-limited like invitations."""
+    with transaction.atomic():
+        application = _require_editable(actor=actor, application=application)
+        reps = Representations.objects.select_for_update().get(application=application)
+        missing = {
+            field: ["This field is required."]
+            for field in ("institution_legal_name", "signatory_name", "signatory_email")
+            if not getattr(reps, field).strip()
+        }
+        if missing:
+            raise InvalidInput(
+                "Give the institution's legal name and the signatory's name and e-mail address first.",
+                fields=missing,
+            )
+        if application.statement_acceptances.filter(voided_at__isnull=True).count() == len(LegalStatement.values):
+            raise InvalidInput("The signatory has accepted every statement already.", code="already_signed")
+        rate_limit_check(
+            scope="signature-request",
+            subject=str(actor.pk) if not isinstance(actor, str) else actor,
+            limit=settings.INVITATION_RATE_PER_HOUR,
+            message="You have asked for too many signatures in the last hour: try again later.",
+        )
+        days = settings.SIGNATURE_LINK_MAX_AGE_DAYS
+        reps.signature_key = secrets.token_urlsafe(32)
+        reps.signature_requested_at = timezone.now()
+        reps.signature_expires_at = reps.signature_requested_at + timedelta(days=days)
+        reps.save(update_fields=["signature_key", "signature_requested_at", "signature_expires_at", "updated_at"])
+        notification_queue(
+            to=reps.signatory_email,
+            template="signature_request",
+            context={
+                "application": application,
+                "reps": reps,
+                "requester": actor,
+                "url": settings.SITE_URL + signature_path(reps),
+                "days": days,
+            },
+        )
+        audit_record(
+            actor=actor,
+            verb="application.signature_request",
+            target=application,
+            payload={"signatory_email": reps.signatory_email, "expires_at": reps.signature_expires_at},
         )
     return reps
+
+
+def representations_accept(
+    *, actor: User, reps: Representations, statements: list[str], covered_sha256: str
+) -> list[StatementAcceptance]:
+    """The signatory accepts statements (their password was confirmed by the caller, the page's form).
+
+    Each acceptance records the signatory, the time, the statement's wording and the hash of the summary
+    they read (`covered_sha256`, which must still be the application's: a change while they read is
+    refused). Only while the application is a draft or returned, through an open link."""
+    bad = [code for code in statements if code not in LegalStatement.values]
+    if bad or not statements:
+        message = f"Unknown statements: {', '.join(bad)}." if bad else "Tick the statements you accept."
+        raise InvalidInput(message, fields={"statements": [message]})
+    with transaction.atomic():
+        reps = Representations.objects.select_for_update().select_related("application").filter(pk=reps.pk).first()
+        if reps is None or not reps.signature_link_open or not is_signatory(actor, reps):
+            raise NotPermitted("This signature link is not open to you.", code="signature_unavailable")
+        application = _lock(reps.application)
+        if not application.is_editable_by_applicant:
+            raise TransitionError(
+                f"Application {application.reference} is {application.get_status_display().lower()}: its statements "
+                "can be accepted only while it is a draft or returned for revision."
+            )
+        if actor.email.lower() in team_emails(application):
+            raise NotPermitted("The signatory cannot be on the application's team.", code="signatory_on_team")
+        current = representations_covered_hash(application)
+        if covered_sha256 != current:
+            raise TransitionError(
+                "The application changed while you were reading it: read the summary again before you accept.",
+                code="summary_changed",
+            )
+        standing = set(
+            application.statement_acceptances.filter(voided_at__isnull=True).values_list("statement", flat=True)
+        )
+        now = timezone.now()
+        created = [
+            StatementAcceptance.objects.create(
+                application=application,
+                statement=code,
+                text=LegalStatement(code).label,
+                accepted_by=actor,
+                accepted_at=now,
+                covered_sha256=current,
+            )
+            for code in LegalStatement.values
+            if code in statements and code not in standing
+        ]
+        audit_record(
+            actor=actor,
+            verb="application.statements_accept",
+            target=application,
+            payload={"statements": [a.statement for a in created], "covered_sha256": current},
+        )
+    return created
 
 
 def application_delete_draft(*, actor: User, application: Application) -> None:

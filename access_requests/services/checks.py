@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from access_requests.models import Application, EthicsApproval, LegalStatement, Purpose, ResidualRisk, Section
-from access_requests.services.applications import AI_QUESTIONS
+from access_requests.services.applications import AI_QUESTIONS, representations_covered_hash, team_emails
 from catalogue.models import DatasetStatus
 
 ONE_DAY = timedelta(days=1)
@@ -376,9 +376,26 @@ def _representations(application: Application) -> list[Problem]:
         )
         if not getattr(reps, field).strip()
     ]
-    accepted = {a.statement for a in application.statement_acceptances.all()}
+    if problems:
+        return problems  # the signatory is asked once the institution and the signatory are named
+    if reps.signatory_email.strip().lower() in team_emails(application):
+        message = "The signatory signs for the institution and cannot be on the application's team: name another."
+        return [Problem(Section.REPRESENTATIONS, message, "signatory_email", "signatory_on_team")]
+    # Only acceptances by the named signatory, of exactly what the application now says, count.
+    covered = representations_covered_hash(application)
+    signatory = reps.signatory_email.strip().lower()
+    accepted = {
+        a.statement
+        for a in application.statement_acceptances.filter(voided_at__isnull=True).select_related("accepted_by")
+        if a.accepted_by.email.lower() == signatory and a.covered_sha256 == covered
+    }
     problems += [
-        Problem(Section.REPRESENTATIONS, f"Not yet accepted: “{statement.label}”", statement.value, "statement")
+        Problem(
+            Section.REPRESENTATIONS,
+            f"Not yet accepted by the signatory: “{statement.label}”",
+            statement.value,
+            "statement",
+        )
         for statement in LegalStatement
         if statement.value not in accepted
     ]

@@ -86,7 +86,7 @@ def application_snapshot(application: Application) -> dict:
             "Signatory": f"{reps.signatory_name}, {reps.signatory_role}, {reps.signatory_email}",
             **{
                 f"Statement {a.statement}": f"accepted by {a.accepted_by.email}"
-                for a in application.statement_acceptances.select_related("accepted_by")
+                for a in application.statement_acceptances.filter(voided_at__isnull=True).select_related("accepted_by")
             },
         },
         Section.AI: {

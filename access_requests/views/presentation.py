@@ -26,6 +26,9 @@ VERB_WORDS = {
     "application.dpia_risk_add": "added a risk to the DPIA",
     "application.dpia_risk_remove": "removed a risk from the DPIA",
     "application.representations_update": "updated the legal representations",
+    "application.signature_request": "asked the institution's signatory to accept the statements",
+    "application.statements_accept": "accepted legal statements as the institution's signatory",
+    "application.representations_void": "voided the signatory's acceptances: what they cover changed",
     "application.submit": "submitted the application",
     "application.resubmit": "resubmitted the application after revision",
     "application.return": "returned the application for revision (comments on {sections})",
@@ -123,11 +126,22 @@ def application_data(application: Application) -> dict:
         "dpia_categories": [categories.get(c, c) for c in dpia.data_categories],
         "risks": dpia.risks.all(),
         "reps": application.representations,
-        "acceptances": application.statement_acceptances.select_related("accepted_by"),
+        **representations_context(application),
         "ai_answers": [
             (question, AI_ANSWER_LABELS.get(answers.get(key), "Not answered")) for key, question in AI_QUESTIONS
         ],
         "purpose_conditions": application.purpose_conditions.all(),
+    }
+
+
+def representations_context(application: Application) -> dict:
+    """The standing acceptances (by the signatory), the voided ones, and whether the link is out."""
+    acceptances = list(application.statement_acceptances.select_related("accepted_by"))
+    reps = application.representations
+    return {
+        "acceptances": [a for a in acceptances if a.voided_at is None],
+        "voided_acceptances": [a for a in acceptances if a.voided_at is not None],
+        "signature_pending": reps.signature_link_open,
     }
 
 

@@ -49,6 +49,7 @@ from access_requests.views.presentation import (
     application_sections,
     comments_by_section,
     problems_by_section,
+    representations_context,
     thread_for,
     timeline_for,
 )
@@ -303,24 +304,24 @@ def _edit_dpia(request, application, risk_form=None):
 
 def _edit_representations(request, application):
     reps = application.representations
-    acceptances = list(application.statement_acceptances.select_related("accepted_by"))
     form = RepresentationsForm(
-        request.POST or None,
-        initial={name: getattr(reps, name) for name in RepresentationsForm.FIELDS},
-        accepted=[a.statement for a in acceptances],
+        request.POST or None, initial={name: getattr(reps, name) for name in RepresentationsForm.FIELDS}
     )
-    if _accepted(
+    if request.method == "POST" and "accept" in request.POST:
+        form.is_valid()
+        form.add_error(None, svc.SIGNATORY_ACCEPTS)
+    elif _accepted(
         request,
         form,
         lambda data: svc.representations_update(
             actor=request.user,
             application=application,
             data={name: data[name] for name in RepresentationsForm.FIELDS},
-            accept=data.get("accept", []),
         ),
     ):
         return _saved(request, application, Section.REPRESENTATIONS)
-    return _edit_page(request, application, Section.REPRESENTATIONS, {"form": form, "acceptances": acceptances})
+    context = {"form": form, "reps": reps, **representations_context(application)}
+    return _edit_page(request, application, Section.REPRESENTATIONS, context)
 
 
 def _edit_ai(request, application):

@@ -77,7 +77,9 @@ def draft(alice, dataset):
 AI_ANSWERS = {key: "yes" for key, _ in svc.AI_QUESTIONS}
 
 
-def complete(application, actor, *, start: date | None = None, months: int = 12, expires: date | None = None):
+def complete(
+    application, actor, *, start: date | None = None, months: int = 12, expires: date | None = None, signatory=None
+):
     """Fill every section so that the submission check passes."""
     start = start or timezone.localdate() + timedelta(days=7)
     svc.application_update(
@@ -138,19 +140,42 @@ def complete(application, actor, *, start: date | None = None, months: int = 12,
         severity=3,
         mitigation="Headers are stripped and verified.",
     )
+    signatory_signs(application, actor, signatory=signatory)
+    application.refresh_from_db()
+    return application
+
+
+SIGNATORY_EMAIL = "signer@uni.example"
+
+
+def signatory_person():
+    """The University of Latvia's signatory: an account with a proved address and no researcher role."""
+    from portal.models import User
+    from tests.conftest import _person
+
+    return User.objects.filter(email=SIGNATORY_EMAIL).first() or _person(SIGNATORY_EMAIL, "Dr. Vera Signer")
+
+
+def signatory_signs(application, actor, *, signatory=None, statements=None):
+    """Name the signatory, ask them to sign, and have them accept the statements (through the services)."""
+    signatory = signatory or signatory_person()
     svc.representations_update(
         actor=actor,
         application=application,
         data={
             "institution_legal_name": "University of Latvia",
-            "signatory_name": "Dr. Vera Signer",
+            "signatory_name": signatory.full_name,
             "signatory_role": "Vice-rector for research",
-            "signatory_email": "signer@uni.example",
+            "signatory_email": signatory.email,
         },
-        accept=LegalStatement.values,
     )
-    application.refresh_from_db()
-    return application
+    reps = svc.representations_request_signature(actor=actor, application=application)
+    return svc.representations_accept(
+        actor=signatory,
+        reps=reps,
+        statements=list(statements or LegalStatement.values),
+        covered_sha256=svc.representations_covered_hash(application),
+    )
 
 
 def _mode_chosen(item) -> str | None:

@@ -11,13 +11,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from access_requests.models import Application, ApplicationStatus, LegalStatement, Message, TeamMember
+from access_requests.services import applications as svc
 from access_requests.services.applications import AI_QUESTIONS
 from access_requests.services.documents import document_absolute_path
 from catalogue.models import BasketItem, DatasetStatus
 from portal.models import AuditEvent, OutboxEmail
 from portal.services.audit import audit_verify
 from portal.services.tokens import api_token_create
-from tests.access_requests.conftest import CHECKLIST_DONE, frozen, make_dataset, pdf_bytes
+from tests.access_requests.conftest import CHECKLIST_DONE, frozen, make_dataset, pdf_bytes, signatory_person
 from tests.conftest import PASSWORD
 from tests.helpers import change_events, last_event
 
@@ -244,7 +245,7 @@ def test_the_detail_carries_every_section_but_no_document_bytes(team_of_two, ret
     assert body["dpia"]["document_url"] is None
     statements = body["representations"]["statements"]
     assert [s["code"] for s in statements] == LegalStatement.values
-    assert all(s["accepted"] and s["accepted_by"] == alice.email for s in statements)
+    assert all(s["accepted"] and s["accepted_by"] == "signer@uni.example" for s in statements)  # the signatory
     assert [(c["section"], c["text"]) for c in body["return_comments"]] == [("dpia", "Name the DPO's office.")]
     assert body["checklist"] is None  # the RDO's, not the team's
     assert body["access_end"] == str(returned.access_end)
@@ -522,18 +523,21 @@ def test_it_refuses_a_bad_dpia_risk(body, fields, draft, alice):
     assert not draft.dpia.risks.exists()
 
 
-def test_the_team_records_the_representations_and_accepts_statements(draft, alice):
+def test_the_team_records_the_representations_and_cannot_accept_statements(draft, alice):
     response = client_for(alice).patch(
-        f"{BASE}{draft.pk}/representations/",
-        {"signatory_name": "Dr. Vera Signer", "accept": ["no_reidentification", "breach_notice"]},
-        format="json",
+        f"{BASE}{draft.pk}/representations/", {"signatory_name": "Dr. Vera Signer"}, format="json"
     )
     assert response.status_code == 200, response.content
-    accepted = {s["code"] for s in response.json()["statements"] if s["accepted"]}
-    assert accepted == {"no_reidentification", "breach_notice"}
+    assert response.json()["signatory_name"] == "Dr. Vera Signer"
+    assert not any(s["accepted"] for s in response.json()["statements"])
     event = last_event()
     assert event.verb == "application.representations_update"
-    assert sorted(event.payload["accepted"]) == ["breach_notice", "no_reidentification"]
+    assert event.payload["fields"] == ["signatory_name"]
+    refused = client_for(alice).patch(
+        f"{BASE}{draft.pk}/representations/", {"accept": ["no_reidentification"]}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "signatory_accepts"
 
 
 @pytest.mark.parametrize(
@@ -766,13 +770,21 @@ def test_the_whole_path_over_the_api_with_personal_tokens(alice, rdo, dataset, c
                 "signatory_name": "Dr. Vera Signer",
                 "signatory_role": "Vice-rector",
                 "signatory_email": "signer@uni.example",
-                "accept": LegalStatement.values,
             },
         ),
+        ("post", "representations/signature/", {}),
     ]
     for method, path, body in steps:
         response = getattr(researcher, method)(url + path, body, format="json")
         assert response.status_code in (200, 201), (path, response.content)
+    application = Application.objects.get(pk=created.json()["id"])
+    # the signatory accepts from the link they were sent (tests/access_requests/test_signatory.py)
+    svc.representations_accept(
+        actor=signatory_person(),
+        reps=application.representations,
+        statements=LegalStatement.values,
+        covered_sha256=svc.representations_covered_hash(application),
+    )
     upload = researcher.post(url + "ethics/", ethics_form(), format="multipart")
     assert upload.status_code == 201, upload.content
     assert researcher.get(url + "check/").json() == {"ready": True, "problems": []}

@@ -118,7 +118,7 @@ def test_the_application_page_shows_sections_and_timeline(as_user, ready, alice)
         assert f'id="section-{section.value}"' in body
     assert "1 × 3 = 3" in body  # the DPIA risk's score
     assert "started the application" in body
-    assert "accepted by Alice Applicant" in body
+    assert "accepted by Dr. Vera Signer (signatory)" in body
 
 
 def test_return_comments_stand_beside_their_section(as_user, returned, alice):
@@ -266,17 +266,19 @@ def test_a_dpia_risk_is_added_and_an_invalid_one_refused(as_user, draft, alice):
     assert draft.dpia.risks.count() == 1
 
 
-def test_representations_record_who_accepted_each_statement(as_user, draft, alice):
+def test_representations_name_the_signatory_and_accept_nothing(as_user, draft, alice):
     data = {
         "institution_legal_name": "University of Latvia",
         "signatory_name": "Vera",
         "signatory_role": "Rector",
         "signatory_email": "vera@uni.example",
-        "accept": ["no_reidentification", "breach_notice"],
     }
     assert as_user(alice).post(url("section-edit", draft.pk, "representations"), data).status_code == 302
-    accepted = {a.statement: a.accepted_by for a in draft.statement_acceptances.all()}
-    assert accepted == {"no_reidentification": alice, "breach_notice": alice}
+    draft.representations.refresh_from_db()
+    assert draft.representations.signatory_email == "vera@uni.example"
+    refused = as_user(alice).post(url("section-edit", draft.pk, "representations"), {**data, "accept": ["deletion"]})
+    assert refused.status_code == 400
+    assert not draft.statement_acceptances.exists()
 
 
 def test_ai_answers_are_saved_as_the_assessment(as_user, draft, alice):

@@ -15,12 +15,41 @@ from access_requests.services.checks import ai_mentions, application_check
 from access_requests.services.transitions import application_submit
 from catalogue.models import Term, Vocabulary
 from portal.errors import InvalidInput
-from tests.access_requests.conftest import AI_ANSWERS, complete, frozen, make_dataset, pdf_upload
+from tests.access_requests.conftest import (
+    AI_ANSWERS,
+    complete,
+    frozen,
+    make_dataset,
+    pdf_upload,
+    signatory_person,
+    signatory_signs,
+)
+
+
+def signatory_signs_again(application, actor) -> None:
+    """A change to what the statements cover voids the signatory's acceptances (tests/access_requests/
+    test_signatory.py): here the signatory signs the changed application again, so that each test sees
+    exactly the one problem it made. Not when the signatory is not fully named (that is the problem)."""
+    reps = application.representations
+    if not all(getattr(reps, f) for f in ("institution_legal_name", "signatory_name", "signatory_email")):
+        return
+    svc._signature_void_if_changed(actor="system:test", application=application)  # rows changed under the services
+    voided = application.statement_acceptances.filter(voided_at__isnull=False).exists()
+    standing = application.statement_acceptances.filter(voided_at__isnull=True).exists()
+    if voided and not standing:
+        reps = svc.representations_request_signature(actor=actor, application=application)
+        svc.representations_accept(
+            actor=signatory_person(),
+            reps=reps,
+            statements=LegalStatement.values,
+            covered_sha256=svc.representations_covered_hash(application),
+        )
 
 
 def assert_refused_with(application, actor, expected: list[tuple[str, str]]) -> list:
     """Exactly `expected` (field, code) problems, and a submission refused with their messages."""
     application.refresh_from_db()
+    signatory_signs_again(application, actor)
     problems = application_check(application)
     assert [(p.field, p.code) for p in problems] == expected
     before = frozen(application)
@@ -409,9 +438,9 @@ def test_it_refuses_each_statement_not_accepted(statement, ready, alice):
 
 def test_accepting_the_missing_statement_clears_the_problem_and_records_who_and_when(ready, alice):
     StatementAcceptance.objects.filter(application=ready, statement=LegalStatement.BREACH_NOTICE).delete()
-    svc.representations_update(actor=alice, application=ready, data={}, accept=[LegalStatement.BREACH_NOTICE])
+    signatory_signs(ready, alice, statements=[LegalStatement.BREACH_NOTICE])
     acceptance = StatementAcceptance.objects.get(application=ready, statement=LegalStatement.BREACH_NOTICE)
-    assert (acceptance.accepted_by, acceptance.text) == (alice, LegalStatement.BREACH_NOTICE.label)
+    assert (acceptance.accepted_by.email, acceptance.text) == ("signer@uni.example", LegalStatement.BREACH_NOTICE.label)
     assert application_check(ready) == []
 
 

@@ -1,14 +1,17 @@
 """Sudo mode: each decisive act asks for the password again when it was not given recently, on the
 pages and in the API; reading pages does not, and neither does anything seconds after signing in."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from access_requests.models import Application, ApplicationStatus, LegalStatement, StatementAcceptance
+from portal.models import OutboxEmail
 from portal.services.tokens import api_token_create
-from tests.access_requests.conftest import CHECKLIST_DONE, frozen
+from tests.access_requests.conftest import CHECKLIST_DONE, frozen, signatory_person
 from tests.conftest import PASSWORD
 from tests.helpers import signed_in_long_ago
 
@@ -67,16 +70,23 @@ def test_withdrawing_asks_for_the_password(submitted, alice):
     assert frozen(submitted) == before
 
 
-def test_accepting_the_legal_statements_asks_but_other_representation_fields_do_not(draft, alice):
+def test_accepting_the_legal_statements_asks_the_signatory_but_representation_fields_do_not(ready, alice):
     client = signed_in_long_ago(alice)
-    target = page("section-edit", draft.pk, "representations")
-    saved = client.post(target, {"institution_legal_name": "University of Latvia"})
+    target = page("section-edit", ready.pk, "representations")
+    reps = ready.representations
+    fields = {name: getattr(reps, name) for name in ("signatory_name", "signatory_role", "signatory_email")}
+    saved = client.post(target, {"institution_legal_name": "University of Latvia", **fields})
     assert saved.status_code == 302 and "confirm-password" not in saved["Location"]
-    accepting = client.post(
-        target, {"institution_legal_name": "University of Latvia", "accept": [LegalStatement.values[0]]}
+    StatementAcceptance.objects.filter(application=ready).delete()
+    signatory = signatory_person()
+    link = re.search(
+        r"http://[^/]+(/\S+)", OutboxEmail.objects.filter(template="signature_request").latest("pk").body_text
+    )
+    accepting = signed_in_long_ago(signatory).post(
+        link.group(1), {"statements": [LegalStatement.values[0]], "password": PASSWORD, "covered": "x"}
     )
     assert_asks_for_the_password(accepting, "/")
-    assert not StatementAcceptance.objects.filter(application=draft).exists()
+    assert not StatementAcceptance.objects.filter(application=ready).exists()
 
 
 def test_a_foreign_referer_never_becomes_the_way_back(ready, alice):

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from access_requests.models import Application, ApplicationStatus
 from access_requests.services.applications import AI_QUESTIONS
-from tests.access_requests.conftest import make_dataset, pdf_bytes
+from portal.models import OutboxEmail
+from tests.access_requests.conftest import make_dataset, pdf_bytes, signatory_person
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.conftest import PASSWORD
 
@@ -121,15 +122,33 @@ def _fill_dpia(page) -> None:
 
 def _make_representations(page) -> None:
     _edit(page, "legal representations")
+    expect(page.get_by_role("checkbox")).to_have_count(0)  # the applicant accepts no statement
     page.get_by_label("Institution's legal name").fill("University of Latvia")
     page.get_by_label("Signatory's name").fill("Dr. Vera Signer")
     page.get_by_label("Signatory's role").fill("Vice-rector for research")
     page.get_by_label("Signatory's e-mail address").fill("signer@uni.example")
-    statements = page.get_by_role("group", name="Statements your institution accepts now").get_by_role("checkbox")
+    _save(page, "Save the representations")
+    _edit(page, "legal representations")
+    _save(page, "Ask Dr. Vera Signer to sign")
+
+
+def _signatory_signs(page, base: str, application) -> None:
+    """The signatory follows the e-mailed link, signs in with the named address, reads the summary and
+    accepts every statement with their password."""
+    mail = OutboxEmail.objects.filter(template="signature_request", to=["signer@uni.example"]).latest("pk")
+    link = re.search(r"http://[^/\s]+(/\S+)", mail.body_text).group(1)
+    _go(page, lambda: page.goto(base + link))
+    page.get_by_label("E-mail address").fill("signer@uni.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    _go(page, lambda: page.get_by_role("button", name="Sign in").click())
+    expect(page.get_by_role("heading", name=f"Legal statements for {application.reference}")).to_be_visible()
+    expect(page.locator("#signature-summary")).to_contain_text("We teach a computer to spot breast cancer earlier.")
+    statements = page.get_by_role("group", name="Statements you accept for the institution").get_by_role("checkbox")
     for box in statements.all():
         box.check()
-    _save(page, "Save the representations")
-    expect(page.locator("#section-representations")).to_contain_text("accepted by Alice Applicant")
+    page.get_by_label("Your password").fill(PASSWORD)
+    _save(page, "Accept the ticked statements")
+    expect(page.get_by_text("You have accepted every statement.")).to_be_visible()
 
 
 def _check_and_submit(page, button: str, *, reminder: bool = False) -> None:
@@ -150,6 +169,7 @@ def _rdo_opens_from_the_queue(page, base: str, rdo, application) -> None:
 
 def test_a_researcher_applies_the_rdo_returns_and_then_forwards_it(live_server, page, alice, rdo, committee, holder):
     base = live_server.url
+    signatory_person()  # the University of Latvia's signatory, with an account at the named address
     dataset = make_dataset(holder, "LV-MG-2026", conditions=("C50",), use=[("ETHICS_APPROVAL_REQUIRED", {})])
     start = timezone.localdate() + timedelta(days=14)
 
@@ -161,6 +181,12 @@ def test_a_researcher_applies_the_rdo_returns_and_then_forwards_it(live_server, 
     _fill_dpia(page)
     _make_representations(page)
     _answer_ai(page)
+    _sign_out(page, base)
+    _signatory_signs(page, base, application)
+    _sign_out(page, base)
+    _sign_in(page, base, alice)
+    _go(page, lambda: page.goto(f"{base}/applications/{application.pk}/"))
+    expect(page.locator("#section-representations")).to_contain_text("accepted by Dr. Vera Signer (signatory)")
     _check_and_submit(page, "Submit the application")
     _sign_out(page, base)
 

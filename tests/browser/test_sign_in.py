@@ -18,6 +18,7 @@ EXPECTED_PANEL = {
     "member2": "Your committees",
     "steward_riga": "Your datasets",
     "steward_valencia": "Your datasets",
+    "signatory": "Legal statements to sign",
 }
 
 

@@ -101,11 +101,17 @@ def invitation_relations(persona: str, variant: str) -> set:
     return {Rel.INVITEE} if persona == "outsider" else set()  # the outsider is invited, not yet on the team
 
 
+def signature_relations(persona: str, variant: str) -> set:
+    # the outsider is also named as the institution's signatory (and signed: see build_world)
+    return {Rel.SIGNATORY} if persona == "outsider" and variant == "real" else set()
+
+
 OBJECT_RELATIONS = {
     "application": application_relations_expected,
     "dataset": dataset_relations,
     "token": token_relations,
     "invitation": invitation_relations,
+    "signature": signature_relations,
 }
 
 
@@ -134,6 +140,7 @@ class World:
     datasets: dict  # variant -> identifier
     token: ApiToken
     invitation: str  # the link token of a pending invitation to the outsider
+    signature: str  # the link token that asks the outsider, named as signatory, to accept the statements
 
 
 def build_world(state: str) -> World:
@@ -184,7 +191,8 @@ def build_world(state: str) -> World:
     team_join(application=application, inviter=applicant, user=people["rdo_on_team"])
     invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
     invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
-    application = complete(application, applicant)
+    application = complete(application, applicant, signatory=people["outsider"])
+    signature = svc.signature_path(application.representations).rstrip("/").rsplit("/", 1)[-1]
     svc.dpia_update(
         actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
     )  # so the DPIA document exists to be fetched
@@ -230,6 +238,7 @@ def build_world(state: str) -> World:
         {"published": published.identifier, "draft": draft_dataset.identifier},
         token,
         invitation,
+        signature,
     )
 
 
@@ -263,7 +272,10 @@ def variants(name: str, route: str, world: World):
         yield "missing", {**base, "identifier": "NO-SUCH-DATASET"}, "dataset", "missing"
         return
     if "token" in params:
-        if "invitation" in kinds:
+        if "signature" in kinds:
+            yield "signature", {**base, "token": world.signature}, "signature", "real"
+            yield "tampered", {**base, "token": world.signature[:-2] + "xx"}, "signature", "missing"
+        elif "invitation" in kinds:
             yield "invitation", {**base, "token": world.invitation}, "invitation", "real"
             yield "tampered", {**base, "token": world.invitation[:-2] + "xx"}, "invitation", "missing"
         else:
