@@ -337,7 +337,8 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:application-create": {"POST": Guard("researcher")},
     "access_requests:invitation-list": {"GET": SIGNED_IN},
     "access_requests:invitation": {"GET": Guard("invitation.answer"), "POST": Guard("invitation.answer")},
-    "access_requests:signature": {"GET": Guard("signature.sign"), "POST": Guard("signature.sign", sudo=True)},
+    # the acceptance form itself asks for the password with each statement accepted (its sudo step)
+    "access_requests:signature": {"GET": Guard("signature.sign"), "POST": Guard("signature.sign")},
     "access_requests:rdo-queue": {"GET": Guard("rdo")},
     "access_requests:application-detail": {"GET": APP_VIEW},
     "access_requests:message-create": {"POST": APP_VIEW},
