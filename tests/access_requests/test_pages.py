@@ -181,10 +181,9 @@ def test_the_project_form_saves_through_the_service(as_user, draft, alice, setti
         "purpose": "DISEASE_SPECIFIC_RESEARCH",
         "purpose_conditions": "c50",
         "access_months": "18",
-        "access_mode": "DOWNLOAD",
         "access_start": str(timezone.localdate() + timedelta(days=10)),
         "organisation": "University of Latvia",
-        "organisation_country": "lv",
+        "organisation_country": "LV",  # chosen from the list of countries
         "organisation_not_for_profit": "on",
     }
     response = as_user(alice).post(url("section-edit", draft.pk, "overview"), data)

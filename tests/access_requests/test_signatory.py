@@ -251,12 +251,18 @@ def test_wrong_passwords_count_as_failed_sign_ins(asked, signer, settings):
     assert not StatementAcceptance.objects.filter(application=asked).exists()
 
 
-def test_accepting_is_a_decisive_act(asked, signer):
+def test_accepting_is_decided_by_the_password_on_the_form_not_a_second_prompt(asked, signer):
     client = signed_in_long_ago(signer)
     link = signature_link()
-    response = client.post(link, {"statements": LegalStatement.values, "password": PASSWORD, "covered": "x"})
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/confirm-password/")
+    covered = re.search(r'name="covered" value="([0-9a-f]{64})"', client.get(link).content.decode()).group(1)
+    wrong = client.post(link, {"statements": LegalStatement.values, "password": "not-mine", "covered": covered})
+    assert wrong.status_code == 400
     assert not StatementAcceptance.objects.filter(application=asked).exists()
+    right = client.post(link, {"statements": LegalStatement.values, "password": PASSWORD, "covered": covered})
+    assert right.status_code == 302 and "confirm-password" not in right["Location"]
+    assert StatementAcceptance.objects.filter(application=asked, voided_at__isnull=True).count() == len(
+        LegalStatement.values
+    )
 
 
 def test_a_change_while_the_signatory_reads_is_refused(asked, signer, alice):

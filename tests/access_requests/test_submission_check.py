@@ -193,6 +193,7 @@ def test_a_blank_reason_is_no_reason(ready, alice):
 
 def test_a_project_whose_words_do_not_speak_of_ai_may_simply_answer_no(ready, alice):
     svc.application_update(actor=alice, application=ready, data={**NO_AI, "title": "Breast density"})
+    signatory_signs_again(ready, alice)  # the title is part of what the signatory signed
     ready.refresh_from_db()
     assert application_check(ready) == []
 
