@@ -483,7 +483,7 @@ def _data_use(application: Application, requested, approvals) -> list[Problem]:
                 problems.append(
                     Problem(
                         Section.DATASETS,
-                        f"{item.dataset.identifier} {reason} ({condition.term.code}, {condition.term.external_code}).",
+                        f"{item.dataset.identifier} {reason} ({condition.term.label}, {condition.term.external_code}).",
                         "datasets",
                         f"duo:{condition.term.code}",
                     )
