@@ -89,16 +89,21 @@ ACCESS_MODE_HELP = (
 )
 
 
-class RequestedDatasetInputSerializer(InputSerializer):
-    justification = serializers.CharField(allow_blank=True, required=False, default="")
-    access_mode = serializers.CharField(
+def _access_mode_input(when_absent: str) -> serializers.CharField:
+    """The optional access-mode code of a requested dataset; `when_absent` says what happens without it."""
+    return serializers.CharField(
         max_length=64,
         allow_blank=True,
         allow_null=True,
         required=False,
         default=None,
-        help_text=f"{ACCESS_MODE_HELP}; without it, the mode chosen before or the dataset's only one",
+        help_text=f"{ACCESS_MODE_HELP}; without it, {when_absent}",
     )
+
+
+class RequestedDatasetInputSerializer(InputSerializer):
+    justification = serializers.CharField(allow_blank=True, required=False, default="")
+    access_mode = _access_mode_input("the mode chosen before or the dataset's only one")
 
 
 @extend_schema_field(
@@ -144,14 +149,7 @@ class DatasetsSetSerializer(InputSerializer):
 class DatasetAddSerializer(InputSerializer):
     dataset = serializers.CharField(max_length=64, help_text="identifier of a published dataset")
     justification = serializers.CharField(allow_blank=True, required=False, default="")
-    access_mode = serializers.CharField(
-        max_length=64,
-        allow_blank=True,
-        allow_null=True,
-        required=False,
-        default=None,
-        help_text=f"{ACCESS_MODE_HELP}; without it, the dataset's only one (else chosen later)",
-    )
+    access_mode = _access_mode_input("the dataset's only one (else chosen later)")
 
 
 class TeamMemberAddSerializer(InputSerializer):

@@ -115,18 +115,21 @@ DOCUMENT_ATTACKS = {
 }
 
 
-@pytest.mark.parametrize("channel", list(CHANNELS))
-@pytest.mark.parametrize("attack", list(DOCUMENT_ATTACKS))
-def test_a_steward_cannot_register_the_applicants_documents(steward, published, world, client, channel, attack):
-    make_folder, reason, words = DOCUMENT_ATTACKS[attack]
+def assert_attack_refused(attack, steward, published, world, client, channel) -> None:
+    """Register the attack's folder through `channel`: refused with words naming why, recorded, nothing else."""
+    make_folder, reason, words = attack
     given = make_folder(world)
     before = _seq()
-
     message = attempt(channel, steward, published, given, client)
-
     for word in words:
         assert word in message
     assert_refused_and_recorded(steward, published, given, reason, before)
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+@pytest.mark.parametrize("attack", list(DOCUMENT_ATTACKS))
+def test_a_steward_cannot_register_the_applicants_documents(steward, published, world, client, channel, attack):
+    assert_attack_refused(DOCUMENT_ATTACKS[attack], steward, published, world, client, channel)
     listed = APIClient().get(reverse("api-dataset-detail", args=[published.identifier])).json()
     assert listed["files"] == []  # the public dataset API lists none of the applicant's files
 
@@ -149,15 +152,7 @@ OTHER_HOLDER_ATTACKS = {
 @pytest.mark.parametrize("channel", list(CHANNELS))
 @pytest.mark.parametrize("attack", list(OTHER_HOLDER_ATTACKS))
 def test_a_steward_cannot_register_another_holders_area(steward, published, world, client, channel, attack):
-    make_folder, reason, words = OTHER_HOLDER_ATTACKS[attack]
-    given = make_folder(world)
-    before = _seq()
-
-    message = attempt(channel, steward, published, given, client)
-
-    for word in words:
-        assert word in message
-    assert_refused_and_recorded(steward, published, given, reason, before)
+    assert_attack_refused(OTHER_HOLDER_ATTACKS[attack], steward, published, world, client, channel)
 
 
 @pytest.mark.parametrize(

@@ -63,23 +63,18 @@ class Command(BaseCommand):
         areas = _Areas()
         found = 0
         columns = ("pk", "dataset__identifier", "dataset__holder_id")
-        files = DatasetFile.objects.order_by("pk").values_list(*columns, "path")
-        checked_files = 0
-        for pk, identifier, holder_id, path in files.iterator(chunk_size=2000):
-            checked_files += 1
-            reason = areas.problem(holder_id, path, must_exist=True)
-            if reason:
-                found += 1
-                self.stdout.write(f"file {pk} of dataset {identifier}: {path}: {reason}")
-        scans = FileScan.objects.order_by("pk").values_list(*columns, "folder")
-        checked_scans = 0
-        for pk, identifier, holder_id, folder in scans.iterator(chunk_size=2000):
-            checked_scans += 1
-            reason = areas.problem(holder_id, folder, must_exist=False)
-            if reason:
-                found += 1
-                self.stdout.write(f"scan {pk} of dataset {identifier}: {folder}: {reason}")
-        summary = f"{checked_files} file(s) and {checked_scans} scan(s) checked"
+        checked = {}
+        sources = (("file", DatasetFile, "path", True), ("scan", FileScan, "folder", False))
+        for kind, model, field, must_exist in sources:
+            checked[kind] = 0
+            rows = model.objects.order_by("pk").values_list(*columns, field)
+            for pk, identifier, holder_id, path in rows.iterator(chunk_size=2000):
+                checked[kind] += 1
+                reason = areas.problem(holder_id, path, must_exist=must_exist)
+                if reason:
+                    found += 1
+                    self.stdout.write(f"{kind} {pk} of dataset {identifier}: {path}: {reason}")
+        summary = f"{checked['file']} file(s) and {checked['scan']} scan(s) checked"
         if found:
             raise CommandError(f"{found} row(s) break storage confinement ({summary}); nothing was changed")
         self.stdout.write(self.style.SUCCESS(f"Every registered file is in its data holder's storage area: {summary}."))
