@@ -33,6 +33,9 @@ migrate: install
 
 # Links in e-mail and catalogue exports follow the address the demo is served on (SITE_URL wins if set).
 demo demo-reset serve: export SITE_URL ?= http://$(HOST):$(PORT)
+# The demo runs like production for its visitors (DEBUG off: the portal's own 404, 403 and 500
+# pages) on plain http, with a secret key generated into the var folder; see portal/settings.py.
+demo demo-reset: export PORTAL_PROFILE ?= demo
 
 ## Set up (venv, packages, database, demo data) and serve the portal on http://$(HOST):$(PORT)
 demo: migrate

@@ -6,24 +6,39 @@ Production differs only through environment variables (see README.md).
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import demo_secret_key, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
+# PORTAL_PROFILE=demo (set by `make demo`): the demo runs like production as far as visitors can
+# tell (DEBUG off, so the portal's own 404, 403 and 500 pages), yet on plain http on this machine:
+# no HTTPS redirect, HSTS or secure-only cookies, a secret key generated once into VAR_DIR, and
+# static files served by WhiteNoise straight from the apps without collectstatic.
+PORTAL_PROFILE = env_str("PORTAL_PROFILE", "").strip().lower()
+if PORTAL_PROFILE not in ("", "demo"):
+    raise ImproperlyConfigured(f"PORTAL_PROFILE={PORTAL_PROFILE!r} is not a profile (use demo, or leave it unset)")
+DEMO = PORTAL_PROFILE == "demo"
+
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEBUG = env_bool("DEBUG", not DEMO)
 _DEV_SECRET = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghij"  # noqa: S105  # nosec B105  # refused when DEBUG is false
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
+if not SECRET_KEY and DEMO:
+    SECRET_KEY = demo_secret_key(VAR_DIR / "secret_key")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+_LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+if DEMO:  # the host the Makefile serves on (SITE_URL follows HOST and PORT), as well as this machine's names
+    _LOCAL_HOSTS = list(dict.fromkeys([*_LOCAL_HOSTS, urlsplit(SITE_URL).hostname or "localhost"]))
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _LOCAL_HOSTS if DEBUG or DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env_str("SITE_NAME", "Imaging Data Access Portal")
 
 INSTALLED_APPS = [
@@ -158,13 +173,16 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-# Without collectstatic (the demo), WhiteNoise serves straight from the apps' static folders.
-WHITENOISE_USE_FINDERS = DEBUG
+# Without collectstatic (development and the demo), WhiteNoise serves straight from the apps'
+# static folders; production serves the collected, hashed and compressed files.
+WHITENOISE_USE_FINDERS = DEBUG or DEMO
+if DEMO:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # empty: WhiteNoise warns about a missing folder
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if DEBUG or DEMO
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
@@ -307,7 +325,7 @@ SECURE_CSP = {
 }
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
-if not DEBUG:
+if not DEBUG and not DEMO:  # the demo is served on plain http://127.0.0.1:PORT
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
