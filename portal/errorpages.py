@@ -28,3 +28,14 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return json_error(request, 500, "Internal error. It has been logged.")
     return render(request, "errors/500.html", status=500)
+
+
+def csrf_failure(request, reason=""):
+    """A form sent without its valid CSRF token (an old tab, blocked cookies): the portal's own 403."""
+    return _respond(
+        request,
+        403,
+        "This form could not be accepted: it was open too long, or your browser does not keep this site's "
+        "cookies. Go back, reload the page and send the form again.",
+        "errors/403.html",
+    )

@@ -39,6 +39,7 @@ if DEMO:  # the host the Makefile serves on (SITE_URL follows HOST and PORT), as
     _LOCAL_HOSTS = list(dict.fromkeys([*_LOCAL_HOSTS, urlsplit(SITE_URL).hostname or "localhost"]))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _LOCAL_HOSTS if DEBUG or DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "portal.errorpages.csrf_failure"  # the portal's own 403 page, not Django's
 SITE_NAME = env_str("SITE_NAME", "Imaging Data Access Portal")
 
 INSTALLED_APPS = [

@@ -37,6 +37,8 @@ for name, url in [
     response = client.get(url)
     body = b"".join(response) if response.streaming else response.content
     answers[name] = {"status": response.status_code, "body": body.decode(errors="replace")}
+response = Client(enforce_csrf_checks=True, HTTP_HOST="127.0.0.1").post("/accounts/login/", {"username": "x"})
+answers["csrf"] = {"status": response.status_code, "body": response.content.decode()}
 answers["settings"] = {
     "DEBUG": settings.DEBUG,
     "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
@@ -117,6 +119,14 @@ def test_a_failing_view_shows_the_portals_own_500(answers):
     assert "The error has been logged" in broken["body"]
     assert "a bug in a view" not in broken["body"]
     assert_no_debug_page(broken["body"])
+
+
+def test_a_form_without_its_csrf_token_shows_the_portals_own_403(answers):
+    csrf = answers["csrf"]
+    assert csrf["status"] == 403
+    assert "<h1>Not allowed</h1>" in csrf["body"]
+    assert "reload the page and send the form again" in csrf["body"]
+    assert "CSRF verification failed" not in csrf["body"]
 
 
 def test_the_api_still_answers_in_json(answers):
