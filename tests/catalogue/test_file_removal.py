@@ -310,3 +310,32 @@ def test_the_schema_describes_the_removal():
     operation = schema["paths"]["/api/v1/datasets/{identifier}/files/remove/"]["post"]
     assert operation["operationId"] == "datasets_remove_file"
     assert {"200", "400", "403", "404", "409"} <= set(operation["responses"])
+
+
+def test_a_scan_of_a_published_dataset_records_changed_and_vanished_files_as_a_new_version(
+    client, steward, published, storage, django_capture_on_commit_callbacks
+):
+    from catalogue.services import dataset_register_files
+
+    storage.write(GOOD_PATH, GOOD)
+    vanishing = storage.write(WRONG_PATH, WRONG)
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
+    storage.write(GOOD_PATH, GOOD + b"corrected")
+    vanishing.unlink()
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
+
+    published.refresh_from_db()
+    assert published.version == "3.0.0"
+    assert list(published.files.values_list("path", "sha256")) == [(GOOD_PATH, sha(GOOD + b"corrected"))]
+    old = DatasetFile.all_registrations.filter(removed_at__isnull=False).order_by("path")
+    assert [(f.path, f.removal_reason) for f in old] == [
+        (WRONG_PATH, "no longer in the storage area when riga-test/LV-RTH-MG-2024 was scanned"),
+        (GOOD_PATH, "replaced by a file with other content when riga-test/LV-RTH-MG-2024 was scanned"),
+    ]
+    latest = DatasetRevision.objects.filter(dataset=published).first()
+    assert (latest.version, latest.files_added, latest.files_removed) == ("3.0.0", 1, 2)
+    page = client.get(reverse("catalogue:dataset-detail", args=[published.identifier])).content.decode()
+    assert "Version 3.0.0" in page and "2 files removed, 1 file added" in page
+    assert last_event("dataset.files_scan").payload["version"] == "3.0.0"
