@@ -14,4 +14,9 @@ urlpatterns: list = [
         apis.DatasetRegisterFilesApi.as_view(),
         name="api-dataset-register-files",
     ),
+    path(
+        "datasets/<str:identifier>/files/remove/",
+        apis.DatasetRemoveFileApi.as_view(),
+        name="api-dataset-file-remove",
+    ),
 ]

@@ -26,6 +26,7 @@ from catalogue.serializers import (
     DatasetDetailSerializer,
     DatasetListSerializer,
     DatasetRegisterFilesSerializer,
+    DatasetRemoveFileSerializer,
     DatasetSearchInputSerializer,
     DatasetWithdrawSerializer,
     DatasetWriteSerializer,
@@ -192,3 +193,27 @@ class DatasetRegisterFilesApi(APIView):
             actor=request.user, dataset=dataset, folder=params.validated_data["folder"]
         )
         return Response(FileScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetRemoveFileApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="datasets_remove_file",
+        summary="Remove a file registered by mistake (stewards of its holder; a decisive act)",
+        description="The file's registration is marked removed, with the reason, and the file leaves the dataset's "
+        "file list, totals and export; its bytes stay in the holder's storage. On a draft that is all. Once the "
+        "dataset has been published, the removal makes a new major version (listed in `changes`), and the "
+        "applicants of the applications that request the dataset are told by e-mail. A path with no file in force "
+        "is a 400 on `path` (unless the same file was already removed: then the dataset is returned unchanged); "
+        "a missing reason a 400 on `reason`; a `sha256` other than the file's current one a 409. Needs the "
+        "password confirmed recently (`X-Confirm-Password` with a token).",
+        parameters=[IDENTIFIER],
+        request=DatasetRemoveFileSerializer,
+        responses={200: DatasetDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, identifier: str):
+        dataset = dataset_get_for_steward(user=request.user, identifier=validate_identifier(identifier))
+        params = DatasetRemoveFileSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.dataset_file_remove(actor=request.user, dataset=dataset, **params.validated_data)
+        return _detail(request, dataset.identifier)

@@ -109,7 +109,10 @@ class _Group(forms.Form):
     """One fieldset of the dataset form; it takes its scalar fields from the model."""
 
     legend = ""
+    intro = ""  # a sentence under the legend, when the group needs one
     model_fields: tuple[str, ...] = ()
+    # long lists of codes: the page adds a filter box to these (catalogue/static/catalogue/option-filter.js)
+    filterable: frozenset[str] = frozenset()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,13 +125,13 @@ def _long_list(label: str) -> forms.MultipleChoiceField:
         label=label,
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 10}),
-        help_text="Hold Ctrl (or Cmd) to choose more than one.",
+        help_text="Hold Ctrl (or Cmd) to choose more than one. Type in the filter box to narrow the list.",
     )
 
 
 class AboutForm(_Group):
-    legend = "About the dataset"
-    model_fields = ("identifier", "title", "description", "version", "dataset_type", "tier", "access_rights")
+    legend = "Description"
+    model_fields = ("identifier", "title", "description", "version", "dataset_type")
     keywords = forms.CharField(
         required=False, help_text="Separate with commas, e.g. mammography, screening, BI-RADS.", max_length=5000
     )
@@ -146,7 +149,8 @@ class AboutForm(_Group):
 
 
 class ImagingForm(_Group):
-    legend = "Subjects and imaging"
+    legend = "Coverage: subjects and imaging"
+    filterable = frozenset({"conditions", "modalities", "body_parts"})
     model_fields = ()  # every scalar field the other groups leave: counts, ages, the acquisition period
 
     conditions = _long_list("Cancer conditions (ICD-10)")
@@ -173,19 +177,22 @@ class ImagingForm(_Group):
 
 
 class ProvenanceForm(_Group):
-    legend = "Provenance"
-    model_fields = (
-        "collection_method",
-        "provenance",
-        "anonymisation_profile",
-        "anonymisation_verified_on",
-        "landing_page",
-        "licence",
-    )
+    legend = "Provenance and de-identification"
+    model_fields = ("collection_method", "provenance", "anonymisation_profile", "anonymisation_verified_on")
 
 
+class ContactForm(_Group):
+    legend = "Contact and further information"
+    intro = "The catalogue names your data holder's public contact point with the dataset."
+    model_fields = ("landing_page",)
+
+
+_ACCESS_MODEL_FIELDS = ("access_rights", "tier", "licence")
 ImagingForm.model_fields = tuple(
-    name for name in SCALAR_FIELDS if name not in AboutForm.model_fields + ProvenanceForm.model_fields
+    name
+    for name in SCALAR_FIELDS
+    if name
+    not in AboutForm.model_fields + ProvenanceForm.model_fields + ContactForm.model_fields + _ACCESS_MODEL_FIELDS
 )
 
 # The parameter field of each data-use condition that needs one: (form field, parameter, how to read it)
@@ -201,6 +208,8 @@ if set(PARAMETER_FIELDS) != set(DATA_USE_PARAMETERS):  # an import-time check th
 
 class AccessForm(_Group):
     legend = "Access and conditions of use"
+    model_fields = _ACCESS_MODEL_FIELDS
+    filterable = frozenset({"data_use"})
     access_modes = forms.MultipleChoiceField(label="Access modes", required=False, widget=forms.CheckboxSelectMultiple)
     data_use = forms.MultipleChoiceField(
         label="Data-use conditions (GA4GH DUO)", required=False, widget=forms.CheckboxSelectMultiple
@@ -254,9 +263,9 @@ class AccessForm(_Group):
 
 
 class DatasetForm:
-    """The dataset page's form: four fieldsets, each a Form, bound to the same data."""
+    """The dataset page's form: a fieldset per group of fields, each a Form, bound to the same data."""
 
-    group_classes = (AboutForm, ImagingForm, ProvenanceForm, AccessForm)
+    group_classes = (AboutForm, ImagingForm, ProvenanceForm, AccessForm, ContactForm)
 
     def __init__(self, data=None, *, initial=None, holders=None, identifier_locked=False):
         self.identifier_locked = identifier_locked
@@ -292,7 +301,7 @@ class DatasetForm:
         data.update({name: list(cleaned[name]) for name in TERM_FIELDS})
         data["manufacturers"] = _split(cleaned["manufacturers"], None)
         data["keywords"] = _split(cleaned["keywords"], ",")
-        data["data_use"] = self.groups[-1].data_use_items()
+        data["data_use"] = next(g for g in self.groups if isinstance(g, AccessForm)).data_use_items()
         return data
 
     def add_service_errors(self, fields: dict, message: str) -> None:
@@ -341,3 +350,20 @@ class RegisterFilesForm(forms.Form):
         help_text="Relative to your data holder's storage area, e.g. LV-RECUH-MG-2024. "
         "Every file under it is registered with its size and SHA-256.",
     )
+
+
+class RemoveFileForm(forms.Form):
+    path = forms.CharField(
+        label="Path of the file",
+        max_length=1000,
+        help_text="As the dataset's file list shows it, starting with the storage area's name.",
+    )
+    reason = forms.CharField(
+        label="Why is the file removed?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Recorded in the audit log; once the dataset is published it is also shown with the change on "
+        "the dataset's page and sent to the applicants.",
+    )
+    # the content the steward saw when opening the page: a file changed since is not removed unseen
+    sha256 = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)

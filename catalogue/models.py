@@ -4,6 +4,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class DataHolder(models.Model):
@@ -235,8 +236,49 @@ class DataUseCondition(models.Model):
         return f"{self.term.code} on {self.dataset.identifier}"
 
 
+class DatasetRevision(models.Model):
+    """A new version of a dataset made by a change to its files after it was published.
+
+    Written by catalogue.services in the transaction that changes the files (a steward removing a
+    file, a scan adding or dropping some); the dataset's page lists them as its version history.
+    The files a revision added or removed point to it (DatasetFile.added_in / removed_in).
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="revisions")
+    version = models.CharField(max_length=40, help_text="the dataset's version after the change")
+    previous_version = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+    made_by = models.ForeignKey("portal.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(help_text="why the files changed, as the public page shows it")
+    files_added = models.PositiveIntegerField(default=0)
+    files_removed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(F("dataset"), F("created_at").desc(), name="dataset_revision_newest")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="dataset_revision_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.identifier} {self.previous_version} → {self.version}"
+
+
+class RegisteredFileManager(models.Manager):
+    """The registrations in force: a removed registration is kept for the record but never listed,
+    counted, exported or served. `DatasetFile.objects` and `dataset.files` use this manager;
+    `DatasetFile.all_registrations` also returns the removed ones."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(removed_at__isnull=True)
+
+
 class DatasetFile(models.Model):
-    """One file of a dataset, in its holder's storage area, with its size and SHA-256."""
+    """One file of a dataset, in its holder's storage area, with its size and SHA-256.
+
+    A registration is never deleted: a file registered by mistake is marked removed (when, by whom,
+    why), its bytes stay in the holder's storage, and every read through `objects` leaves it out.
+    """
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(
@@ -246,13 +288,35 @@ class DatasetFile(models.Model):
     sha256 = models.CharField(max_length=64)
     media_type = models.CharField(max_length=100, default="application/dicom")
     registered_at = models.DateTimeField(auto_now_add=True)
+    added_in = models.ForeignKey(
+        DatasetRevision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the version that added the file to the published dataset (none: it came before publication)",
+    )  # fmt: skip
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey("portal.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    removal_reason = models.TextField(blank=True)
+    removed_in = models.ForeignKey(
+        DatasetRevision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the version that removed the file from the published dataset (none: removed from a draft)",
+    )  # fmt: skip
+
+    objects = RegisteredFileManager()
+    all_registrations = models.Manager()  # noqa: DJ012  (ruff takes this manager for a field)
 
     class Meta:
         ordering = ["path"]
+        base_manager_name = "all_registrations"
         constraints = [
-            models.UniqueConstraint(fields=["dataset", "path"], name="dataset_file_unique_path"),
+            # one registration in force per path; removed ones stay beside it for the record
+            models.UniqueConstraint(
+                fields=["dataset", "path"], condition=Q(removed_at__isnull=True), name="dataset_file_unique_path"
+            ),
             models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="dataset_file_sha256_hex"),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | ~Q(removal_reason=""), name="dataset_file_removal_has_reason"
+            ),
         ]
+        indexes = [models.Index(F("dataset"), F("path"), name="dataset_file_path")]
 
     def __str__(self) -> str:
         return self.path

@@ -12,6 +12,8 @@ from catalogue.models import (
     BasketItem,
     DataHolder,
     Dataset,
+    DatasetFile,
+    DatasetRevision,
     DatasetStatus,
     DataUseCondition,
     Manufacturer,
@@ -170,7 +172,7 @@ def dataset_get_visible(*, user, identifier: str, detail: bool = False) -> Datas
     """The dataset with this identifier if `user` may see it, else 404 (whether or not it exists)."""
     datasets = datasets_visible_to(user).select_related("holder")
     if detail:
-        datasets = datasets.prefetch_related(*LIST_PREFETCH)
+        datasets = datasets.prefetch_related(*LIST_PREFETCH, "revisions")
     try:
         return datasets.get(identifier=identifier)
     except Dataset.DoesNotExist:
@@ -362,6 +364,51 @@ def datasets_stewarded_by(user) -> QuerySet[Dataset]:
     return (
         Dataset.objects.filter(holder__in=holders_stewarded_by(user))
         .select_related("holder")
-        .annotate(file_count=Count("files", distinct=True))
+        # an annotation joins the table itself, past the manager that leaves removed files out
+        .annotate(file_count=Count("files", filter=Q(files__removed_at__isnull=True), distinct=True))
         .order_by("holder__name", "status", "title", "pk")
     )
+
+
+# --- a published dataset's versions ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetChange:
+    """One version in a dataset's history, with (some of) the files it added and removed."""
+
+    revision: DatasetRevision
+    removed: list[DatasetFile]
+    added: list[DatasetFile]
+
+    @property
+    def more_files(self) -> int:
+        return self.revision.files_added + self.revision.files_removed - len(self.removed) - len(self.added)
+
+
+def _first_files_of(revisions: list[DatasetRevision], column: str, each: int) -> dict[int, list[DatasetFile]]:
+    """Per revision, its first `each` files by path, in one query (a row number per revision)."""
+    from django.db.models import Window
+    from django.db.models.functions import RowNumber
+
+    rows = (
+        DatasetFile.all_registrations.filter(**{f"{column}__in": [r.pk for r in revisions]})
+        .annotate(n=Window(RowNumber(), partition_by=[F(column)], order_by=[F("path").asc()]))
+        .filter(n__lte=each)
+        .order_by(column, "path")
+    )
+    found: dict[int, list[DatasetFile]] = {}
+    for row in rows:
+        found.setdefault(getattr(row, f"{column}_id"), []).append(row)
+    return found
+
+
+def dataset_changes_page(*, dataset: Dataset, page, per_page: int = 10, files_each: int = 10) -> tuple[Page, list]:
+    """A page of the versions the dataset's files went through since publication, newest first, each
+    with up to `files_each` of the files it removed and added: three queries whatever the history."""
+    changes = Paginator(DatasetRevision.objects.filter(dataset=dataset).select_related(None), per_page).get_page(page)
+    revisions = list(changes)
+    removed = _first_files_of(revisions, "removed_in", files_each) if revisions else {}
+    added = _first_files_of(revisions, "added_in", files_each) if revisions else {}
+    items = [DatasetChange(r, removed.get(r.pk, []), added.get(r.pk, [])) for r in revisions]
+    return changes, items

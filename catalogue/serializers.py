@@ -157,6 +157,17 @@ class DatasetFileSerializer(serializers.Serializer):
     media_type = serializers.CharField()
 
 
+class DatasetRevisionSerializer(serializers.Serializer):
+    """A version made by a change to the files of the published dataset."""
+
+    version = serializers.CharField()
+    previous_version = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    files_added = serializers.IntegerField()
+    files_removed = serializers.IntegerField()
+
+
 class DatasetListSerializer(serializers.Serializer):
     identifier = serializers.CharField()
     title = serializers.CharField()
@@ -219,7 +230,10 @@ class DatasetDetailSerializer(DatasetListSerializer):
     licence = serializers.CharField()
     landing_page = serializers.CharField()
     updated_at = serializers.DateTimeField()
-    files = DatasetFileSerializer(many=True)
+    files = DatasetFileSerializer(many=True, help_text="the registered files in force (removed ones are left out)")
+    changes = DatasetRevisionSerializer(
+        many=True, source="revisions", help_text="versions made by changes to the files since publication, newest first"
+    )
 
 
 class PaginatedDatasetListSerializer(serializers.Serializer):
@@ -279,6 +293,19 @@ class DatasetRegisterFilesSerializer(InputSerializer):
         help_text="a folder relative to the storage area of the dataset's data holder, e.g. the dataset's "
         "identifier; a path that leaves the area (`..`, absolute, a symbolic link out, another holder's area, "
         "the applicants' documents) is refused (400, an error on `folder`) and recorded in the audit log",
+    )
+
+
+class DatasetRemoveFileSerializer(InputSerializer):
+    path = serializers.CharField(max_length=1000, help_text="the registered file's path, as the dataset lists it")
+    reason = serializers.CharField(
+        max_length=2000, help_text="why the file is removed; shown with the change and sent to the applicants"
+    )
+    sha256 = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        required=False,
+        default="",
+        help_text="the content you mean to remove: if the file at `path` has another checksum now, 409",
     )
 
 

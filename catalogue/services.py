@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
@@ -24,6 +25,7 @@ from catalogue.models import (
     DataHolder,
     Dataset,
     DatasetFile,
+    DatasetRevision,
     DatasetStatus,
     DataUseCondition,
     FileScan,
@@ -49,6 +51,7 @@ from portal.errors import InvalidInput, TransitionError
 from portal.models import Role, User
 from portal.services.accounts import user_grant_role
 from portal.services.audit import audit_record
+from portal.services.notifications import notification_queue
 
 logger = logging.getLogger(__name__)
 
@@ -769,33 +772,70 @@ def _hash_all(scan: FileScan, found: list[_Found], skipped: list[dict]) -> list[
     return records
 
 
-def _replace_files(dataset: Dataset, folder: str, records: list[dict]) -> dict[str, int]:
-    """Make the dataset's rows under `folder` exactly `records`; the same input gives the same rows."""
+def _removed_by_steward(dataset: Dataset, folder: str) -> dict[str, set[str]]:
+    """Per path under `folder`, the contents (SHA-256) a steward removed from the dataset."""
+    rows = DatasetFile.all_registrations.filter(
+        dataset=dataset, path__startswith=folder + "/", removed_at__isnull=False, removed_by__isnull=False
+    ).values_list("path", "sha256")
+    found: dict[str, set[str]] = {}
+    for path, sha256 in rows:
+        found.setdefault(path, set()).add(sha256)
+    return found
+
+
+def _replace_files(
+    dataset: Dataset, folder: str, records: list[dict], skipped: list[dict], *, actor
+) -> dict[str, int | str]:
+    """Make the dataset's registrations under `folder` exactly `records`; the same input gives the same rows.
+
+    Nothing is deleted: a registration whose file is gone, or whose content changed, is marked
+    removed (a changed file is then registered anew). A file a steward removed is not registered
+    again while its content is the same; it is listed in `skipped`. When the dataset has been
+    published, any change makes a new version (see `_revision_create`).
+    """
     existing = {f.path: f for f in dataset.files.filter(path__startswith=folder + "/")}
-    wanted = {r["path"]: r for r in records}
-    removed = [f.pk for path, f in existing.items() if path not in wanted]
-    DatasetFile.objects.filter(pk__in=removed).delete()
-    added, updated = [], []
-    for path, record in wanted.items():
-        row = existing.get(path)
-        if row is None:
-            added.append(DatasetFile(dataset=dataset, **record))
-        elif (row.size_bytes, row.sha256, row.media_type) != (
-            record["size_bytes"],
-            record["sha256"],
-            record["media_type"],
-        ):
-            row.size_bytes, row.sha256, row.media_type = record["size_bytes"], record["sha256"], record["media_type"]
-            updated.append(row)
-    DatasetFile.objects.bulk_create(added)
-    DatasetFile.objects.bulk_update(updated, ["size_bytes", "sha256", "media_type"])
-    return {"added": len(added), "updated": len(updated), "removed": len(removed)}
+    removed_before = _removed_by_steward(dataset, folder)
+    wanted = {}
+    for record in records:
+        if record["sha256"] in removed_before.get(record["path"], ()) and record["path"] not in existing:
+            skipped.append({"path": record["path"], "reason": "removed from the dataset by a steward"})
+        else:
+            wanted[record["path"]] = record
+    gone = [row for path, row in existing.items() if path not in wanted]
+    changed = [
+        row
+        for path, row in existing.items()
+        if path in wanted and (row.size_bytes, row.sha256) != (wanted[path]["size_bytes"], wanted[path]["sha256"])
+    ]
+    retyped = [
+        row
+        for path, row in existing.items()
+        if path in wanted and row not in changed and row.media_type != wanted[path]["media_type"]
+    ]
+    new = [record for path, record in wanted.items() if path not in existing or existing[path] in changed]
+    revision = None
+    if (gone or new) and _ever_published(dataset):
+        what = f"Files registered again from the folder {folder}"
+        revision = _revision_create(dataset, actor=actor, reason=what, added=len(new), removed=len(gone) + len(changed))
+    now = timezone.now()
+    for rows, why in ((gone, "no longer in the storage area"), (changed, "replaced by a file with other content")):
+        DatasetFile.all_registrations.filter(pk__in=[row.pk for row in rows]).update(
+            removed_at=now, removal_reason=f"{why} when {folder} was scanned", removed_in=revision
+        )
+    for row in retyped:
+        row.media_type = wanted[row.path]["media_type"]
+    DatasetFile.objects.bulk_update(retyped, ["media_type"])
+    DatasetFile.objects.bulk_create([DatasetFile(dataset=dataset, added_in=revision, **record) for record in new])
+    counts: dict[str, int | str] = {"added": len(new) - len(changed), "updated": len(changed), "removed": len(gone)}
+    if revision is not None:
+        counts["version"] = revision.version
+    return counts
 
 
 def _file_scan_finish(scan: FileScan, folder: str, records: list[dict], skipped: list[dict]) -> FileScan:
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=scan.dataset_id)
-        counts = _replace_files(dataset, folder, records)
+        counts = _replace_files(dataset, folder, records, skipped, actor=scan.requested_by)
         scan = FileScan.objects.select_for_update().get(pk=scan.pk)
         scan.status = FileScanStatus.DONE
         scan.files_total = scan.files_done = len(records)
@@ -860,3 +900,137 @@ def file_scan_fail(*, scan_id: int, error: str) -> FileScan:
             payload={"scan": scan.pk, "folder": scan.folder, "error": scan.error},
         )
     return scan
+
+
+# --- removing a file, and the versions of a published dataset -----------------------------
+
+# Applications whose applicants hear of a change to a dataset they request: those being prepared,
+# under review or with access. Ended ones (rejected, withdrawn, closed, revoked) are not written to.
+ANNOUNCED_APPLICATION_STATES = ("draft", "submitted", "returned", "in_review", "approved", "active")
+_VERSION_RE = re.compile(r"^(?P<prefix>\D*)(?P<major>\d+)(?P<rest>(?:\.\d+)*)")
+
+
+def _ever_published(dataset: Dataset) -> bool:
+    return dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
+
+
+def next_file_version(version: str) -> str:
+    """The version a change to the files makes: the next major version ("1.2.0" -> "2.0.0", "v3" -> "v4").
+
+    As in Dataverse, adding, removing or replacing a file of a published dataset makes a major
+    version: results computed on the earlier files cannot be reproduced on the new ones.
+    """
+    match = _VERSION_RE.match(version or "")
+    if match is None:
+        return "2.0.0"
+    rest = re.sub(r"\d+", "0", match["rest"])
+    bumped = f"{match['prefix']}{int(match['major']) + 1}{rest}"
+    return bumped[: Dataset._meta.get_field("version").max_length]
+
+
+def _revision_create(dataset: Dataset, *, actor, reason: str, added: int = 0, removed: int = 0) -> DatasetRevision:
+    """A new version of the (locked) dataset, recorded with why its files changed."""
+    previous = dataset.version
+    dataset.version = next_file_version(previous)
+    dataset.save(update_fields=["version", "updated_at"])
+    return DatasetRevision.objects.create(
+        dataset=dataset,
+        version=dataset.version,
+        previous_version=previous,
+        made_by=actor if isinstance(actor, User) else None,
+        reason=reason,
+        files_added=added,
+        files_removed=removed,
+    )
+
+
+def dataset_applicants(dataset: Dataset) -> list[User]:
+    """The applicants of the applications that request `dataset` and are prepared, under review or active."""
+    from access_requests.models import Application
+
+    requesting = Application.objects.filter(status__in=ANNOUNCED_APPLICATION_STATES, requested__dataset=dataset).values(
+        "applicant_id"
+    )
+    return list(User.objects.filter(pk__in=requesting, is_active=True).order_by("pk"))
+
+
+def _announce_removal(dataset: Dataset, file: DatasetFile, revision: DatasetRevision) -> int:
+    """One e-mail per applicant (never one message to all: applicants must not learn of each other)."""
+    from access_requests.models import Application
+
+    applicants = dataset_applicants(dataset)
+    for applicant in applicants:
+        references = list(
+            Application.objects.filter(
+                applicant=applicant, status__in=ANNOUNCED_APPLICATION_STATES, requested__dataset=dataset
+            )
+            .order_by("reference")
+            .values_list("reference", flat=True)
+        )
+        notification_queue(
+            to=applicant,
+            template="dataset_file_removed",
+            context={
+                "dataset": dataset,
+                "file": file,
+                "revision": revision,
+                "references": references,
+                "dataset_path": reverse("catalogue:dataset-detail", args=[dataset.identifier]) + "#changes",
+            },
+        )
+    return len(applicants)
+
+
+def _refuse_removal(name: str, message: str):
+    raise InvalidInput(f"{name}: {message}", fields={name: [message]})
+
+
+def dataset_file_remove(*, actor, dataset: Dataset, path: str, reason: str, sha256: str = "") -> DatasetFile:
+    """Remove a file registered by mistake from `dataset`, saying why; only a steward of its holder may.
+
+    The registration is marked removed, never deleted, and the bytes stay in the holder's storage:
+    every listing, total, export and download leaves the file out from now on. Before publication
+    that is all (audited). Once the dataset has been published, the removal makes a new version
+    (`DatasetRevision`, shown on the dataset's page) and every applicant of an application that
+    requests the dataset is told by e-mail. `sha256`, when given, must be the content the caller
+    means to remove (409 if the file at `path` has changed since). Removing a file already removed
+    returns it quietly.
+    """
+    require_steward(actor, dataset.holder)
+    reason = (reason or "").strip()
+    path = (path or "").strip()
+    if not path:
+        _refuse_removal("path", "Name the file to remove by its path.")
+    if not reason:
+        _refuse_removal("reason", "Say why the file is removed: the reason is recorded and shown with the change.")
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().select_related("holder").get(pk=dataset.pk)
+        file = locked.files.select_for_update().filter(path=path).first()
+        if file is None:
+            removed = (
+                DatasetFile.all_registrations.filter(dataset=locked, path=path, removed_at__isnull=False)
+                .order_by("-removed_at")
+                .first()
+            )
+            if removed is not None and sha256 in ("", removed.sha256):
+                return removed
+            _refuse_removal("path", "No file of this dataset is registered at this path.")
+        if sha256 and sha256 != file.sha256:
+            raise TransitionError(
+                "The file at this path has other content than the checksum given: read the file list again.",
+                code="file_changed",
+            )
+        revision = None
+        if _ever_published(locked):
+            revision = _revision_create(locked, actor=actor, reason=reason[:2000], removed=1)
+        file.removed_at = timezone.now()
+        file.removed_by = actor if isinstance(actor, User) else None
+        file.removal_reason = reason[:2000]
+        file.removed_in = revision
+        file.save(update_fields=["removed_at", "removed_by", "removal_reason", "removed_in"])
+        announced = _announce_removal(locked, file, revision) if revision else 0
+        payload = {"path": file.path, "sha256": file.sha256, "size_bytes": file.size_bytes, "reason": reason[:2000]}
+        if revision:
+            payload |= {"version": {"from": revision.previous_version, "to": revision.version}, "announced": announced}
+        audit_record(actor=actor, verb="dataset.file_remove", target=locked, payload=payload)
+    return file

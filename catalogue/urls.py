@@ -22,6 +22,11 @@ urlpatterns: list = [
     path("datasets/<str:identifier>/publish/", steward_views.dataset_publish_view, name="steward-dataset-publish"),
     path("datasets/<str:identifier>/withdraw/", steward_views.dataset_withdraw_view, name="steward-dataset-withdraw"),
     path("datasets/<str:identifier>/files/", steward_views.dataset_files_view, name="steward-dataset-files"),
+    path(
+        "datasets/<str:identifier>/files/remove/",
+        steward_views.dataset_file_remove_view,
+        name="steward-dataset-file-remove",
+    ),
     # DCAT-AP export: catalogue/views/export.py
     path("export.ttl", export_views.catalogue_export, {"fmt": "ttl"}, name="export-ttl"),
     path("export.jsonld", export_views.catalogue_export, {"fmt": "jsonld"}, name="export-jsonld"),

@@ -322,6 +322,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "catalogue:steward-dataset-publish": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
     "catalogue:steward-dataset-withdraw": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
     "catalogue:steward-dataset-files": {"GET": DATASET_STEWARD, "POST": DATASET_STEWARD},
+    "catalogue:steward-dataset-file-remove": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
     "catalogue:export-ttl": {"GET": ANYONE},
     "catalogue:export-jsonld": {"GET": ANYONE},
     "catalogue:dataset-dcat-ttl": {"GET": Guard("dataset.view")},
@@ -332,6 +333,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-dataset-publish": {"POST": Guard("dataset.steward", sudo=True)},
     "api-dataset-withdraw": {"POST": Guard("dataset.steward", sudo=True)},
     "api-dataset-register-files": {"POST": DATASET_STEWARD},
+    "api-dataset-file-remove": {"POST": Guard("dataset.steward", sudo=True)},
     # application pages
     "access_requests:application-list": {"GET": SIGNED_IN},
     "access_requests:application-create": {"POST": Guard("researcher")},

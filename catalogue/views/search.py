@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,6 +19,7 @@ from catalogue.selectors import (
     FacetOptions,
     basket_dataset_ids,
     basket_items_for,
+    dataset_changes_page,
     dataset_get_visible,
     dataset_search_page,
     dataset_search_relaxations,
@@ -124,9 +126,13 @@ def dataset_detail(request, identifier: str):
     can_steward = can_steward_dataset(request.user, dataset)
     files = Paginator(dataset.files.all(), FILES_PER_PAGE).get_page(request.GET.get("files_page"))
     _describe_parameters(dataset.use_conditions.all())
+    changes_page, changes = dataset_changes_page(dataset=dataset, page=request.GET.get("changes_page"))
     context = {
         "dataset": dataset,
         "files": files,
+        "files_bytes": dataset.files.aggregate(size=Sum("size_bytes"))["size"] or 0,
+        "changes_page": changes_page,
+        "changes": changes,
         "can_steward": can_steward,
         "scans": dataset.file_scans.all()[:10] if can_steward else [],
         "in_basket": dataset.pk in basket_dataset_ids(request.user),

@@ -8,22 +8,26 @@ shows a domain error as a form error.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from catalogue.forms import DatasetForm, RegisterFilesForm, WithdrawForm, initial_from
+from catalogue.forms import DatasetForm, RegisterFilesForm, RemoveFileForm, WithdrawForm, initial_from
 from catalogue.models import DatasetStatus, FileScanStatus
 from catalogue.permissions import dataset_get_for_steward, holders_stewarded_by
 from catalogue.selectors import datasets_stewarded_by
 from catalogue.services import (
+    dataset_applicants,
     dataset_create,
+    dataset_file_remove,
     dataset_publish,
     dataset_publish_problems,
     dataset_register_files,
     dataset_snapshot,
     dataset_update,
     dataset_withdraw,
+    next_file_version,
 )
 from portal.errors import DomainError
 
@@ -153,7 +157,7 @@ def dataset_files_view(request, identifier: str):
             return redirect("catalogue:steward-dataset-files", identifier=dataset.identifier)
     scans = list(dataset.file_scans.select_related("requested_by")[:SCANS_SHOWN])
     running = any(scan.status in (FileScanStatus.QUEUED, FileScanStatus.RUNNING) for scan in scans)
-    totals = dataset.files.aggregate(count=Count("pk"))
+    totals = dataset.files.aggregate(count=Count("pk"), size=Sum("size_bytes"))
     context = {
         "dataset": dataset,
         "form": form,
@@ -161,8 +165,49 @@ def dataset_files_view(request, identifier: str):
         "running": running,
         "refresh_seconds": REFRESH_SECONDS,
         "file_count": totals["count"],
+        "file_bytes": totals["size"] or 0,
         "can_steward": True,
         "storage_area": dataset.holder.storage_area,
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "catalogue/steward/dataset_files.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_file_remove_view(request, identifier: str):
+    """Remove a file registered by mistake, with a reason; on a published dataset that makes a new version.
+
+    GET `?path=` names the file (the dataset page links here from each file); the form carries its
+    SHA-256 so a file whose content changed since the page was opened is not removed unseen.
+    """
+    dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
+    path = request.POST.get("path") if request.method == "POST" else request.GET.get("path", "")
+    file = dataset.files.filter(path=(path or "").strip()).first() if path else None
+    initial = {"path": path, "sha256": file.sha256 if file else ""}
+    form = RemoveFileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            removed = dataset_file_remove(actor=request.user, dataset=dataset, **form.cleaned_data)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            dataset.refresh_from_db()
+            if removed.removed_in_id:
+                messages.success(
+                    request, f"{removed.path} is removed: {dataset.identifier} is now version {dataset.version}."
+                )
+                return redirect(reverse("catalogue:dataset-detail", args=[dataset.identifier]) + "#changes")
+            messages.success(request, f"{removed.path} is removed from the draft.")
+            return redirect(reverse("catalogue:dataset-detail", args=[dataset.identifier]) + "#files")
+    published = dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
+    context = {
+        "dataset": dataset,
+        "form": form,
+        "file": file,
+        "published": published,
+        "next_version": next_file_version(dataset.version) if published else "",
+        "applicant_count": len(dataset_applicants(dataset)) if published else 0,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "catalogue/steward/dataset_file_remove.html", context, status=status)

@@ -1,6 +1,7 @@
 """Steward pages: who may open them (404 outsider, 403 read-only), what they change, what they record."""
 
 import hashlib
+import re
 
 import pytest
 from django.urls import reverse
@@ -383,3 +384,44 @@ def test_saving_the_edit_form_untouched_changes_nothing(client, steward, draft):
 
     assert response.status_code == 302, response.context and [g.errors for g in response.context["form"].groups]
     assert AuditEvent.objects.count() == before
+
+
+# --- the form's groups and its long lists of codes ----------------------------------------------
+
+
+def test_the_form_groups_its_fields_and_marks_the_long_code_lists_for_the_filter_box(client, steward):
+    html = as_user(client, steward).get(url("steward-dataset-create")).content.decode()
+    legends = re.findall(r'<fieldset class="form-group">\s*<legend>([^<]+)</legend>', html)
+    assert legends == [
+        "Description",
+        "Coverage: subjects and imaging",
+        "Provenance and de-identification",
+        "Access and conditions of use",
+        "Contact and further information",
+    ]
+    filtered = re.findall(r'data-option-filter="([^"]+)"', html)
+    assert filtered == [
+        "Cancer conditions (ICD-10)",
+        "Imaging modalities (DICOM)",
+        "Body parts (DICOM)",
+        "Data-use conditions (GA4GH DUO)",
+    ]
+    assert 'src="/static/catalogue/option-filter.js"' in html and "<script>" not in html  # CSP: no inline script
+
+
+def test_the_form_without_javascript_saves_every_value_of_the_multiple_choices(client, steward):
+    chosen = {
+        "conditions": ["C34", "C50", "D05"],
+        "modalities": ["CT", "MG", "MR"],
+        "body_parts": ["BREAST", "CHEST", "LUNG"],
+        "data_use": ["ETHICS_APPROVAL_REQUIRED", "GEOGRAPHICAL_RESTRICTION", "PUBLICATION_REQUIRED"],
+    }
+    response = as_user(client, steward).post(url("steward-dataset-create"), form_post(**chosen))
+
+    assert response.status_code == 302
+    dataset = Dataset.objects.get(identifier="LV-RTH-CT-2022")
+    assert sorted(dataset.conditions.values_list("code", flat=True)) == chosen["conditions"]
+    assert sorted(dataset.modalities.values_list("code", flat=True)) == chosen["modalities"]
+    assert sorted(dataset.body_parts.values_list("code", flat=True)) == chosen["body_parts"]
+    assert sorted(dataset.use_conditions.values_list("term__code", flat=True)) == chosen["data_use"]
+    assert (dataset.tier, dataset.access_rights) == (1, "RESTRICTED")  # now in the access group
