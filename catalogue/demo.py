@@ -310,3 +310,19 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
             dataset = dataset_publish(actor=steward, dataset=dataset)
         datasets[key] = dataset
     return datasets
+
+
+# The lymphoma dataset's folder holds a CT file of another study: its steward removes it after
+# publication, so the demo shows a removal, a new version and its entry under "Changes".
+MISTAKEN_FILE = "study-0001/CT_small.dcm"
+MISTAKEN_REASON = "A CT series of another patient group was registered by mistake; it is not part of this dataset."
+
+
+def load_catalogue_changes(*, people: dict, datasets: dict) -> None:
+    """After the demo's file scans have run: the steward removes the file registered by mistake."""
+    from catalogue.services import dataset_file_remove
+
+    dataset = Dataset.objects.get(pk=datasets["lymphoma"].pk)
+    path = f"{dataset.holder.storage_area}/{dataset.identifier}/{MISTAKEN_FILE}"
+    if dataset.files.filter(path=path).exists():
+        dataset_file_remove(actor=people["steward_valencia"], dataset=dataset, path=path, reason=MISTAKEN_REASON)

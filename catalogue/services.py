@@ -814,7 +814,9 @@ def _replace_files(
     ]
     new = [record for path, record in wanted.items() if path not in existing or existing[path] in changed]
     revision = None
-    if (gone or new) and _ever_published(dataset):
+    # The first files a published dataset receives are its data arriving, not a change to it.
+    had_files = bool(existing) or dataset.files.exists()
+    if (gone or new) and had_files and _ever_published(dataset):
         what = f"Files registered again from the folder {folder}"
         revision = _revision_create(dataset, actor=actor, reason=what, added=len(new), removed=len(gone) + len(changed))
     now = timezone.now()

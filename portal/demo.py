@@ -165,7 +165,7 @@ def load_committee(people: dict[str, User]):
 def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
     from access_requests.demo import load_applications
-    from catalogue.demo import load_catalogue
+    from catalogue.demo import load_catalogue, load_catalogue_changes
 
     with transaction.atomic():
         people = load_people()
@@ -173,6 +173,8 @@ def load_demo() -> dict:
         committee = load_committee(people)
         datasets = load_catalogue(people=people, holders=holders)
         applications = load_applications(people=people, datasets=datasets, committee=committee)
+    # The file scans queued above run once that transaction commits; this step needs their files.
+    load_catalogue_changes(people=people, datasets=datasets)
     return {
         "people": people,
         "holders": holders,

@@ -71,3 +71,18 @@ def test_loading_the_demo_twice_duplicates_nothing(demo):
     assert (Dataset.objects.count(), DatasetFile.objects.count(), FileScan.objects.count()) == counts
     assert AuditEvent.objects.filter(verb="dataset.create").count() == creates
     assert datasets["mg"].status == DatasetStatus.PUBLISHED
+
+
+def test_the_demo_shows_a_file_removed_after_publication_under_changes(demo, client):
+    from catalogue.demo import MISTAKEN_REASON, load_catalogue_changes
+
+    people, datasets = demo()
+    load_catalogue_changes(people=people, datasets=datasets)
+    load_catalogue_changes(people=people, datasets=datasets)  # a second load changes nothing
+
+    lymphoma = Dataset.objects.get(pk=datasets["lymphoma"].pk)
+    assert lymphoma.version == "2.0.0"
+    assert lymphoma.revisions.count() == 1
+    assert [f.path.rsplit("/", 1)[-1] for f in lymphoma.files.all()] == ["JPEG2000.dcm"]
+    page = client.get(f"/catalogue/datasets/{lymphoma.identifier}/").content.decode()
+    assert "Version 2.0.0" in page and MISTAKEN_REASON in page

@@ -185,7 +185,7 @@ def test_a_later_scan_does_not_register_the_removed_file_again(
     with django_capture_on_commit_callbacks(execute=True):
         dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
     published.refresh_from_db()
-    assert published.version == "2.0.0"  # files added to a published dataset: a new version
+    assert published.version == "1.0.0"  # a published dataset's first files are its data arriving
     dataset_file_remove(actor=steward, dataset=published, path=WRONG_PATH, reason=REASON)
     with django_capture_on_commit_callbacks(execute=True):
         scan = dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
@@ -193,9 +193,9 @@ def test_a_later_scan_does_not_register_the_removed_file_again(
     assert list(published.files.values_list("path", flat=True)) == [GOOD_PATH]
     assert {"path": WRONG_PATH, "reason": "removed from the dataset by a steward"} in scan.skipped
     published.refresh_from_db()
-    assert published.version == "3.0.0"  # the scan changed nothing more
-    versions = list(DatasetRevision.objects.filter(dataset=published).values_list("version", "files_added"))
-    assert versions == [("3.0.0", 0), ("2.0.0", 2)]
+    assert published.version == "2.0.0"  # the removal made a version; the scan changed nothing more
+    versions = list(DatasetRevision.objects.filter(dataset=published).values_list("version", "files_removed"))
+    assert versions == [("2.0.0", 1)]
 
 
 # --- the pages ----------------------------------------------------------------------------------
@@ -321,13 +321,16 @@ def test_a_scan_of_a_published_dataset_records_changed_and_vanished_files_as_a_n
     vanishing = storage.write(WRONG_PATH, WRONG)
     with django_capture_on_commit_callbacks(execute=True):
         dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
+    published.refresh_from_db()
+    assert published.version == "1.0.0", "the first files a published dataset receives are not a new version"
+    assert not DatasetRevision.objects.filter(dataset=published).exists()
     storage.write(GOOD_PATH, GOOD + b"corrected")
     vanishing.unlink()
     with django_capture_on_commit_callbacks(execute=True):
         dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
 
     published.refresh_from_db()
-    assert published.version == "3.0.0"
+    assert published.version == "2.0.0"
     assert list(published.files.values_list("path", "sha256")) == [(GOOD_PATH, sha(GOOD + b"corrected"))]
     old = DatasetFile.all_registrations.filter(removed_at__isnull=False).order_by("path")
     assert [(f.path, f.removal_reason) for f in old] == [
@@ -335,7 +338,7 @@ def test_a_scan_of_a_published_dataset_records_changed_and_vanished_files_as_a_n
         (GOOD_PATH, "replaced by a file with other content when riga-test/LV-RTH-MG-2024 was scanned"),
     ]
     latest = DatasetRevision.objects.filter(dataset=published).first()
-    assert (latest.version, latest.files_added, latest.files_removed) == ("3.0.0", 1, 2)
+    assert (latest.version, latest.files_added, latest.files_removed) == ("2.0.0", 1, 2)
     page = client.get(reverse("catalogue:dataset-detail", args=[published.identifier])).content.decode()
-    assert "Version 3.0.0" in page and "2 files removed, 1 file added" in page
-    assert last_event("dataset.files_scan").payload["version"] == "3.0.0"
+    assert "Version 2.0.0" in page and "2 files removed, 1 file added" in page
+    assert last_event("dataset.files_scan").payload["version"] == "2.0.0"
