@@ -58,7 +58,7 @@ from catalogue.models import Dataset
 from catalogue.selectors import datasets_visible_to
 from portal.apis import ErrorSerializer
 from portal.errors import InvalidInput
-from portal.pagination import PortalPagination
+from portal.pagination import CappedCountPagination
 
 NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}  # ERRORS: 409, when the state refuses
 
@@ -131,7 +131,7 @@ class ApplicationListApi(APIView):
     drafts never submitted; a committee member those forwarded to it; a steward those requesting
     their data holder's datasets."""
 
-    pagination_class = PortalPagination
+    pagination_class = CappedCountPagination
 
     @extend_schema(
         summary="Applications the caller may see, newest first",

@@ -1,8 +1,8 @@
 """How a caller stands to an access application, for the portal's one access model (portal.access).
 
-- applicant and team members (django-guardian object permissions, given when they join): see their
-  application; change it while it is a draft or returned; the applicant alone submits, withdraws
-  and deletes a draft;
+- applicant and team members (the accepted rows of its team, `TeamMember`; the service also gives
+  them django-guardian object permissions in the same transaction): see their application; change it
+  while it is a draft or returned; the applicant alone submits, withdraws and deletes a draft;
 - the RDO: sees every application once submitted, reviews, returns, forwards;
 - committee members: see the applications forwarded to their committee;
 - stewards: see the applications that request their institution's datasets;
@@ -13,9 +13,8 @@ relations to it, whatever their roles: they see it as its team does and never re
 """
 
 from django.db.models import Q, QuerySet
-from guardian.shortcuts import get_objects_for_user
 
-from access_requests.models import Application, ApplicationDataset, CommitteeMembership
+from access_requests.models import Application, ApplicationDataset, CommitteeMembership, TeamMember
 from portal.access import Rel, may, require
 from portal.models import Role
 
@@ -28,10 +27,13 @@ def _signed_in(user) -> bool:
 
 
 def team_application_ids(user) -> QuerySet:
-    """Ids of the applications whose team `user` is on (object permissions; no superuser shortcut)."""
-    return get_objects_for_user(user, VIEW, klass=Application, accept_global_perms=False, with_superuser=False).values(
-        "pk"
-    )
+    """Ids of the applications whose team `user` is on: the accepted rows of the team table, one
+    index-only scan of `team_member_joined_user` (no superuser shortcut).
+
+    The services keep this table and guardian's object permissions in step (both are written on
+    accepting an invitation or starting an application, both removed with a member or a draft);
+    guardian's own query joins its generic table and casts `object_pk`, so lists do not use it."""
+    return TeamMember.objects.filter(user_id=user.pk, joined_at__isnull=False).values("application_id")
 
 
 def application_relations(user, application: Application) -> set[Rel]:
@@ -39,7 +41,7 @@ def application_relations(user, application: Application) -> set[Rel]:
         return set()
     found: set[Rel] = set()
     started = application.applicant_id == user.pk
-    on_team = team_application_ids(user).filter(pk=application.pk).exists()
+    on_team = team_application_ids(user).filter(application_id=application.pk).exists()
     if started:
         found.add(Rel.APPLICANT)
     if on_team:
@@ -60,9 +62,13 @@ def application_relations(user, application: Application) -> set[Rel]:
 
 
 def _requested_from_holders_of(user) -> QuerySet:
-    from catalogue.permissions import holders_stewarded_by
+    """The dataset requests naming a dataset of a holder `user` stewards, as nested uncorrelated
+    subqueries (no join): the stewardship rows are written with the holder's object permission
+    (catalogue.services.data_holder_add_steward) and never removed apart from it."""
+    from catalogue.models import Dataset, Stewardship
 
-    return ApplicationDataset.objects.filter(dataset__holder_id__in=holders_stewarded_by(user).values("pk"))
+    holders = Stewardship.objects.filter(user_id=user.pk).values("holder_id")
+    return ApplicationDataset.objects.filter(dataset_id__in=Dataset.objects.filter(holder_id__in=holders).values("pk"))
 
 
 def is_rdo(user) -> bool:
