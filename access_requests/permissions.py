@@ -33,7 +33,7 @@ def team_application_ids(user) -> QuerySet:
     The services keep this table and guardian's object permissions in step (both are written on
     accepting an invitation or starting an application, both removed with a member or a draft);
     guardian's own query joins its generic table and casts `object_pk`, so lists do not use it."""
-    return TeamMember.objects.filter(user_id=user.pk, joined_at__isnull=False).values("application_id")
+    return TeamMember.objects.filter(user_id=user.pk, joined_at__isnull=False).order_by().values("application_id")
 
 
 def application_relations(user, application: Application) -> set[Rel]:
@@ -96,32 +96,52 @@ def can_edit(user, application: Application) -> bool:
     return application.is_editable_by_applicant and is_team(user, application)
 
 
-def _where(user, relation: Rel) -> Q:
-    """The applications to which `user` holds `relation`, as uncorrelated `pk IN (...)` branches (no
-    join, no DISTINCT): the set form of `application_relations`, which must say the same."""
-    team = Q(pk__in=team_application_ids(user))
+def _reviewing(user) -> Q:
+    """Submitted at least once, and `user` is no party to it (separation of duties)."""
+    return Q(submission_count__gt=0) & ~Q(pk__in=team_application_ids(user)) & ~Q(applicant_id=user.pk)
+
+
+def _branch_ids(user, relation: Rel) -> QuerySet | None:
+    """The ids of the applications to which `user` holds a narrow `relation` (a few per person), as one
+    uncorrelated subquery without join or DISTINCT; None when `user` cannot hold it."""
     if relation == Rel.TEAM:
-        return team
+        return team_application_ids(user)
     if relation == Rel.APPLICANT:
-        return Q(applicant=user)
-    reviewing = Q(submission_count__gt=0) & ~team & ~Q(applicant=user)
-    roles = user.roles
-    if relation == Rel.REVIEWING_RDO:
-        return reviewing if Role.RDO in roles else Q(pk__in=[])
+        return Application.objects.filter(applicant_id=user.pk).order_by().values("pk")
     if relation == Rel.ASSIGNED_COMMITTEE:
-        return reviewing & Q(committee_id__in=CommitteeMembership.objects.filter(user=user).values("committee_id"))
-    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles:
-        return reviewing & Q(pk__in=_requested_from_holders_of(user).values("application_id"))
-    return Q(pk__in=[])
+        committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
+        return Application.objects.filter(_reviewing(user), committee_id__in=committees).order_by().values("pk")
+    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
+        requested = _requested_from_holders_of(user).order_by().values("application_id")
+        return Application.objects.filter(_reviewing(user), pk__in=requested).order_by().values("pk")
+    return None
+
+
+def _where(user, relation: Rel) -> Q:
+    """The applications to which `user` holds `relation`, as an uncorrelated `pk IN (...)` (no join, no
+    DISTINCT); the reviewing RDO's relation (every application once submitted) as a plain condition on
+    the row. The set form of `application_relations`, which must say the same
+    (tests/access_requests/test_visibility_selector.py checks it)."""
+    if relation == Rel.REVIEWING_RDO:
+        return _reviewing(user) if Role.RDO in user.roles else Q(pk__in=[])
+    ids = _branch_ids(user, relation)
+    return Q(pk__in=ids) if ids is not None else Q(pk__in=[])
 
 
 def applications_where(user, *relations: Rel) -> QuerySet:
-    """The applications to which `user` holds any of `relations` (dashboards and queues use this)."""
+    """The applications to which `user` holds any of `relations` (every list, dashboard panel, queue and
+    API list uses this). The narrow relations are one `pk IN (a UNION ALL b ...)`: PostgreSQL joins the
+    few ids it finds to the rows, or walks the ordering's index and probes them, whichever is cheaper.
+    The reviewing RDO's relation is OR-ed on as a condition of the row, met by most rows: the list
+    walks its index and stops after a page."""
     if not _signed_in(user):
         return Application.objects.none()
+    narrow = [ids for relation in relations if (ids := _branch_ids(user, relation)) is not None]
     condition = Q(pk__in=[])
-    for relation in relations:
-        condition |= _where(user, relation)
+    if narrow:
+        condition |= Q(pk__in=narrow[0].union(*narrow[1:], all=True) if len(narrow) > 1 else narrow[0])
+    if Rel.REVIEWING_RDO in relations:
+        condition |= _where(user, Rel.REVIEWING_RDO)
     return Application.objects.filter(condition)
 
 
