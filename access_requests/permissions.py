@@ -12,6 +12,9 @@ Separation of duties: whoever started an application or is on its team holds non
 relations to it, whatever their roles: they see it as its team does and never review it.
 """
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db.models import Q, QuerySet
 
 from access_requests.models import Application, ApplicationDataset, CommitteeMembership, TeamMember
@@ -36,9 +39,34 @@ def team_application_ids(user) -> QuerySet:
     return TeamMember.objects.filter(user_id=user.pk, joined_at__isnull=False).order_by().values("application_id")
 
 
+# Within `relations_remembered()` (a read-only request: the application page, the API detail), the
+# relations of one person to one application are worked out once, not once per question asked.
+_MEMO: ContextVar[dict | None] = ContextVar("application_relations_memo", default=None)
+
+
+@contextmanager
+def relations_remembered():
+    """Remember `application_relations` answers until the block ends; for reads that change nothing."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
 def application_relations(user, application: Application) -> set[Rel]:
     if not _signed_in(user):
         return set()
+    memo = _MEMO.get()
+    if memo is None:
+        return _relations(user, application)
+    key = (user.pk, application.pk, application.status, application.submission_count, application.committee_id)
+    if key not in memo:
+        memo[key] = frozenset(_relations(user, application))
+    return set(memo[key])
+
+
+def _relations(user, application: Application) -> set[Rel]:
     found: set[Rel] = set()
     started = application.applicant_id == user.pk
     on_team = team_application_ids(user).filter(application_id=application.pk).exists()
@@ -172,7 +200,9 @@ def application_get_for(*, user, pk: int | None = None, reference: str | None = 
     from portal.errors import TransitionError
 
     lookup = {"pk": pk} if pk is not None else {"reference": reference}
-    application = Application.objects.select_related("applicant", "committee").filter(**lookup).first()
+    application = (
+        Application.objects.select_related("applicant", "committee", "dpia", "representations").filter(**lookup).first()
+    )
     require(user, "application.view", application)
     require(user, _ACTION_RULES[action], application)
     if action == "edit" and not application.is_editable_by_applicant:

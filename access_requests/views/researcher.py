@@ -40,6 +40,7 @@ from access_requests.permissions import (
     is_applicant,
     is_rdo,
     is_reviewer,
+    relations_remembered,
 )
 from access_requests.services import applications as svc
 from access_requests.services.checks import application_check
@@ -179,8 +180,9 @@ def detail_context(request, application, *, message_form=None) -> dict:
 
 @login_required
 def application_detail(request, pk: int):
-    application = application_get_for(user=request.user, pk=pk)
-    return render(request, "access_requests/application_detail.html", detail_context(request, application))
+    with relations_remembered():
+        application = application_get_for(user=request.user, pk=pk)
+        return render(request, "access_requests/application_detail.html", detail_context(request, application))
 
 
 @login_required
