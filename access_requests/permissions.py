@@ -146,30 +146,50 @@ def _branch_ids(user, relation: Rel) -> QuerySet | None:
 
 
 def _where(user, relation: Rel) -> Q:
-    """The applications to which `user` holds `relation`, as an uncorrelated `pk IN (...)` (no join, no
-    DISTINCT); the reviewing RDO's relation (every application once submitted) as a plain condition on
-    the row. The set form of `application_relations`, which must say the same
-    (tests/access_requests/test_visibility_selector.py checks it)."""
+    """The applications to which `user` holds `relation`, as conditions on the row with uncorrelated
+    `pk IN (...)` / `committee_id IN (...)` subqueries (no join, no DISTINCT). The set form of
+    `application_relations`, which must say the same (tests/access_requests/test_lists_at_scale.py)."""
     if relation == Rel.REVIEWING_RDO:
         return _reviewing(user) if Role.RDO in user.roles else Q(pk__in=[])
+    if relation == Rel.ASSIGNED_COMMITTEE:
+        committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
+        return _reviewing(user) & Q(committee_id__in=committees)
+    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
+        return _reviewing(user) & Q(pk__in=_requested_from_holders_of(user).order_by().values("application_id"))
     ids = _branch_ids(user, relation)
     return Q(pk__in=ids) if ids is not None else Q(pk__in=[])
 
 
+def _broad(user, relation: Rel) -> bool:
+    """Whether `relation` may hold for many applications for `user`: the RDO's (every one submitted),
+    a committee member's and a steward's. Those are conditions on the row, met by many rows: a list
+    walks its ordering's index and stops after a page. The others (team, applicant, a committee
+    membership without the role) hold for a few: their ids are collected and joined to the rows."""
+    roles = user.roles
+    return (
+        (relation == Rel.REVIEWING_RDO)
+        or (relation == Rel.ASSIGNED_COMMITTEE and Role.COMMITTEE in roles)
+        or (relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles)
+    )
+
+
 def applications_where(user, *relations: Rel) -> QuerySet:
     """The applications to which `user` holds any of `relations` (every list, dashboard panel, queue and
-    API list uses this). The narrow relations are one `pk IN (a UNION ALL b ...)`: PostgreSQL joins the
-    few ids it finds to the rows, or walks the ordering's index and probes them, whichever is cheaper.
-    The reviewing RDO's relation is OR-ed on as a condition of the row, met by most rows: the list
-    walks its index and stops after a page."""
+    API list uses this). The narrow relations are one `pk IN (a UNION ALL b ...)`; the broad ones
+    (`_broad`) are OR-ed on as uncorrelated `pk IN (...)` conditions, which PostgreSQL checks against
+    a hash of the subquery's ids while it walks the list's index. Either form is the same set: only
+    the plan differs (the EXPLAINs are in the README's performance notes)."""
     if not _signed_in(user):
         return Application.objects.none()
-    narrow = [ids for relation in relations if (ids := _branch_ids(user, relation)) is not None]
+    narrow = [
+        ids for relation in relations if not _broad(user, relation) and (ids := _branch_ids(user, relation)) is not None
+    ]
     condition = Q(pk__in=[])
     if narrow:
         condition |= Q(pk__in=narrow[0].union(*narrow[1:], all=True) if len(narrow) > 1 else narrow[0])
-    if Rel.REVIEWING_RDO in relations:
-        condition |= _where(user, Rel.REVIEWING_RDO)
+    for relation in relations:
+        if _broad(user, relation):
+            condition |= _where(user, relation)
     return Application.objects.filter(condition)
 
 
