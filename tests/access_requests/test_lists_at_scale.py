@@ -155,7 +155,7 @@ def test_each_list_page_runs_the_same_statements_for_3_or_30_applications(
     applications(3, 30, committee=committee, **people)
     large = statements(client, url)
     assert small == large, f"{persona} {page}: {small} statements with 3 applications, {large} with 30"
-    assert large <= 25
+    assert large <= 12  # measured: 5 for the lists and the queue, 6 to 10 for the dashboards
 
 
 @pytest.mark.parametrize("persona", ["alice", "rdo", "steward", "member"])
@@ -172,7 +172,7 @@ def test_the_api_list_runs_the_same_statements_for_3_or_30_applications(
     small = statements(client, url, {"page_size": 50})
     applications(3, 30, committee=committee, **people)
     large = statements(client, url, {"page_size": 50})
-    assert small == large <= 10
+    assert small == large <= 6  # measured: 4
 
 
 # --- keyset pages -------------------------------------------------------------------------
