@@ -18,8 +18,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_requests.downloads import dpia_document_response, ethics_document_response
-from access_requests.models import Application, DpiaRisk, EthicsApproval, TeamMember
-from access_requests.permissions import application_get_for, applications_visible_to, is_reviewer
+from access_requests.models import (
+    Application,
+    ApplicationDataset,
+    DpiaRisk,
+    EthicsApproval,
+    ReturnComment,
+    TeamMember,
+)
+from access_requests.permissions import (
+    application_get_for,
+    applications_visible_to,
+    is_reviewer,
+    relations_remembered,
+)
 from access_requests.serializers import (
     ERRORS,
     ApplicationCreateSerializer,
@@ -58,7 +70,7 @@ from catalogue.models import Dataset
 from catalogue.selectors import datasets_visible_to
 from portal.apis import ErrorSerializer
 from portal.errors import InvalidInput
-from portal.pagination import PortalPagination
+from portal.pagination import CappedCountPagination
 
 NO_CONTENT = {204: OpenApiResponse(description="done"), **ERRORS}  # ERRORS: 409, when the state refuses
 
@@ -95,15 +107,20 @@ def _detail(request, application: Application, code: int = status.HTTP_200_OK) -
         Application.objects.select_related("applicant", "committee", "dpia", "representations")
         .prefetch_related(
             "purpose_conditions",
-            "requested__dataset__holder",
-            "requested__dataset__access_modes",
-            "requested__access_mode",
-            "team__user",
+            Prefetch(
+                "requested",
+                ApplicationDataset.objects.select_related("dataset__holder", "access_mode").prefetch_related(
+                    "dataset__access_modes"
+                ),
+            ),
+            Prefetch("team", TeamMember.objects.select_related("user")),
             "dpia__risks",
-            "return_comments__author",
+            Prefetch("return_comments", ReturnComment.objects.select_related("author")),
             Prefetch(
                 "ethics_approvals",
-                EthicsApproval.objects.select_related("uploaded_by").prefetch_related("datasets__dataset"),
+                EthicsApproval.objects.select_related("uploaded_by").prefetch_related(
+                    Prefetch("datasets", ApplicationDataset.objects.select_related("dataset"))
+                ),
             ),
         )
         .get(pk=application.pk)
@@ -131,7 +148,7 @@ class ApplicationListApi(APIView):
     drafts never submitted; a committee member those forwarded to it; a steward those requesting
     their data holder's datasets."""
 
-    pagination_class = PortalPagination
+    pagination_class = CappedCountPagination
 
     @extend_schema(
         summary="Applications the caller may see, newest first",
@@ -173,7 +190,8 @@ class ApplicationDetailApi(ApplicationApi):
 
     @extend_schema(summary="The application, every section", responses={200: ApplicationDetailSerializer})
     def get(self, request, pk: int):
-        return _detail(request, self.application(request, pk))
+        with relations_remembered():
+            return _detail(request, self.application(request, pk))
 
     @extend_schema(
         summary="Change the application's own fields",

@@ -1,5 +1,6 @@
 """Dashboard panels about access applications: what waits for each role."""
 
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -7,6 +8,7 @@ from access_requests.models import Application, ApplicationStatus, CommitteeMemb
 from access_requests.permissions import applications_where
 from portal.access import Rel
 from portal.dashboard import Panel, PanelItem, panel
+from portal.keyset import capped_count, count_words
 from portal.models import Role
 
 PANEL_LIMIT = 10
@@ -64,7 +66,7 @@ def committee_applications_panel(user):
     return Panel(
         title="Committee reviews under way",
         items=[_item(a, f"{a.committee.name}") for a in in_review[:PANEL_LIMIT]],
-        count=in_review.count(),
+        count=count_words(*capped_count(in_review)),
         empty="No application is in review for your committees.",
         note=COMMITTEE_NEXT,
     )
@@ -103,7 +105,7 @@ def rdo_panel(user):
     return Panel(
         title="Research Data Office queue",
         items=items,
-        count=waiting.count(),
+        count=count_words(*capped_count(waiting)),
         empty="No submitted application waits for your check.",
         action_url=reverse("access_requests:rdo-queue"),
         action_label="Open the queue",
@@ -118,7 +120,7 @@ def steward_panel(user):
     return Panel(
         title="Applications requesting your datasets",
         items=[_item(a) for a in requesting[:PANEL_LIMIT]],
-        count=requesting.count(),
+        count=count_words(*capped_count(requesting)),
         empty="No application requests your institution's datasets yet.",
     )
 
@@ -132,19 +134,28 @@ def signature_panel(user):
 
     if user.email_verified_at is None:
         return None
-    named = (
-        Representations.objects.filter(signatory_email__iexact=user.email)
-        .select_related("application")
-        .order_by("-application__updated_at")
+    named = Representations.objects.filter(signatory_email__iexact=user.email)
+    first = list(
+        named.select_related("application")
+        .annotate(
+            accepted=Count(
+                "application__statement_acceptances",
+                filter=Q(
+                    application__statement_acceptances__voided_at__isnull=True,
+                    application__statement_acceptances__accepted_by=user,
+                ),
+            )
+        )
+        .order_by("-application__updated_at", "-pk")[:PANEL_LIMIT]
     )
-    if not named.exists():
+    if not first:
         return None
     items = []
-    for reps in named[:PANEL_LIMIT]:
+    for reps in first:
         application = reps.application
-        accepted = application.statement_acceptances.filter(voided_at__isnull=True, accepted_by=user).count()
+        accepted = reps.accepted
         waiting = accepted < len(LegalStatement.values) and application.is_editable_by_applicant
         detail = "waiting for your acceptance" if waiting else f"{accepted} of {len(LegalStatement.values)} accepted"
         url = signature_path(reps) if reps.signature_link_open else ""
         items.append(PanelItem(f"{application.reference} {application.title}", url, detail))
-    return Panel(title="Legal statements to sign", items=items, count=named.count())
+    return Panel(title="Legal statements to sign", items=items, count=count_words(*capped_count(named)))

@@ -1,8 +1,8 @@
 """How a caller stands to an access application, for the portal's one access model (portal.access).
 
-- applicant and team members (django-guardian object permissions, given when they join): see their
-  application; change it while it is a draft or returned; the applicant alone submits, withdraws
-  and deletes a draft;
+- applicant and team members (the accepted rows of its team, `TeamMember`; the service also gives
+  them django-guardian object permissions in the same transaction): see their application; change it
+  while it is a draft or returned; the applicant alone submits, withdraws and deletes a draft;
 - the RDO: sees every application once submitted, reviews, returns, forwards;
 - committee members: see the applications forwarded to their committee;
 - stewards: see the applications that request their institution's datasets;
@@ -12,10 +12,12 @@ Separation of duties: whoever started an application or is on its team holds non
 relations to it, whatever their roles: they see it as its team does and never review it.
 """
 
-from django.db.models import Q, QuerySet
-from guardian.shortcuts import get_objects_for_user
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from access_requests.models import Application, ApplicationDataset, CommitteeMembership
+from django.db.models import Q, QuerySet
+
+from access_requests.models import Application, ApplicationDataset, CommitteeMembership, TeamMember
 from portal.access import Rel, may, require
 from portal.models import Role
 
@@ -28,18 +30,46 @@ def _signed_in(user) -> bool:
 
 
 def team_application_ids(user) -> QuerySet:
-    """Ids of the applications whose team `user` is on (object permissions; no superuser shortcut)."""
-    return get_objects_for_user(user, VIEW, klass=Application, accept_global_perms=False, with_superuser=False).values(
-        "pk"
-    )
+    """Ids of the applications whose team `user` is on: the accepted rows of the team table, one
+    index-only scan of `team_member_joined_user` (no superuser shortcut).
+
+    The services keep this table and guardian's object permissions in step (both are written on
+    accepting an invitation or starting an application, both removed with a member or a draft);
+    guardian's own query joins its generic table and casts `object_pk`, so lists do not use it."""
+    return TeamMember.objects.filter(user_id=user.pk, joined_at__isnull=False).order_by().values("application_id")
+
+
+# Within `relations_remembered()` (a read-only request: the application page, the API detail), the
+# relations of one person to one application are worked out once, not once per question asked.
+_MEMO: ContextVar[dict | None] = ContextVar("application_relations_memo", default=None)
+
+
+@contextmanager
+def relations_remembered():
+    """Remember `application_relations` answers until the block ends; for reads that change nothing."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
 
 
 def application_relations(user, application: Application) -> set[Rel]:
     if not _signed_in(user):
         return set()
+    memo = _MEMO.get()
+    if memo is None:
+        return _relations(user, application)
+    key = (user.pk, application.pk, application.status, application.submission_count, application.committee_id)
+    if key not in memo:
+        memo[key] = frozenset(_relations(user, application))
+    return set(memo[key])
+
+
+def _relations(user, application: Application) -> set[Rel]:
     found: set[Rel] = set()
     started = application.applicant_id == user.pk
-    on_team = team_application_ids(user).filter(pk=application.pk).exists()
+    on_team = team_application_ids(user).filter(application_id=application.pk).exists()
     if started:
         found.add(Rel.APPLICANT)
     if on_team:
@@ -60,9 +90,13 @@ def application_relations(user, application: Application) -> set[Rel]:
 
 
 def _requested_from_holders_of(user) -> QuerySet:
-    from catalogue.permissions import holders_stewarded_by
+    """The dataset requests naming a dataset of a holder `user` stewards, as nested uncorrelated
+    subqueries (no join): the stewardship rows are written with the holder's object permission
+    (catalogue.services.data_holder_add_steward) and never removed apart from it."""
+    from catalogue.models import Dataset, Stewardship
 
-    return ApplicationDataset.objects.filter(dataset__holder_id__in=holders_stewarded_by(user).values("pk"))
+    holders = Stewardship.objects.filter(user_id=user.pk).values("holder_id")
+    return ApplicationDataset.objects.filter(dataset_id__in=Dataset.objects.filter(holder_id__in=holders).values("pk"))
 
 
 def is_rdo(user) -> bool:
@@ -90,32 +124,72 @@ def can_edit(user, application: Application) -> bool:
     return application.is_editable_by_applicant and is_team(user, application)
 
 
-def _where(user, relation: Rel) -> Q:
-    """The applications to which `user` holds `relation`, as uncorrelated `pk IN (...)` branches (no
-    join, no DISTINCT): the set form of `application_relations`, which must say the same."""
-    team = Q(pk__in=team_application_ids(user))
+def _reviewing(user) -> Q:
+    """Submitted at least once, and `user` is no party to it (separation of duties)."""
+    return Q(submission_count__gt=0) & ~Q(pk__in=team_application_ids(user)) & ~Q(applicant_id=user.pk)
+
+
+def _branch_ids(user, relation: Rel) -> QuerySet | None:
+    """The ids of the applications to which `user` holds a narrow `relation` (a few per person), as one
+    uncorrelated subquery without join or DISTINCT; None when `user` cannot hold it."""
     if relation == Rel.TEAM:
-        return team
+        return team_application_ids(user)
     if relation == Rel.APPLICANT:
-        return Q(applicant=user)
-    reviewing = Q(submission_count__gt=0) & ~team & ~Q(applicant=user)
-    roles = user.roles
-    if relation == Rel.REVIEWING_RDO:
-        return reviewing if Role.RDO in roles else Q(pk__in=[])
+        return Application.objects.filter(applicant_id=user.pk).order_by().values("pk")
     if relation == Rel.ASSIGNED_COMMITTEE:
-        return reviewing & Q(committee_id__in=CommitteeMembership.objects.filter(user=user).values("committee_id"))
-    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles:
-        return reviewing & Q(pk__in=_requested_from_holders_of(user).values("application_id"))
-    return Q(pk__in=[])
+        committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
+        return Application.objects.filter(_reviewing(user), committee_id__in=committees).order_by().values("pk")
+    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
+        requested = _requested_from_holders_of(user).order_by().values("application_id")
+        return Application.objects.filter(_reviewing(user), pk__in=requested).order_by().values("pk")
+    return None
+
+
+def _where(user, relation: Rel) -> Q:
+    """The applications to which `user` holds `relation`, as conditions on the row with uncorrelated
+    `pk IN (...)` / `committee_id IN (...)` subqueries (no join, no DISTINCT). The set form of
+    `application_relations`, which must say the same (tests/access_requests/test_lists_at_scale.py)."""
+    if relation == Rel.REVIEWING_RDO:
+        return _reviewing(user) if Role.RDO in user.roles else Q(pk__in=[])
+    if relation == Rel.ASSIGNED_COMMITTEE:
+        committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
+        return _reviewing(user) & Q(committee_id__in=committees)
+    if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
+        return _reviewing(user) & Q(pk__in=_requested_from_holders_of(user).order_by().values("application_id"))
+    ids = _branch_ids(user, relation)
+    return Q(pk__in=ids) if ids is not None else Q(pk__in=[])
+
+
+def _broad(user, relation: Rel) -> bool:
+    """Whether `relation` may hold for many applications for `user`: the RDO's (every one submitted),
+    a committee member's and a steward's. Those are conditions on the row, met by many rows: a list
+    walks its ordering's index and stops after a page. The others (team, applicant, a committee
+    membership without the role) hold for a few: their ids are collected and joined to the rows."""
+    roles = user.roles
+    return (
+        (relation == Rel.REVIEWING_RDO)
+        or (relation == Rel.ASSIGNED_COMMITTEE and Role.COMMITTEE in roles)
+        or (relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles)
+    )
 
 
 def applications_where(user, *relations: Rel) -> QuerySet:
-    """The applications to which `user` holds any of `relations` (dashboards and queues use this)."""
+    """The applications to which `user` holds any of `relations` (every list, dashboard panel, queue and
+    API list uses this). The narrow relations are one `pk IN (a UNION ALL b ...)`; the broad ones
+    (`_broad`) are OR-ed on as uncorrelated `pk IN (...)` conditions, which PostgreSQL checks against
+    a hash of the subquery's ids while it walks the list's index. Either form is the same set: only
+    the plan differs (the EXPLAINs are in the README's performance notes)."""
     if not _signed_in(user):
         return Application.objects.none()
+    narrow = [
+        ids for relation in relations if not _broad(user, relation) and (ids := _branch_ids(user, relation)) is not None
+    ]
     condition = Q(pk__in=[])
+    if narrow:
+        condition |= Q(pk__in=narrow[0].union(*narrow[1:], all=True) if len(narrow) > 1 else narrow[0])
     for relation in relations:
-        condition |= _where(user, relation)
+        if _broad(user, relation):
+            condition |= _where(user, relation)
     return Application.objects.filter(condition)
 
 
@@ -146,7 +220,9 @@ def application_get_for(*, user, pk: int | None = None, reference: str | None = 
     from portal.errors import TransitionError
 
     lookup = {"pk": pk} if pk is not None else {"reference": reference}
-    application = Application.objects.select_related("applicant", "committee").filter(**lookup).first()
+    application = (
+        Application.objects.select_related("applicant", "committee", "dpia", "representations").filter(**lookup).first()
+    )
     require(user, "application.view", application)
     require(user, _ACTION_RULES[action], application)
     if action == "edit" and not application.is_editable_by_applicant:

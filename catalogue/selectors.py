@@ -261,12 +261,23 @@ def dataset_facet_counts(*, user, query: DatasetQuery, options: FacetOptions) ->
     facet, AND across facets).
     """
     counts: dict[str, dict[str, int]] = {name: {} for name in FACET_NAMES}
-    with connection.cursor() as cursor:
-        cursor.execute(*_facet_count_sql(user, query, options))
-        for facet_name, key, n in cursor.fetchall():
-            value = options.value(facet_name, key)
-            if value is not None:
-                counts[facet_name][value] = counts[facet_name].get(value, 0) + n
+
+    def count_rows() -> list:
+        with connection.cursor() as cursor:
+            cursor.execute(*_facet_count_sql(user, query, options))
+            return [tuple(row) for row in cursor.fetchall()]
+
+    if getattr(user, "is_authenticated", False):
+        rows = count_rows()
+    else:  # every anonymous visitor gets the same answer: cached until the catalogue changes
+        from catalogue.cache import remembered
+
+        shape = (query.text, sorted((k, sorted(v)) for k, v in query.filters.items() if v), sorted(query.statuses))
+        rows = remembered("facets", shape, count_rows)
+    for facet_name, key, n in rows:
+        value = options.value(facet_name, key)
+        if value is not None:
+            counts[facet_name][value] = counts[facet_name].get(value, 0) + n
     groups = []
     for facet in FACETS:
         selected = set(query.filters.get(facet.name, ()))

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from catalogue.cache import catalogue_changed
 from catalogue.models import (
     DataHolder,
     Dataset,
@@ -103,6 +104,7 @@ def data_holder_create(
         )
         area = holder_storage_path(holder)
         transaction.on_commit(lambda: _storage_area_make(area))
+        catalogue_changed()
     return holder
 
 
@@ -512,6 +514,7 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
         if "identifier" in changed:
             payload["identifier"] = {"from": before["identifier"], "to": dataset.identifier}
         audit_record(actor=actor, verb="dataset.update", target=dataset, payload=payload)
+        catalogue_changed()
     return dataset
 
 
@@ -590,6 +593,7 @@ def dataset_publish(*, actor, dataset: Dataset) -> Dataset:
             target=locked,
             payload={"from": previous, "files": locked.files.count()},
         )
+        catalogue_changed()
     return locked
 
 
@@ -606,6 +610,7 @@ def dataset_withdraw(*, actor, dataset: Dataset, reason: str) -> Dataset:
         locked.status = DatasetStatus.WITHDRAWN
         locked.save(update_fields=["status", "updated_at"])
         audit_record(actor=actor, verb="dataset.withdraw", target=locked, payload={"reason": reason[:2000]})
+        catalogue_changed()
     return locked
 
 
@@ -858,6 +863,7 @@ def _file_scan_finish(scan: FileScan, folder: str, records: list[dict], skipped:
                 "skipped": [s["path"] for s in skipped][:50],
             },
         )
+        catalogue_changed()
     return scan
 
 

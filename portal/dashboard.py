@@ -22,7 +22,7 @@ class Panel:
     title: str
     items: list[PanelItem] = field(default_factory=list)
     empty: str = "Nothing waits for you here."
-    count: int | None = None
+    count: int | str | None = None  # a number, or words such as "more than 1,000" (portal.keyset.count_words)
     action_url: str = ""
     action_label: str = ""
     note: str = ""  # what happens next, in a sentence or two

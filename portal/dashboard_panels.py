@@ -6,20 +6,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.dashboard import Panel, PanelItem, panel
+from portal.keyset import capped_count, count_words
 from portal.models import ApiToken, AuditChainHead, OutboxEmail, OutboxStatus, Role
 
 
 @panel(role=Role.RDO, order=90)
 def audit_panel(user):
     head = AuditChainHead.objects.filter(id=1).first()
-    pending = OutboxEmail.objects.filter(status=OutboxStatus.PENDING).count()
-    failed = OutboxEmail.objects.filter(status=OutboxStatus.FAILED).count()
+    # Counted up to a cap: a backlog of a million e-mails reads as "more than 1,000", not as a scan.
+    pending = count_words(*capped_count(OutboxEmail.objects.filter(status=OutboxStatus.PENDING)))
+    failed, exact = capped_count(OutboxEmail.objects.filter(status=OutboxStatus.FAILED))
     items = [
         PanelItem(f"{head.seq if head else 0} audit events recorded", reverse("audit_log")),
         PanelItem(f"{pending} e-mails waiting to be sent", detail="re-sent every minute while the broker is down"),
     ]
     if failed:
-        items.append(PanelItem(f"{failed} e-mails failed after every attempt", detail="check the SMTP settings"))
+        items.append(
+            PanelItem(
+                f"{count_words(failed, exact)} e-mails failed after every attempt", detail="check the SMTP settings"
+            )
+        )
     return Panel(title="Records and messages", items=items)
 
 

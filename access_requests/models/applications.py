@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -128,6 +129,13 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The RDO queue and its panel seek by age: submitted, oldest first (keyset on submitted_at, id).
+            models.Index(fields=["status", "submitted_at", "id"], name="application_queue"),
+            # The list page (latest change first) and the API list (newest first) seek on these.
+            models.Index(fields=["updated_at", "id"], name="application_updated"),
+            models.Index(fields=["created_at", "id"], name="application_created"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(access_months__gte=1), name="application_access_months_positive"),
             models.CheckConstraint(
@@ -168,6 +176,8 @@ class ApplicationDataset(models.Model):
     class Meta:
         ordering = ["pk"]
         constraints = [models.UniqueConstraint(fields=["application", "dataset"], name="application_dataset_unique")]
+        # The steward branch of the visibility selector: application ids by dataset, index only.
+        indexes = [models.Index(fields=["dataset", "application"], name="application_dataset_by_dataset")]
 
     def __str__(self) -> str:
         return f"{self.dataset.identifier} for {self.application.reference}"
@@ -200,6 +210,14 @@ class TeamMember(models.Model):
     class Meta:
         ordering = ["pk"]
         constraints = [models.UniqueConstraint(fields=["application", "email"], name="team_member_unique_email")]
+        indexes = [
+            # The team branch of the visibility selector: a member's application ids, index only.
+            models.Index(
+                fields=["user", "application"], condition=Q(joined_at__isnull=False), name="team_member_joined_user"
+            ),
+            # A person's open invitations, found by their address whatever its case.
+            models.Index(Upper("email"), condition=Q(joined_at__isnull=True), name="team_member_email_ci"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} on {self.application.reference}"
@@ -325,6 +343,11 @@ class Representations(models.Model):
     signature_requested_at = models.DateTimeField(null=True, blank=True)
     signature_expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Every signed-in person's dashboard looks for the statements they are named to sign
+        # (`signatory_email__iexact`): without this it would read every application's row.
+        indexes = [models.Index(Upper("signatory_email"), name="representations_signatory_ci")]
 
     def __str__(self) -> str:
         return f"Representations of {self.application.reference}"

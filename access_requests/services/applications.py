@@ -457,18 +457,18 @@ def team_invitation_find(*, user: User, token: str) -> TeamMember | None:
     return member
 
 
-def team_invitations_open_for(*, user: User) -> list[TeamMember]:
-    """Open invitations to `user`'s proved address, newest first."""
+def team_invitations_open_for(*, user: User):
+    """Open invitations to `user`'s proved address, newest first (a query: the page reads it a page at
+    a time; index `team_member_email_ci`)."""
     if not getattr(user, "is_authenticated", False) or user.email_verified_at is None:
-        return []
-    members = (
+        return TeamMember.objects.none()
+    return (
         TeamMember.objects.select_related("application", "invited_by")
         .filter(email__iexact=user.email, joined_at__isnull=True, declined_at__isnull=True)
         .exclude(invitation_key="")
         .filter(expires_at__gt=timezone.now())
-        .order_by("-invited_at")
+        .order_by("-invited_at", "-pk")
     )
-    return list(members)
 
 
 def _open_invitation(*, actor: User, member: TeamMember) -> TeamMember:

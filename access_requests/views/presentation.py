@@ -3,10 +3,12 @@ beside them, the timeline in words, the thread, the submission check grouped by 
 
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
 from django.urls import reverse
 
-from access_requests.models import Application, DataCategory, Section
+from access_requests.models import Application, ApplicationDataset, DataCategory, Section
 from access_requests.services.applications import AI_QUESTIONS
+from catalogue.models import DataUseCondition
 from portal.services.audit import audit_events_for
 
 AI_ANSWER_LABELS = {"yes": "Yes", "no": "No", "na": "Not applicable"}
@@ -118,10 +120,12 @@ def application_data(application: Application) -> dict:
     categories = dict(DataCategory.choices)
     return {
         "requested": application.requested.select_related("dataset__holder", "access_mode").prefetch_related(
-            "dataset__use_conditions__term"
+            Prefetch("dataset__use_conditions", DataUseCondition.objects.select_related("term"))
         ),
         "team": application.team.select_related("user"),
-        "approvals": application.ethics_approvals.prefetch_related("datasets__dataset"),
+        "approvals": application.ethics_approvals.prefetch_related(
+            Prefetch("datasets", ApplicationDataset.objects.select_related("dataset"))
+        ),
         "dpia": dpia,
         "dpia_categories": [categories.get(c, c) for c in dpia.data_categories],
         "risks": dpia.risks.all(),

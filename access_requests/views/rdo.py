@@ -2,6 +2,8 @@
 (completeness checklist, return for revision with comments per section, forward to a committee,
 and on a resubmission the field-by-field changes since the previous submission)."""
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -25,22 +27,36 @@ from access_requests.views.presentation import (
 )
 from portal.access import Rel
 from portal.errors import DomainError
+from portal.keyset import BadCursor, keyset_page
+
+QUEUE_PAGE_SIZE = 50
 
 
 @login_required
 def rdo_queue(request):
-    """Submitted applications, oldest waiting first, with their age in days."""
-    waiting = list(
+    """Submitted applications, oldest waiting first, with their age in days: a page at a time, found
+    by the age of the last one shown (keyset on submitted_at, id; index `application_queue`)."""
+    waiting = (
         applications_where(request.user, Rel.REVIEWING_RDO)
         .filter(status=ApplicationStatus.SUBMITTED)
         .select_related("applicant")
-        .order_by("submitted_at", "pk")
     )
+    try:
+        page = keyset_page(
+            waiting,
+            order=("submitted_at", "pk"),
+            kinds=(datetime, int),
+            size=QUEUE_PAGE_SIZE,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as exc:
+        return render(request, "access_requests/rdo_queue.html", {"page_error": str(exc)}, status=400)
     now = timezone.now()
-    for application in waiting:
+    for application in page.object_list:
         application.age_days = (now - application.submitted_at).days if application.submitted_at else 0
         application.is_resubmission = application.submission_count > 1
-    return render(request, "access_requests/rdo_queue.html", {"waiting": waiting})
+    return render(request, "access_requests/rdo_queue.html", {"waiting": page.object_list, "page": page})
 
 
 def _checklist(application) -> RdoChecklist | None:

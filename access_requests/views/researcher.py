@@ -6,10 +6,11 @@ those who may see but not act), validates a form, calls one service and shows a 
 refusal (`DomainError`) on the form or as a message, never as a server error.
 """
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,6 +40,7 @@ from access_requests.permissions import (
     is_applicant,
     is_rdo,
     is_reviewer,
+    relations_remembered,
 )
 from access_requests.services import applications as svc
 from access_requests.services.checks import application_check
@@ -56,6 +58,7 @@ from access_requests.views.presentation import (
 from catalogue.selectors import datasets_visible_to
 from portal.access import Rel
 from portal.errors import DomainError
+from portal.keyset import BadCursor, keyset_page
 from portal.models import Role
 
 LIST_PAGE_SIZE = 50
@@ -95,18 +98,26 @@ def _saved(request, application, section: str, text: str = ""):
 
 @login_required
 def application_list(request):
+    """Latest change first, a page at a time found by the last change shown (keyset on updated_at, id;
+    index `application_updated`), with the total counted up to a cap."""
     applications = applications_visible_to(request.user).select_related("applicant", "committee")
-    page = Paginator(applications.order_by("-updated_at", "-pk"), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "access_requests/application_list.html",
-        {
-            "page": page,
-            "is_rdo": is_rdo(request.user),
-            "is_researcher": request.user.has_role(Role.RESEARCHER),
-            "what_you_see": _what_you_see(request.user),
-        },
-    )
+    context = {
+        "is_rdo": is_rdo(request.user),
+        "is_researcher": request.user.has_role(Role.RESEARCHER),
+        "what_you_see": _what_you_see(request.user),
+    }
+    try:
+        context["page"] = keyset_page(
+            applications,
+            order=("-updated_at", "-pk"),
+            kinds=(datetime, int),
+            size=LIST_PAGE_SIZE,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as exc:
+        return render(request, "access_requests/application_list.html", {**context, "page_error": str(exc)}, status=400)
+    return render(request, "access_requests/application_list.html", context)
 
 
 # What the list holds for each role, in the order the sentence names them.
@@ -169,8 +180,9 @@ def detail_context(request, application, *, message_form=None) -> dict:
 
 @login_required
 def application_detail(request, pk: int):
-    application = application_get_for(user=request.user, pk=pk)
-    return render(request, "access_requests/application_detail.html", detail_context(request, application))
+    with relations_remembered():
+        application = application_get_for(user=request.user, pk=pk)
+        return render(request, "access_requests/application_detail.html", detail_context(request, application))
 
 
 @login_required

@@ -3,6 +3,7 @@
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
+from catalogue.cache import remembered
 from catalogue.dcat import EXPORT_PREFETCH, catalogue_graph, dataset_graph, to_jsonld, to_turtle
 from catalogue.models import Dataset
 from portal.access import require
@@ -13,16 +14,18 @@ FORMATS = {
 }
 
 
-def _response(graph, fmt: str, filename: str) -> HttpResponse:
-    serialise, content_type = FORMATS[fmt]
-    response = HttpResponse(serialise(graph), content_type=content_type)
+def _response(body, fmt: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=FORMATS[fmt][1])
     response["Content-Disposition"] = f'inline; filename="{filename}.{fmt}"'
     return response
 
 
 @require_GET
 def catalogue_export(request, fmt: str):
-    return _response(catalogue_graph(), fmt, "catalogue")
+    """The published catalogue, the same for everyone: serialised once per catalogue version
+    (catalogue/cache.py; a publish, edit, withdrawal or file change makes a new one)."""
+    body = remembered("dcat", (fmt,), lambda: FORMATS[fmt][0](catalogue_graph()))
+    return _response(body, fmt, "catalogue")
 
 
 @require_GET
@@ -35,4 +38,4 @@ def dataset_export(request, identifier: str, fmt: str):
         .first()
     )
     require(request.user, "dataset.view", dataset)
-    return _response(dataset_graph(dataset), fmt, dataset.identifier)
+    return _response(FORMATS[fmt][0](dataset_graph(dataset)), fmt, dataset.identifier)
