@@ -1041,4 +1041,5 @@ def dataset_file_remove(*, actor, dataset: Dataset, path: str, reason: str, sha2
         if revision:
             payload |= {"version": {"from": revision.previous_version, "to": revision.version}, "announced": announced}
         audit_record(actor=actor, verb="dataset.file_remove", target=locked, payload=payload)
+        catalogue_changed()  # the catalogue's export gives the dataset's byte size and checksums
     return file

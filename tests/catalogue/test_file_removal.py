@@ -161,6 +161,16 @@ def test_the_public_page_lists_the_change_and_no_longer_the_file(client, steward
     assert "version 2.0.0" in html  # the dataset's own version line
 
 
+def test_the_cached_catalogue_export_follows_a_removal(client, steward, published_with_files):
+    def byte_sizes() -> set:
+        graph = Graph().parse(data=client.get(reverse("catalogue:export-ttl")).content.decode(), format="turtle")
+        return set(graph.objects(None, DCAT.byteSize))
+
+    assert byte_sizes() == {Literal(len(GOOD) + len(WRONG), datatype=XSD.nonNegativeInteger)}  # now cached
+    dataset_file_remove(actor=steward, dataset=published_with_files, path=WRONG_PATH, reason=REASON)
+    assert byte_sizes() == {Literal(len(GOOD), datatype=XSD.nonNegativeInteger)}
+
+
 def test_removed_files_leave_the_api_totals_and_the_dcat_byte_size(client, steward, published_with_files):
     dataset_file_remove(actor=steward, dataset=published_with_files, path=WRONG_PATH, reason=REASON)
 
