@@ -188,6 +188,8 @@ class Dataset(models.Model):
             models.Index(F("published_at").desc(), F("created_at").desc(), name="dataset_sort_newest"),
             models.Index(F("subjects_count").desc(), F("title"), name="dataset_sort_subjects"),
             models.Index(F("studies_count").desc(), F("title"), name="dataset_sort_studies"),
+            # a steward's datasets, latest change first, a page at a time (catalogue/views/steward.py)
+            models.Index(F("holder"), F("updated_at").desc(), F("id").desc(), name="dataset_holder_updated"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -5,6 +5,8 @@ what the user may not see, 403 for what they may see but not change), calls one 
 shows a domain error as a form error.
 """
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -16,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from catalogue.forms import DatasetForm, RegisterFilesForm, RemoveFileForm, WithdrawForm, initial_from
 from catalogue.models import DatasetStatus, FileScanStatus
 from catalogue.permissions import dataset_get_for_steward, holders_stewarded_by
-from catalogue.selectors import datasets_stewarded_by
+from catalogue.selectors import datasets_count_by_status, datasets_stewarded_by, with_file_counts
 from catalogue.services import (
     dataset_applicants,
     dataset_create,
@@ -30,8 +32,10 @@ from catalogue.services import (
     next_file_version,
 )
 from portal.errors import DomainError
+from portal.keyset import BadCursor, keyset_page
 
 SCANS_SHOWN = 10
+DATASETS_PAGE_SIZE = 50
 REFRESH_SECONDS = 3
 
 
@@ -51,15 +55,23 @@ def my_datasets(request):
     holders = list(holders_stewarded_by(request.user))
     if not holders:
         raise PermissionDenied("Only the stewards of a data holder look after datasets here.")
-    datasets = list(datasets_stewarded_by(request.user))
-    by_status = {status.value: 0 for status in DatasetStatus}
-    for dataset in datasets:
-        by_status[dataset.status] += 1
+    datasets = datasets_stewarded_by(request.user)
     context = {
         "holders": holders,
-        "datasets": datasets,
-        "by_status": [(DatasetStatus(s).label, n) for s, n in by_status.items()],
+        "by_status": [(DatasetStatus(s).label, n) for s, n in datasets_count_by_status(datasets).items()],
     }
+    try:  # latest change first, a page at a time found by the last row shown (index dataset_holder_updated)
+        page = keyset_page(
+            datasets,
+            order=("-updated_at", "-pk"),
+            kinds=(datetime, int),
+            size=DATASETS_PAGE_SIZE,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as exc:
+        return render(request, "catalogue/steward/my_datasets.html", {**context, "page_error": str(exc)}, status=400)
+    context |= {"page": page, "datasets": with_file_counts(page.object_list)}
     return render(request, "catalogue/steward/my_datasets.html", context)
 
 

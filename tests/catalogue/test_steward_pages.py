@@ -69,6 +69,44 @@ def test_my_datasets_lists_every_status_of_the_stewards_own_institutions_only(
     assert b"Valencia prostate MR" not in response.content
 
 
+def test_my_datasets_pages_by_latest_change_and_shows_each_dataset_once_while_one_is_edited(
+    client, steward, holder, make_dataset
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(54):
+        make_dataset(holder, identifier=f"LV-PAGE-{n:03d}", title=f"Paged dataset {n}")
+    client = as_user(client, steward)
+    first = client.get(url("steward-datasets"))
+    seen = [d.identifier for d in first.context["datasets"]]
+    assert len(seen) == 50 and first.context["page"].next_cursor
+    assert "Paged dataset" in first.content.decode() and "<strong>54</strong>" in first.content.decode()
+    # a dataset already shown is edited (it moves to the top): the next page neither repeats nor skips
+    Dataset.objects.filter(identifier=seen[10]).update(title="Edited meanwhile")
+    Dataset.objects.filter(identifier=seen[10]).first().save(update_fields=["title", "updated_at"])
+    second = client.get(url("steward-datasets"), {"after": first.context["page"].next_cursor})
+    rest = [d.identifier for d in second.context["datasets"]]
+    assert sorted(seen + rest) == sorted(f"LV-PAGE-{n:03d}" for n in range(54))
+    assert not second.context["page"].next_cursor
+    assert [d.file_count for d in second.context["datasets"]] == [0] * len(rest)
+
+    def statements(**params) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("steward-datasets"), params).status_code == 200
+        return len(queries)
+
+    few = statements(after=first.context["page"].next_cursor)
+    assert statements() == few, "a full page runs the statements of a short one"
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "W10", "bm90IGpzb24", "WyJ4IiwxXQ"])
+def test_my_datasets_refuses_an_edited_page_link_with_a_message(client, steward, holder, cursor):
+    response = as_user(client, steward).get(url("steward-datasets"), {"after": cursor})
+    assert response.status_code == 400
+    assert "This page link is not valid" in response.content.decode()
+
+
 def test_my_datasets_is_refused_to_a_researcher_and_sends_the_anonymous_to_sign_in(client, alice):
     assert client.get(url("steward-datasets")).status_code == 302
     assert as_user(client, alice).get(url("steward-datasets")).status_code == 403
