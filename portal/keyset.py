@@ -146,3 +146,13 @@ def keyset_page(
         page.next_cursor = key(rows[-1]) if has_next else ""
         page.previous_cursor = key(rows[0]) if has_previous else ""
     return page
+
+
+def request_page(
+    request, queryset: QuerySet, *, order: tuple[str, ...], size: int, kinds=(datetime, int)
+) -> KeysetPage:
+    """The page of `queryset` a list page's link asks for (`after` or `before` in its query string);
+    `kinds` are the types of the `order` fields (by default a time and the primary key). Raises BadCursor."""
+    return keyset_page(
+        queryset, order=order, kinds=kinds, size=size, after=request.GET.get("after"), before=request.GET.get("before")
+    )

@@ -5,8 +5,6 @@ to the invited one. Anyone else (another account, a tampered, expired, withdrawn
 link) gets the same "not available" page, which names nothing.
 """
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -14,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access_requests.services import applications as svc
 from portal.errors import DomainError
-from portal.keyset import BadCursor, keyset_page
+from portal.keyset import BadCursor, request_page
 
 INVITATIONS_PAGE_SIZE = 50
 
@@ -24,13 +22,11 @@ INVITATIONS_PAGE_SIZE = 50
 def invitation_list(request):
     """The signed-in person's open invitations: reference, title and who invited them."""
     try:
-        page = keyset_page(
+        page = request_page(
+            request,
             svc.team_invitations_open_for(user=request.user),
             order=("-invited_at", "-pk"),
-            kinds=(datetime, int),
             size=INVITATIONS_PAGE_SIZE,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
         )
     except BadCursor as exc:
         return render(request, "access_requests/invitation_list.html", {"page_error": str(exc)}, status=400)

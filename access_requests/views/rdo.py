@@ -2,8 +2,6 @@
 (completeness checklist, return for revision with comments per section, forward to a committee,
 and on a resubmission the field-by-field changes since the previous submission)."""
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -27,7 +25,7 @@ from access_requests.views.presentation import (
 )
 from portal.access import Rel
 from portal.errors import DomainError
-from portal.keyset import BadCursor, keyset_page
+from portal.keyset import BadCursor, request_page
 
 QUEUE_PAGE_SIZE = 50
 
@@ -42,14 +40,7 @@ def rdo_queue(request):
         .select_related("applicant")
     )
     try:
-        page = keyset_page(
-            waiting,
-            order=("submitted_at", "pk"),
-            kinds=(datetime, int),
-            size=QUEUE_PAGE_SIZE,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
-        )
+        page = request_page(request, waiting, order=("submitted_at", "pk"), size=QUEUE_PAGE_SIZE)
     except BadCursor as exc:
         return render(request, "access_requests/rdo_queue.html", {"page_error": str(exc)}, status=400)
     now = timezone.now()

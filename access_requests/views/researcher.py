@@ -6,8 +6,6 @@ those who may see but not act), validates a form, calls one service and shows a 
 refusal (`DomainError`) on the form or as a message, never as a server error.
 """
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -58,7 +56,7 @@ from access_requests.views.presentation import (
 from catalogue.selectors import datasets_visible_to
 from portal.access import Rel
 from portal.errors import DomainError
-from portal.keyset import BadCursor, keyset_page
+from portal.keyset import BadCursor, request_page
 from portal.models import Role
 
 LIST_PAGE_SIZE = 50
@@ -107,14 +105,7 @@ def application_list(request):
         "what_you_see": _what_you_see(request.user),
     }
     try:
-        context["page"] = keyset_page(
-            applications,
-            order=("-updated_at", "-pk"),
-            kinds=(datetime, int),
-            size=LIST_PAGE_SIZE,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
-        )
+        context["page"] = request_page(request, applications, order=("-updated_at", "-pk"), size=LIST_PAGE_SIZE)
     except BadCursor as exc:
         return render(request, "access_requests/application_list.html", {**context, "page_error": str(exc)}, status=400)
     return render(request, "access_requests/application_list.html", context)

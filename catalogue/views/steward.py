@@ -5,8 +5,6 @@ what the user may not see, 403 for what they may see but not change), calls one 
 shows a domain error as a form error.
 """
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -32,7 +30,7 @@ from catalogue.services import (
     next_file_version,
 )
 from portal.errors import DomainError
-from portal.keyset import BadCursor, keyset_page
+from portal.keyset import BadCursor, request_page
 
 SCANS_SHOWN = 10
 DATASETS_PAGE_SIZE = 50
@@ -61,14 +59,7 @@ def my_datasets(request):
         "by_status": [(DatasetStatus(s).label, n) for s, n in datasets_count_by_status(datasets).items()],
     }
     try:  # latest change first, a page at a time found by the last row shown (index dataset_holder_updated)
-        page = keyset_page(
-            datasets,
-            order=("-updated_at", "-pk"),
-            kinds=(datetime, int),
-            size=DATASETS_PAGE_SIZE,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
-        )
+        page = request_page(request, datasets, order=("-updated_at", "-pk"), size=DATASETS_PAGE_SIZE)
     except BadCursor as exc:
         return render(request, "catalogue/steward/my_datasets.html", {**context, "page_error": str(exc)}, status=400)
     context |= {"page": page, "datasets": with_file_counts(page.object_list)}
