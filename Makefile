@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench clean
+.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A portal beat --loglevel=info
+
+# A scratch PostgreSQL database the scale benchmark may create, fill and keep, and a Redis database for the cache.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6
+
+## Scale benchmark (bench/README.md): seeds once, then serves with gunicorn and measures; BENCH_ARGS=--help
+bench-scale: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/scale_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -156,6 +156,7 @@ def seed(count: int, reseed: bool) -> None:
             defaults={
                 "name": name,
                 "country": country,
+                "storage_area": slug,
                 "contact_email": f"data@{slug}.example",
                 "rdo_email": f"rdo@{slug}.example",
             },

@@ -1,0 +1,1330 @@
+#!/usr/bin/env python
+"""The portal at scale: 30,000 applications, a million audit events, 20,000 datasets, over real HTTP.
+
+Usage (from the repository root, with a scratch PostgreSQL database it may create and fill):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench REDIS_URL=redis://127.0.0.1:6379/6 \\
+        .venv/bin/python bench/scale_bench.py            # or: make bench-scale
+
+What it does, in order (each part can be left out, see --help):
+1. seeds, once (the data is kept for the next run; --reseed drops the database and starts again):
+   users of every role, committees and stewards, 20,000 datasets (bench/search_bench.py's seeding)
+   with 203,000 files, 30,000 applications in every state with their parts (requested datasets, team
+   with the object permissions the product grants, ethics approvals, DPIA and risks, representations
+   and accepted statements, submissions with snapshots, RDO checklists and return comments,
+   messages), and 1,000,000 audit events chained with the product's own `event_hash`, the chain head
+   set so that `manage.py verify_audit` passes; then VACUUM ANALYZE. Sizes by flags.
+2. counts the SQL statements of every target in-process (Django test Client, execute wrapper),
+   here and on a small database (`<name>_small`, seeded by a child run of this script);
+3. serves the portal with gunicorn (gthread, DEBUG off, collected static files) and measures p50
+   and p95 of every target over HTTP, round-robin, against the signed-in floor `/api/v1/me/`;
+4. measures transitions per second (submit / return / resubmit through the product's services)
+   with 1, 2, 4 and 8 processes, each on its own application;
+5. times `manage.py verify_audit` and its peak memory.
+
+Seeding writes straight into the tables (bulk_create, COPY), which product code never does; the rows
+mirror what the services write (see `seed_applications`). Adding a target is one line in TARGETS.
+"""
+
+import argparse
+import atexit
+import hashlib
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+PASSWORD = "bench-password-1"  # noqa: S105  # nosec B105  # the seeded accounts of a scratch benchmark database
+SEED = 20261130
+
+
+# --- targets -------------------------------------------------------------------------------
+# One line per target: label, who asks (a key of the people `pick_people` finds, or None for an
+# anonymous visitor), the URL name, its kwargs (strings naming a picked object, e.g. "app"), the
+# query string, and at most how many timed samples (for targets too slow to repeat every round: these
+# are requested only in rounds spread evenly over the run, with no warm-up request).
+@dataclass(frozen=True)
+class Target:
+    label: str
+    who: str | None
+    url: str
+    kwargs: tuple = ()
+    query: str = ""
+    cap: int | None = None
+
+
+FLOOR = Target("signed-in floor /api/v1/me/", "rdo", "api-me")
+TARGETS = [
+    FLOOR,
+    Target("RDO queue", "rdo", "access_requests:rdo-queue"),
+    Target("application list (RDO)", "rdo", "access_requests:application-list"),
+    Target("application list (researcher, 5 applications)", "researcher", "access_requests:application-list"),
+    Target("application list (steward)", "steward", "access_requests:application-list"),
+    Target("application list (committee member)", "committee", "access_requests:application-list"),
+    Target("API application list (RDO)", "rdo", "api-applications"),
+    Target("API application list (researcher)", "researcher", "api-applications"),
+    Target("API application list (steward)", "steward", "api-applications"),
+    Target("application page (RDO)", "rdo", "access_requests:application-detail", (("pk", "app"),)),
+    Target("application page (applicant)", "applicant", "access_requests:application-detail", (("pk", "app"),)),
+    Target("RDO review page", "rdo", "access_requests:rdo-review", (("pk", "app"),)),
+    Target("API application detail (RDO)", "rdo", "api-application", (("pk", "app"),)),
+    Target("dashboard (researcher)", "researcher", "dashboard"),
+    Target("dashboard (RDO)", "rdo", "dashboard"),
+    Target("dashboard (committee member)", "committee", "dashboard"),
+    Target("dashboard (steward)", "steward", "dashboard"),
+    Target("steward's datasets", "steward", "catalogue:steward-datasets"),
+    Target("audit log, first page", "rdo", "audit_log"),
+    Target("audit log, deep page", "rdo", "audit_log", query="@deep"),
+    Target("audit log, verb filter", "rdo", "audit_log", query="verb=application.submit"),
+    Target("catalogue search page with facets", None, "catalogue:search"),
+    Target("catalogue search page, facet filter", None, "catalogue:search", query="modality=MR&country=ES"),
+    Target("API datasets with facet counts", None, "api-datasets", query="facets=true"),
+    Target("DCAT export (Turtle)", None, "catalogue:export-ttl", cap=2),
+]
+
+STATES = {  # share of the applications in each state
+    "draft": 0.25,
+    "submitted": 0.15,
+    "returned": 0.10,
+    "in_review": 0.12,
+    "withdrawn": 0.08,
+    "approved": 0.08,
+    "rejected": 0.05,
+    "active": 0.10,
+    "closed": 0.05,
+    "revoked": 0.02,
+}
+LEGAL = [
+    ("no_reidentification", "We will make no attempt to re-identify any individual."),
+    ("no_onward_transfer", "We will not transfer the data to anyone outside the named team."),
+    ("security_measures", "Appropriate technical and organisational security measures are in place."),
+    ("deletion", "We will delete the data at the end of the access period and confirm it."),
+    ("acknowledgement", "Publications will acknowledge the data holders and the federation."),
+    ("breach_notice", "We will notify any personal-data breach within 72 hours."),
+]
+SECTIONS = ("overview", "datasets", "team", "ethics", "dpia", "representations", "ai")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())} UTC] {message}", flush=True)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+
+def bench_env(database_url: str, var: Path, redis_url: str) -> dict:
+    env = {
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "PORTAL_VAR_DIR": str(var),
+        "AUDIT_ANCHOR_FILE": "",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def setup_django(env: dict) -> None:
+    os.environ.update(env)
+    if "REDIS_URL" not in env:
+        os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+
+
+def admin_connection(database_url: str):
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(database_url)
+    if "postgresql" not in cfg["ENGINE"]:
+        sys.exit("scale_bench: DATABASE_URL must point to PostgreSQL (a scratch database, e.g. portal_bench)")
+    conn = psycopg.connect(
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"] or "postgres",
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    return conn, cfg["NAME"]
+
+
+def ensure_database(database_url: str, *, drop: bool) -> None:
+    conn, name = admin_connection(database_url)
+    with conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            log(f"dropped database {name}")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            log(f"created database {name}")
+
+
+# --- seeding ---------------------------------------------------------------------------------
+
+
+def _copy(table: str, columns: list[str], rows) -> int:
+    """COPY rows (tuples in column order) into a table, through Django's own connection."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    count = 0
+    with (
+        connection.connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def seed_people(sizes, rng):
+    """Researchers (five applications each), co-researchers (on teams), RDO users, committees with
+    members, stewards of every data holder (role, Stewardship and the object permission the
+    product's `data_holder_add_steward` grants), signatories. Returns ids by kind."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+    from guardian.models import UserObjectPermission
+
+    from access_requests.models import Committee, CommitteeMembership
+    from catalogue.models import DataHolder, Stewardship
+    from portal.models import Role, User
+
+    if User.objects.filter(email="rdo0@bench.example").exists():
+        return
+    started = time.perf_counter()
+    password = make_password(PASSWORD)
+    now = timezone.now()
+    countries = ("LV", "ES", "DE", "SE", "FR", "NL", "IT", "EE", "LT", "HR")
+    researchers = max(1, sizes.applications // 5)
+    spec = (
+        [(f"r{n:05d}@bench.example", f"Researcher {n}", Role.RESEARCHER) for n in range(researchers)]
+        + [(f"co{n:05d}@bench.example", f"Co-researcher {n}", Role.RESEARCHER) for n in range(researchers // 2 + 1)]
+        + [(f"rdo{n}@bench.example", f"RDO officer {n}", Role.RDO) for n in range(5)]
+        + [(f"committee{n:02d}@bench.example", f"Committee member {n}", Role.COMMITTEE) for n in range(20)]
+        + [(f"steward{n:02d}@bench.example", f"Steward {n}", Role.STEWARD) for n in range(20)]
+        + [(f"signatory{n:02d}@bench.example", f"Signatory {n}", None) for n in range(20)]
+    )
+    users = User.objects.bulk_create(
+        [
+            User(
+                email=email,
+                full_name=name,
+                organisation=f"University {i % 97}",
+                country=countries[i % len(countries)],
+                password=password,
+                email_verified_at=now,
+                date_joined=now - timedelta(days=400),
+            )
+            for i, (email, name, _role) in enumerate(spec)
+        ],
+        batch_size=2000,
+    )
+    groups = {g.name: g.pk for g in Group.objects.filter(name__in=Role.values)}
+    through = User.groups.through
+    through.objects.bulk_create(
+        [through(user_id=u.pk, group_id=groups[role]) for u, (_e, _n, role) in zip(users, spec, strict=True) if role],
+        batch_size=5000,
+    )
+    committee_users = [u for u in users if u.email.startswith("committee")]
+    for c in range(4):
+        committee = Committee.objects.create(name=f"Bench access committee {c + 1}", quorum=3)
+        CommitteeMembership.objects.bulk_create(
+            [
+                CommitteeMembership(committee=committee, user=u, role="chair" if k == 0 else "member")
+                for k, u in enumerate(committee_users[c * 5 : c * 5 + 5])
+            ]
+        )
+    holders = list(DataHolder.objects.order_by("pk"))
+    stewards = [u for u in users if u.email.startswith("steward")]
+    holder_ct = ContentType.objects.get_for_model(DataHolder)
+    change_holder = Permission.objects.get(content_type=holder_ct, codename="change_dataholder")
+    for k, user in enumerate(stewards):
+        holder = holders[k % len(holders)]
+        Stewardship.objects.create(holder=holder, user=user)
+        UserObjectPermission.objects.create(
+            user=user, permission=change_holder, content_type=holder_ct, object_pk=str(holder.pk)
+        )
+    log(f"seeded {len(users)} people, 4 committees, {len(stewards)} stewards in {time.perf_counter() - started:.1f} s")
+
+
+def seed_holders() -> None:
+    """The ten data holders of search_bench, with their storage areas (as data_holder_create sets)."""
+    from search_bench import HOLDERS
+
+    from catalogue.models import DataHolder
+
+    for name, slug, country in HOLDERS:
+        if not DataHolder.objects.filter(slug=slug).exists():
+            DataHolder.objects.create(
+                name=name,
+                slug=slug,
+                country=country,
+                storage_area=slug,
+                contact_email=f"data@{slug}.example",
+                rdo_email=f"rdo@{slug}.example",
+            )
+
+
+def seed_files(total: int, rng) -> None:
+    from catalogue.models import Dataset, DatasetFile
+
+    existing = DatasetFile.objects.count()
+    if existing >= total:
+        return
+    started = time.perf_counter()
+    datasets = list(Dataset.objects.order_by("pk").values_list("pk", "identifier", "holder__storage_area"))
+    now = datetime.now(UTC)
+    per = total / len(datasets)
+
+    def rows():
+        made = existing
+        for pk, identifier, area in datasets:
+            for k in range(max(1, round(rng.uniform(0.2, 1.8) * per))):
+                if made >= total:
+                    return
+                made += 1
+                yield (
+                    pk,
+                    f"{area}/{identifier}/series{k // 50:03d}/image{k:05d}.dcm",
+                    rng.randint(200_000, 40_000_000),
+                    hashlib.sha256(f"{identifier}/{k}".encode()).hexdigest(),
+                    "application/dicom",
+                    now,
+                )
+
+    if existing:
+        DatasetFile.objects.all().delete()
+        existing = 0
+    n = _copy(
+        DatasetFile._meta.db_table,
+        ["dataset_id", "path", "size_bytes", "sha256", "media_type", "registered_at"],
+        rows(),
+    )
+    log(f"seeded {n} dataset files in {time.perf_counter() - started:.1f} s (COPY)")
+
+
+def _snapshot(app, items, team, signatory) -> dict:
+    """The shape `access_requests.services.snapshots.application_snapshot` writes, filled with seeded values."""
+    return {
+        "documents": [{"kind": "ethics", "name": "ethics-approval.pdf", "sha256": "0" * 64}],
+        "overview": {
+            "Title": app.title,
+            "Lay summary": app.lay_summary,
+            "Scientific description": app.scientific_description,
+            "Timeline": app.timeline,
+            "Intended use": app.intended_use,
+            "Research purpose": "Health, medical or biomedical research (DUO:0000006)",
+            "Conditions studied": "",
+            "Develops general methods": False,
+            "Commercial use": False,
+            "Access start": str(app.access_start or ""),
+            "Access months": app.access_months,
+            "Organisation": app.organisation,
+            "Organisation country": app.organisation_country,
+            "Not-for-profit organisation": True,
+        },
+        "datasets": {f"dataset {d}": "gives the cases the study needs" for d, _mode in items},
+        "team": {email: role for email, role in team},
+        "ethics": {"University Research Ethics Committee REC": "approved, covers the datasets requested"},
+        "dpia": {"Data categories": "images, image_metadata", "Residual risk": "Low"},
+        "representations": {"Institution": app.organisation, "Signatory": signatory},
+        "ai": {"Develops or uses AI": False},
+    }
+
+
+def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes every part of a batch
+    """Applications in every state with the rows the services write for them.
+
+    application_create: the Application, its ApplicationDataset rows (with an access mode the dataset
+    offers), an empty Dpia and Representations, the applicant's TeamMember row (joined) and the
+    guardian object permissions view_application and change_application; team_invitation_accept:
+    a joined member and the same two permissions; team_member_add: a pending invitation (no
+    permission); ethics_approval_add, dpia_update, dpia_risk_add, representations_update and
+    representations_accept (six StatementAcceptance rows); application_submit: a Submission with its
+    snapshot and an RdoChecklist per submission; application_return: ReturnComment rows; forward and
+    later: the committee; message_post: messages, some internal.
+    """
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+    from guardian.models import UserObjectPermission
+
+    from access_requests.models import (
+        Application,
+        ApplicationDataset,
+        Committee,
+        Dpia,
+        DpiaRisk,
+        EthicsApproval,
+        Message,
+        RdoChecklist,
+        Representations,
+        ReturnComment,
+        StatementAcceptance,
+        Submission,
+        TeamMember,
+    )
+    from catalogue.models import Dataset
+    from portal.models import User
+
+    existing = Application.objects.filter(reference__startswith="AR-2025-").count()
+    if existing >= sizes.applications:
+        return
+    if existing:
+        sys.exit(
+            f"scale_bench: {existing} seeded applications, fewer than --applications {sizes.applications}: use --reseed"
+        )
+    started = time.perf_counter()
+    people = {
+        prefix: list(User.objects.filter(email__startswith=prefix).order_by("email").values_list("pk", "email"))
+        for prefix in ("r0", "co", "rdo", "signatory")
+    }
+    researchers, coresearchers, rdos, signatories = people["r0"], people["co"], people["rdo"], people["signatory"]
+    committees = list(Committee.objects.filter(name__startswith="Bench").values_list("pk", flat=True))
+    modes = {}
+    for dataset_id, term_id in Dataset.access_modes.through.objects.filter(dataset__status="published").values_list(
+        "dataset_id", "term_id"
+    ):
+        modes.setdefault(dataset_id, term_id)
+    published = sorted(modes)
+    app_ct = ContentType.objects.get_for_model(Application)
+    perms = [
+        Permission.objects.get(content_type=app_ct, codename=c) for c in ("view_application", "change_application")
+    ]
+    states = list(STATES)
+    weights = [STATES[s] for s in states]
+    now = datetime.now(UTC)
+    today = date.today()
+    counts: dict[str, int] = {}
+    batch = 1000
+    with transaction.atomic():
+        for start in range(0, sizes.applications, batch):
+            plan = []
+            for n in range(start, min(start + batch, sizes.applications)):
+                # researcher n % R: every researcher starts exactly five applications (at full scale)
+                applicant = researchers[n % len(researchers)]
+                # every state appears even in a tiny run: the first applications take one state each
+                state = states[n] if n < len(states) else rng.choices(states, weights)[0]
+                counts[state] = counts.get(state, 0) + 1
+                submitted = state not in ("draft",) and not (state == "withdrawn" and n % 3 == 0)
+                submissions = (1 if rng.random() < 0.7 else 2) if submitted else 0
+                if state == "returned":
+                    submissions = max(submissions, 1)
+                created = now - timedelta(minutes=30 + (sizes.applications - n) * 30 + rng.randint(0, 20))
+                title = f"{rng.choice(['Radiomics', 'Deep learning', 'Outcome prediction', 'Screening'])} of "
+                title += f"{rng.choice(['breast', 'lung', 'prostate', 'liver', 'brain'])} imaging, study {n}"
+                app = Application(
+                    reference=f"AR-2025-{n:05d}" if n < 100_000 else f"AR-2025-{n:07d}",
+                    status=state,
+                    applicant_id=applicant[0],
+                    title=title,
+                    lay_summary="We study which image features help radiologists find cancer earlier.",
+                    scientific_description="A retrospective multi-centre study of anonymised imaging studies.",
+                    timeline="Months 1-4 curation; 5-10 measurement; 11-12 analysis.",
+                    intended_use="Measure image features and relate them to outcomes.",
+                    purpose="HEALTH_MEDICAL_BIOMEDICAL_RESEARCH" if submitted else "",
+                    methods_development=False if submitted else None,
+                    commercial_use=False if submitted else None,
+                    uses_ai=False if submitted else None,
+                    access_start=today + timedelta(days=rng.randint(-300, 60)) if submitted else None,
+                    access_months=12,
+                    organisation=f"University {n % 97}",
+                    organisation_country="LV",
+                    committee_id=committees[n % len(committees)]
+                    if state in ("in_review", "approved", "rejected", "active", "closed", "revoked")
+                    else None,
+                    submission_count=submissions,
+                    submitted_at=created + timedelta(days=2) if submissions else None,
+                    first_submitted_at=created + timedelta(days=1) if submissions else None,
+                )
+                items = [(d, modes[d]) for d in rng.sample(published, rng.randint(1, 3))]
+                team = [(applicant, "Applicant", True)]
+                if rng.random() < 0.5:
+                    team.append((rng.choice(coresearchers), "Researcher", True))
+                if rng.random() < 0.2:
+                    team.append(((None, f"invitee{n}@elsewhere.example"), "Researcher", False))
+                plan.append((app, created, items, team, submissions))
+            apps = Application.objects.bulk_create([p[0] for p in plan])
+            # auto_now_add/auto_now ignore given values: spread the dates as the years would
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {Application._meta.db_table} SET created_at = %s, updated_at = %s WHERE id = %s",  # noqa: S608  # nosec B608  # the model's own table name
+                    [
+                        (created, (p[0].submitted_at or created) + timedelta(hours=3), a.pk)
+                        for a, (_app, created, *_rest), p in zip(apps, plan, plan, strict=True)
+                    ],
+                )
+            requested = ApplicationDataset.objects.bulk_create(
+                [
+                    ApplicationDataset(
+                        application_id=a.pk,
+                        dataset_id=d,
+                        access_mode_id=mode,
+                        justification="Gives the cases the study needs." if p[4] else "",
+                    )
+                    for a, p in zip(apps, plan, strict=True)
+                    for d, mode in p[2]
+                ]
+            )
+            by_app: dict[int, list] = {}
+            for item in requested:
+                by_app.setdefault(item.application_id, []).append(item.pk)
+            members, grants = [], []
+            for a, p in zip(apps, plan, strict=True):
+                for (user_id, email), role, joined in p[3]:
+                    members.append(
+                        TeamMember(
+                            application_id=a.pk,
+                            user_id=user_id,
+                            email=email,
+                            role=role,
+                            joined_at=p[1] if joined else None,
+                            invitation_key="" if joined else hashlib.sha256(email.encode()).hexdigest(),
+                            expires_at=None if joined else now + timedelta(days=14),
+                            invited_by_id=None if role == "Applicant" else a.applicant_id,
+                        )
+                    )
+                    if joined:
+                        grants += [
+                            UserObjectPermission(
+                                user_id=user_id, permission=perm, content_type=app_ct, object_pk=str(a.pk)
+                            )
+                            for perm in perms
+                        ]
+            TeamMember.objects.bulk_create(members)
+            UserObjectPermission.objects.bulk_create(grants)
+            emails = {pk: email for pk, email in researchers + coresearchers}
+            approvals, covers, dpias, reps, accepts, subs, checks, comments, messages = ([] for _ in range(9))
+            for a, p in zip(apps, plan, strict=True):
+                app, created, items, team, submissions = p
+                signatory = signatories[a.pk % len(signatories)]
+                filled = submissions > 0 or rng.random() < 0.4
+                if filled:
+                    approvals.append(
+                        EthicsApproval(
+                            application_id=a.pk,
+                            committee_name=f"{app.organisation} Research Ethics Committee",
+                            reference=f"REC-{app.reference[3:]}",
+                            approved_on=today - timedelta(days=200),
+                            expires_on=today + timedelta(days=600),
+                            document_path=f"applications/{a.pk}/ethics/approval.pdf",
+                            document_name="ethics-approval.pdf",
+                            document_sha256=hashlib.sha256(app.reference.encode()).hexdigest(),
+                            document_size=48_213,
+                            uploaded_by_id=app.applicant_id,
+                        )
+                    )
+                dpias.append(
+                    Dpia(
+                        application_id=a.pk,
+                        data_categories=["images", "image_metadata", "demographic"] if filled else [],
+                        processing_description="On the university's research cluster, encrypted at rest."
+                        if filled
+                        else "",
+                        residual_risk="low" if filled else "",
+                        dpo_name="Dana Protection" if filled else "",
+                        dpo_consulted_on=today - timedelta(days=30) if filled else None,
+                        conclusion="The processing may proceed with the mitigations listed." if filled else "",
+                    )
+                )
+                reps.append(
+                    Representations(
+                        application_id=a.pk,
+                        institution_legal_name=app.organisation,
+                        signatory_name=f"Signatory {signatory[0]}" if filled else "",
+                        signatory_role="Vice-rector for research" if filled else "",
+                        signatory_email=signatory[1] if filled else "",
+                    )
+                )
+                if submissions:
+                    accepts += [
+                        StatementAcceptance(
+                            application_id=a.pk,
+                            statement=code,
+                            text=text,
+                            accepted_by_id=signatory[0],
+                            accepted_at=created + timedelta(hours=20),
+                            covered_sha256=hashlib.sha256(f"{a.pk}".encode()).hexdigest(),
+                        )
+                        for code, text in LEGAL
+                    ]
+                    team_rows = [(emails.get(m[0][0], m[0][1]), m[1]) for m in team]
+                    snapshot = _snapshot(app, items, team_rows, signatory[1])
+                    rdo = rdos[a.pk % len(rdos)][0]
+                    forwarded = app.committee_id is not None
+                    for number in range(1, submissions + 1):
+                        subs.append(
+                            Submission(
+                                application_id=a.pk,
+                                number=number,
+                                submitted_by_id=app.applicant_id,
+                                submitted_at=created + timedelta(days=number),
+                                snapshot=snapshot,
+                            )
+                        )
+                        done = forwarded and number == submissions
+                        checks.append(
+                            RdoChecklist(
+                                application_id=a.pk,
+                                submission_number=number,
+                                ethics_verified=done,
+                                dpia_reviewed=done,
+                                representations_checked=done,
+                                updated_by_id=rdo if done else None,
+                            )
+                        )
+                        if number < submissions or app.status == "returned":
+                            comments += [
+                                ReturnComment(
+                                    application_id=a.pk,
+                                    submission_number=number,
+                                    section=section,
+                                    text="Say how the results will be validated on another site's data.",
+                                    author_id=rdo,
+                                )
+                                for section in rng.sample(SECTIONS, rng.randint(1, 3))
+                            ]
+                    for k in range(rng.randint(0, 4)):
+                        internal = k % 3 == 2
+                        messages.append(
+                            Message(
+                                application_id=a.pk,
+                                author_id=rdo if internal or k % 2 == 0 else app.applicant_id,
+                                body="Does the ethics approval cover the use of the images for AI training?",
+                                internal=internal,
+                            )
+                        )
+            made = EthicsApproval.objects.bulk_create(approvals)
+            through = EthicsApproval.datasets.through
+            covers = [
+                through(ethicsapproval_id=e.pk, applicationdataset_id=item)
+                for e in made
+                for item in by_app[e.application_id]
+            ]
+            through.objects.bulk_create(covers)
+            made_dpias = Dpia.objects.bulk_create(dpias)
+            DpiaRisk.objects.bulk_create(
+                [
+                    DpiaRisk(
+                        dpia_id=d.pk,
+                        description="Re-identification from residual DICOM header fields",
+                        likelihood=1 + k % 3,
+                        severity=3 - k % 3,
+                        mitigation="Headers are stripped again on arrival.",
+                    )
+                    for d in made_dpias
+                    if d.residual_risk
+                    for k in range(rng.randint(1, 3))
+                ]
+            )
+            Representations.objects.bulk_create(reps)
+            StatementAcceptance.objects.bulk_create(accepts)
+            Submission.objects.bulk_create(subs)
+            RdoChecklist.objects.bulk_create(checks)
+            ReturnComment.objects.bulk_create(comments)
+            Message.objects.bulk_create(messages)
+    log(
+        f"seeded {sizes.applications} applications in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{s} {counts.get(s, 0)}" for s in states)
+    )
+
+
+VERBS = [  # (verb, target kind, weight): sign-ins and documents opened dominate, as the issue says
+    ("user.login", "user", 30),
+    ("document.view", "application", 18),
+    ("application.update", "application", 12),
+    ("application.submit", "application", 5),
+    ("application.resubmit", "application", 2),
+    ("application.return", "application", 3),
+    ("application.forward", "application", 2),
+    ("application.note", "application", 4),
+    ("application.checklist_update", "application", 3),
+    ("application.dpia_update", "application", 3),
+    ("application.ethics_add", "application", 2),
+    ("application.team_accept", "application", 2),
+    ("dataset.update", "dataset", 8),
+    ("dataset.files_register", "dataset", 3),
+    ("user.logout", "user", 2),
+    ("api_token.create", "user", 1),
+]
+
+
+def seed_audit(total: int, rng) -> None:
+    """Events 1..total chained with `portal.services.audit.event_hash`, continuing the current head."""
+    from django.db import connection, transaction
+
+    from access_requests.models import Application
+    from catalogue.models import Dataset
+    from portal.models import AuditChainHead, AuditEvent, User
+    from portal.services.audit import GENESIS_HASH, event_hash
+
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+        if seq >= total:
+            return
+        started = time.perf_counter()
+        users = list(User.objects.values_list("pk", "email"))
+        apps = list(Application.objects.values_list("pk", "reference", "title")[:50_000])
+        datasets = list(Dataset.objects.values_list("pk", "identifier", "title")[:50_000])
+        verbs = [v for v, _k, _w in VERBS]
+        kinds = {v: k for v, k, _w in VERBS}
+        weights = [w for _v, _k, w in VERBS]
+        missing = total - seq
+        first_at = datetime.now(UTC) - timedelta(days=730)
+        step = timedelta(days=729) / missing
+
+        def rows():
+            nonlocal seq, prev
+            for k in range(missing):
+                seq += 1
+                verb = rng.choices(verbs, weights)[0]
+                actor_id, actor_label = rng.choice(users)
+                kind = kinds[verb]
+                if kind == "user":
+                    target = ("portal.user", str(actor_id), actor_label)
+                    payload = {"ip": f"10.0.{k % 250}.{k % 199}"}
+                elif kind == "application":
+                    pk, ref, title = rng.choice(apps)
+                    target = ("access_requests.application", str(pk), f"{ref} {title}"[:300])
+                    payload = {"reference": ref}
+                else:
+                    pk, identifier, title = rng.choice(datasets)
+                    target = ("catalogue.dataset", str(pk), f"{title} ({identifier})"[:300])
+                    payload = {"identifier": identifier}
+                created = first_at + step * k
+                fields = {
+                    "seq": seq,
+                    "created_at": created,
+                    "actor_id": actor_id,
+                    "actor_label": actor_label,
+                    "verb": verb,
+                    "target_type": target[0],
+                    "target_id": target[1],
+                    "target_label": target[2],
+                    "payload": payload,
+                    "prev_hash": prev,
+                }
+                digest = event_hash(**fields)
+                prev = digest
+                yield (
+                    seq,
+                    created,
+                    actor_id,
+                    actor_label,
+                    verb,
+                    target[0],
+                    target[1],
+                    target[2],
+                    json.dumps(payload),
+                    fields["prev_hash"],
+                    digest,
+                )
+
+        columns = [
+            "seq",
+            "created_at",
+            "actor_id",
+            "actor_label",
+            "verb",
+            "target_type",
+            "target_id",
+            "target_label",
+            "payload",
+            "prev_hash",
+            "hash",
+        ]
+        n = _copy(AuditEvent._meta.db_table, columns, rows())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {AuditChainHead._meta.db_table} (id, seq, hash, updated_at) "  # noqa: S608  # nosec B608
+                "VALUES (1, %s, %s, now()) "
+                "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, updated_at = now()",
+                [seq, prev],
+            )
+    log(f"seeded {n} audit events (chain now #{seq}) in {time.perf_counter() - started:.1f} s (event_hash + COPY)")
+
+
+def seed(sizes) -> float:
+    import search_bench
+    from django.db import connection
+
+    started = time.perf_counter()
+    rng = random.Random(SEED)
+    seed_holders()
+    search_bench.seed(sizes.datasets, False)
+    seed_files(sizes.files, rng)
+    seed_people(sizes, rng)
+    seed_applications(sizes, rng)
+    seed_audit(sizes.audit_events, rng)
+    seconds = time.perf_counter() - started
+    if seconds > 5:
+        vacuum = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        log(f"VACUUM ANALYZE in {time.perf_counter() - vacuum:.1f} s")
+    return time.perf_counter() - started
+
+
+def describe_data() -> str:
+    from django.db.models import Count
+
+    from access_requests.models import Application
+    from catalogue.models import Dataset, DatasetFile
+    from portal.models import AuditChainHead, User
+
+    head = AuditChainHead.objects.filter(id=1).first()
+    states = dict(Application.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    return (
+        f"{Application.objects.count()} applications ({', '.join(f'{k} {v}' for k, v in sorted(states.items()))}); "
+        f"{head.seq if head else 0} audit events; {Dataset.objects.count()} datasets with "
+        f"{DatasetFile.objects.count()} files; {User.objects.count()} users"
+    )
+
+
+# --- who asks, and about what ----------------------------------------------------------------
+
+
+def pick_people() -> dict:
+    from django.db.models import Count
+
+    from access_requests.models import Application
+    from catalogue.models import Stewardship
+    from portal.models import User
+
+    rdo = User.objects.get(email="rdo0@bench.example")
+    researcher = User.objects.get(email="r00000@bench.example")
+    steward = User.objects.get(pk=Stewardship.objects.order_by("pk").values("user_id")[:1])
+    committee = User.objects.filter(committee_memberships__isnull=False).order_by("email").first()
+    # a submitted application with two submissions and messages: the heaviest page an RDO opens
+    app = (
+        Application.objects.filter(status="submitted", submission_count=2, reference__startswith="AR-2025-")
+        .annotate(m=Count("messages"))
+        .order_by("-m", "pk")
+        .first()
+        or Application.objects.filter(status="submitted").order_by("pk").first()
+    )
+    return {
+        "people": {
+            "rdo": rdo,
+            "researcher": researcher,
+            "steward": steward,
+            "committee": committee,
+            "applicant": app.applicant,
+        },
+        "objects": {"app": app.pk},
+    }
+
+
+def target_path(target: Target, picked: dict, deep: str) -> str:
+    from django.urls import reverse
+
+    path = reverse(target.url, kwargs={k: picked["objects"][v] for k, v in target.kwargs})
+    query = deep if target.query == "@deep" else target.query
+    return f"{path}?{query}" if query else path
+
+
+def deep_audit_query(get) -> tuple[str, str]:
+    """The deep audit page, as the current code pages: by sequence number (`before=`, keyset) when
+    its next link says so, else by page number, 3/4 of the way to the oldest event."""
+    from django.urls import reverse
+
+    from portal.models import AuditChainHead
+
+    html = get(reverse("audit_log"))
+    head = AuditChainHead.objects.get(id=1).seq
+    links = re.findall(r'href="\?([^"]+)"', html) + re.findall(r'href="[^"?]*audit/\?([^"]+)"', html)
+    links = [link.replace("&amp;", "&") for link in links]
+    for key in ("before", "after_seq", "seq"):
+        if any(re.search(rf"(^|&){key}=\d+", link) for link in links):
+            return f"{key}={max(2, head // 4)}", f"keyset `?{key}=` at event #{max(2, head // 4)} of {head}"
+    cursor = next((link for link in links if "cursor=" in link), None)
+    if cursor:
+        return cursor, "opaque cursor: the second page only (no deep page can be named)"
+    pages = max(1, -(-head // 50))
+    page = max(1, pages * 3 // 4)
+    return f"page={page}", f"page number `?page={page}` of {pages} (OFFSET {50 * (page - 1)})"
+
+
+# --- SQL statements per target, in-process ---------------------------------------------------
+
+
+def count_statements(picked: dict, deep: str) -> dict[str, int]:
+    from django.db import connection
+    from django.test import Client
+
+    clients = {None: Client()}
+    for key, user in picked["people"].items():
+        clients[key] = Client()
+        clients[key].force_login(user)
+    executed = []
+
+    def counter(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    result = {}
+    for target in TARGETS:
+        client = clients[target.who]
+        path = target_path(target, picked, deep)
+        if target.cap is None:
+            first = client.get(path)  # warm-up: caches fill, as they would for the second visitor
+            assert first.status_code == 200, f"{target.label}: {path} answered {first.status_code}"
+        executed.clear()
+        with connection.execute_wrapper(counter):
+            response = client.get(path)
+        assert response.status_code == 200, f"{target.label}: {path} answered {response.status_code}"
+        result[target.label] = len(executed)
+        if target.cap is not None:
+            log(f"counted the statements of {target.label}")
+    return result
+
+
+# --- HTTP latency ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(  # nosec B603  # fixed arguments: the venv's gunicorn on a local port
+        [
+            str(gunicorn),
+            "portal.wsgi:application",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "900",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    atexit.register(lambda: proc.poll() is None and proc.send_signal(signal.SIGTERM))
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit("scale_bench: gunicorn exited at start")
+            time.sleep(0.2)
+    sys.exit("scale_bench: gunicorn did not listen within 20 s")
+
+
+class HttpClient:
+    """One keep-alive connection per visitor, sending the visitor's session cookie."""
+
+    def __init__(self, port: int, cookie: str = ""):
+        self.port, self.cookie = port, cookie
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        headers = {"Host": "127.0.0.1", "Accept": "*/*"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        for attempt in (1, 2):
+            try:
+                self.conn.request("GET", path, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def session_cookie(user) -> str:
+    """A signed-in session made as the login view makes it, stored where the server reads it."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def measure_http(port: int, picked: dict, deep: str, rounds: int, warmup: int) -> list[tuple]:
+    clients = {None: HttpClient(port)}
+    for key, user in picked["people"].items():
+        clients[key] = HttpClient(port, session_cookie(user))
+    paths = [(t, target_path(t, picked, deep)) for t in TARGETS]
+    timings: dict[str, list[float]] = {t.label: [] for t in TARGETS}
+    sizes: dict[str, int] = {}
+    loads = []
+    for r in range(warmup + rounds):
+        loads.append(os.getloadavg()[0])
+        if r and r % 10 == 0:
+            log(f"round {r} of {warmup + rounds}; load {load()}")
+        for target, path in paths:
+            if target.cap is not None and (
+                r < warmup or (r - warmup) % max(1, rounds // target.cap) or len(timings[target.label]) >= target.cap
+            ):
+                continue
+            started = time.perf_counter()
+            status, body = clients[target.who].get(path)
+            elapsed = (time.perf_counter() - started) * 1000
+            if status != 200:
+                raise SystemExit(f"scale_bench: {target.label} {path} answered {status}: {body[:300]!r}")
+            sizes[target.label] = len(body)
+            if r >= warmup:
+                timings[target.label].append(elapsed)
+    floor = percentile(timings[FLOOR.label], 0.95)
+    rows = []
+    for target, path in paths:
+        t = timings[target.label]
+        p95 = percentile(t, 0.95)
+        rows.append((target.label, path, len(t), statistics.median(t), p95, p95 / floor, sizes[target.label]))
+    return rows, (min(loads), max(loads))
+
+
+# --- transitions -----------------------------------------------------------------------------
+
+
+def transition_applications(count: int) -> list[int]:
+    """`count` complete applications made through the product's services (the demo's `_fill`), each
+    a draft ready to submit; made afresh every run, so their dates always pass the submission check."""
+    from access_requests import demo
+    from access_requests.services.applications import application_create
+    from catalogue.models import Dataset
+    from portal.models import User
+
+    applicant = User.objects.get(email="r00001@bench.example")
+    signatory = User.objects.get(email="signatory00@bench.example")
+    pool = list(
+        Dataset.objects.filter(status="published")
+        .order_by("pk")
+        .prefetch_related("access_modes", "use_conditions__term")[:400]
+    )
+    ids = []
+    for k in range(count):
+        chosen, fit = demo._choose(pool, (k * 37) % len(pool), applicant.country)
+        application = application_create(actor=applicant, title=f"Transition benchmark {k}", datasets=chosen)
+        ids.append(demo._fill(application, applicant, fit, signatory).pk)
+    return ids
+
+
+def _transition_worker(app_id: int, rdo_email: str, seconds: float, start_at: float, queue) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    from access_requests.models import Application
+    from access_requests.services import transitions as tr
+    from portal.models import User
+
+    rdo = User.objects.get(email=rdo_email)
+    application = Application.objects.select_related("applicant").get(pk=app_id)
+    applicant = application.applicant
+    while time.time() < start_at:
+        time.sleep(0.001)
+    done, deadline = 0, start_at + seconds
+    while time.time() < deadline:
+        if application.status == "submitted":
+            application = tr.application_return(
+                actor=rdo, application=application, comments={"dpia": "Name the data-protection officer's office."}
+            )
+        else:
+            application = tr.application_submit(actor=applicant, application=application)
+        done += 1
+    connections.close_all()
+    queue.put(done)
+
+
+def measure_transitions(levels: list[int], seconds: float) -> list[tuple[int, int, float]]:
+    from django.db import connections
+
+    ids = transition_applications(max(levels))
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    rows = []
+    for n in levels:
+        queue = ctx.Queue()
+        start_at = time.time() + 1.0
+        procs = [
+            ctx.Process(target=_transition_worker, args=(ids[k], f"rdo{k % 5}@bench.example", seconds, start_at, queue))
+            for k in range(n)
+        ]
+        for p in procs:
+            p.start()
+        total = sum(queue.get(timeout=seconds + 120) for _ in procs)
+        for p in procs:
+            p.join()
+        rows.append((n, total, total / seconds))
+        log(f"transitions with {n} process(es): {total} in {seconds:.0f} s")
+    return rows
+
+
+# --- verify_audit ----------------------------------------------------------------------------
+
+
+_LAUNCHER = (
+    "import resource, subprocess, sys, time\n"
+    "started = time.perf_counter()\n"
+    "out = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "seconds = time.perf_counter() - started\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(out.returncode, seconds, rss, (out.stdout + out.stderr).strip().replace(chr(10), ' '))\n"
+)
+
+
+def measure_verify(env: dict) -> tuple[float, float, str]:
+    """Wall time and peak RSS of `manage.py verify_audit`, started by a small launcher process: a
+    child forked straight from this process would count this process's own memory in its peak."""
+    out = subprocess.run(  # nosec B603  # fixed arguments: this Python running manage.py
+        [sys.executable, "-c", _LAUNCHER, sys.executable, "manage.py", "verify_audit", "--no-anchors"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, seconds, rss, output = out.stdout.strip().split(" ", 3)
+    if code != "0":
+        raise SystemExit(f"scale_bench: verify_audit failed: {output}")
+    return float(seconds), int(rss) / 1024, output
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout  # nosec B603 B607
+        model = next(
+            (line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), ""
+        )
+    except OSError:
+        model = ""
+    return f"{os.cpu_count()} CPUs, {model or platform.processor()}, Python {platform.python_version()}"
+
+
+def small_counts(args, env_var: Path) -> dict | None:
+    """Statement counts on a small database, from a child run of this script (one Django per process)."""
+    url = args.database_url
+    parts = urlsplit(url)
+    small = parts._replace(path=parts.path + "_small").geturl()
+    command = [
+        sys.executable,
+        __file__,
+        "--counts-json",
+        "--applications",
+        "300",
+        "--audit-events",
+        "3000",
+        "--datasets",
+        "300",
+        "--files",
+        "3000",
+        "--exclude",
+        args.exclude,
+    ]
+    env = {**os.environ, "DATABASE_URL": small}
+    env.pop("REDIS_URL", None)
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # nosec B603
+    if out.returncode != 0:
+        log(f"small-scale counts failed: {out.stderr[-2000:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applications", type=int, default=30_000)
+    parser.add_argument("--audit-events", type=int, default=1_000_000)
+    parser.add_argument("--datasets", type=int, default=20_000)
+    parser.add_argument("--files", type=int, default=203_000)
+    parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
+    parser.add_argument("--rounds", type=int, default=40, help="timed requests per target (round-robin)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--transition-seconds", type=float, default=10)
+    parser.add_argument("--transition-levels", default="1,2,4,8")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated parts to leave out: counts,small,http,transitions,verify"
+    )
+    parser.add_argument("--exclude", default="", help="leave out the targets whose label matches this regex, e.g. DCAT")
+    parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument("--counts-json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.database_url = os.environ.get("DATABASE_URL", "")
+    if not args.database_url:
+        sys.exit("scale_bench: set DATABASE_URL to a scratch PostgreSQL database, e.g. .../portal_bench")
+    skip = set(filter(None, args.skip.split(",")))
+    if args.exclude:
+        TARGETS[:] = [t for t in TARGETS if t is FLOOR or not re.search(args.exclude, t.label)]
+    ensure_database(args.database_url, drop=args.reseed)
+    var = Path(tempfile.mkdtemp(prefix="portal-scale-bench-"))  # static files and uploaded documents
+    atexit.register(shutil.rmtree, var, ignore_errors=True)
+    env = bench_env(args.database_url, var, os.environ.get("REDIS_URL", ""))
+    setup_django(env)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if args.counts_json:  # the child run for the small scale
+        with open(os.devnull, "w") as quiet:
+            stdout, sys.stdout = sys.stdout, quiet
+            call_command("collectstatic", interactive=False, verbosity=0)
+            seed(args)
+            picked = pick_people()
+            deep, _ = deep_audit_query(_client_getter(picked))
+            counts = count_statements(picked, deep)
+            sys.stdout = stdout
+        print(json.dumps({"counts": counts, "data": describe_data()}))
+        return
+    log(f"machine: {machine()}; load average {load()}")
+    seeding = seed(args)
+    log(f"seeding took {seeding:.1f} s; {describe_data()}")
+    if args.seed_only:
+        return
+    call_command("collectstatic", interactive=False, verbosity=0)
+    if env.get("REDIS_URL"):
+        from django.core.cache import cache
+
+        cache.clear()  # no answer cached by an earlier run of other code
+    picked = pick_people()
+    deep, deep_how = deep_audit_query(_client_getter(picked))
+    log(f"audit log deep page: {deep_how}")
+
+    counts = small = None
+    if "counts" not in skip:
+        counts = count_statements(picked, deep)
+    if "small" not in skip:
+        small = small_counts(args, var)
+    http_rows, http_load = [], None
+    if "http" not in skip:
+        proc, port = start_gunicorn(env, args.workers, args.threads)
+        log(f"gunicorn gthread {args.workers} workers × {args.threads} threads on port {port}; load {load()}")
+        http_rows, http_load = measure_http(port, picked, deep, args.rounds, args.warmup)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        log(f"HTTP measured; load {load()}")
+    transitions = []
+    if "transitions" not in skip:
+        levels = [int(x) for x in args.transition_levels.split(",")]
+        transitions = measure_transitions(levels, args.transition_seconds)
+    verify = None
+    if "verify" not in skip:
+        verify = measure_verify(env)
+        log(f"verify_audit: {verify[2]}")
+    report(args, seeding, deep_how, counts, small, (http_rows, http_load), transitions, verify)
+
+
+def _client_getter(picked):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(picked["people"]["rdo"])
+
+    def get(path):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        return response.content.decode()
+
+    return get
+
+
+def report(args, seeding, deep_how, counts, small, http, transitions, verify) -> None:
+    from django.db import connection
+
+    http_rows, http_load = http
+    pg = connection.pg_version
+    print()
+    print(f"## Results, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print()
+    print(f"Machine: {machine()}, PostgreSQL {pg // 10000}.{pg % 10000}; load average at the end {load()}.")
+    print(f"Data: {describe_data()}. Seeding this run: {seeding:.0f} s.")
+    if small:
+        print(f"Small scale (statement counts only): {small['data']}.")
+    print(f"Audit log deep page: {deep_how}.")
+    print()
+    if http_rows:
+        print(
+            f"gunicorn gthread, {args.workers} workers × {args.threads} threads, DEBUG off; one client, keep-alive; "
+            f"{args.rounds} timed rounds after {args.warmup} warm-up rounds, round-robin over the targets; "
+            f"1-minute load average {http_load[0]:.1f} to {http_load[1]:.1f} during the requests."
+        )
+        print()
+        print("| target | requests | p50 ms | p95 ms | × floor (p95) | × floor (p50) | bytes | SQL large | SQL small |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        floor_p50 = http_rows[0][3]
+        for label, _path, n, p50, p95, ratio, size in http_rows:
+            c = counts.get(label, "") if counts else ""
+            s = small["counts"].get(label, "") if small else ""
+            times = f"{p50:.1f} | {p95:.1f} | {ratio:.1f} | {p50 / floor_p50:.1f}"
+            print(f"| {label} | {n} | {times} | {size:,} | {c} | {s} |")
+        print()
+        print("Paths: " + "; ".join(f"{label} `{path}`" for label, path, *_ in http_rows))
+        print()
+    elif counts:
+        print("| target | SQL large | SQL small |")
+        print("|---|---|---|")
+        for label, c in counts.items():
+            print(f"| {label} | {c} | {small['counts'].get(label, '') if small else ''} |")
+        print()
+    if transitions:
+        print("| processes | transitions | per second |")
+        print("|---|---|---|")
+        for n, total, rate in transitions:
+            print(f"| {n} | {total} | {rate:.1f} |")
+        print()
+    if verify:
+        seconds, rss, output = verify
+        print(f"verify_audit: {seconds:.1f} s, peak RSS {rss:.0f} MiB ({output})")
+
+
+if __name__ == "__main__":
+    main()
