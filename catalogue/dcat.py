@@ -12,6 +12,7 @@ forbids a placeholder.
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
@@ -29,6 +30,7 @@ EUCAIM = Namespace("https://hyperontology.eucaim.cancerimage.eu/#")
 DPV = Namespace("https://w3id.org/dpv#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 CV = Namespace("http://data.europa.eu/m8g/")
 DCAT_VERSION = URIRef(f"{DCAT}version")  # DCAT 3; rdflib's closed DCAT namespace predates it
 
@@ -46,6 +48,7 @@ PREFIXES = {
     "skos": SKOS,
     "rdfs": RDFS,
     "xsd": XSD,
+    "hydra": HYDRA,
 }
 
 EHDS_REGULATION = URIRef("http://data.europa.eu/eli/reg/2025/327/oj")
@@ -322,10 +325,43 @@ def dataset_graph(dataset: Dataset) -> Graph:
     return graph
 
 
-def catalogue_graph(datasets: Iterable[Dataset] | None = None) -> Graph:
-    """The whole published catalogue as one dcat:Catalog."""
+@dataclass(frozen=True)
+class ExportPage:
+    """Where one page of the catalogue export stands: its number, the last one, the total, and the
+    address of the export (a page's address is `<url>?page=N`)."""
+
+    number: int
+    last: int
+    total: int
+    size: int
+    url: str
+
+    def address(self, number: int) -> URIRef:
+        return URIRef(f"{self.url}?page={number}")
+
+
+def _paging(graph: Graph, page: ExportPage) -> None:
+    """Hydra paging, as DCAT-AP harvesters (data.europa.eu's, piveau) follow it: the page says which it
+    is, how many datasets there are and where the first, previous, next and last pages are."""
+    node = page.address(page.number)
+    graph.add((node, RDF.type, HYDRA.PagedCollection))
+    graph.add((node, HYDRA.totalItems, Literal(page.total, datatype=XSD.nonNegativeInteger)))
+    graph.add((node, HYDRA.itemsPerPage, Literal(page.size, datatype=XSD.nonNegativeInteger)))
+    graph.add((node, HYDRA.firstPage, page.address(1)))
+    graph.add((node, HYDRA.lastPage, page.address(page.last)))
+    if page.number > 1:
+        graph.add((node, HYDRA.previousPage, page.address(page.number - 1)))
+    if page.number < page.last:
+        graph.add((node, HYDRA.nextPage, page.address(page.number + 1)))
+
+
+def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage | None = None) -> Graph:
+    """The published catalogue as one dcat:Catalog: all of `datasets` (by default every published
+    dataset), and with `page` the Hydra paging that says where the rest of the catalogue is."""
     datasets = list(datasets_for_export() if datasets is None else datasets)
     graph = new_graph()
+    if page is not None:
+        _paging(graph, page)
     catalogue = URIRef(_site("/catalogue/"))
     graph.add((catalogue, RDF.type, DCAT.Catalog))
     graph.add((catalogue, DCTERMS.title, _en(f"{settings.SITE_NAME}: imaging dataset catalogue")))

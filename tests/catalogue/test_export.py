@@ -204,3 +204,39 @@ def test_the_catalogue_export_takes_a_fixed_number_of_queries(
 
     assert response.status_code == 200
     assert len(list(parse(response, "turtle").subjects(RDF.type, DCAT.Dataset))) == 6
+
+
+def test_a_harvester_walks_the_paged_export_and_meets_every_published_dataset_once(
+    client, steward, holder, exported, monkeypatch
+):
+    from catalogue.dcat import HYDRA
+
+    monkeypatch.setattr("catalogue.views.export.EXPORT_PAGE_SIZE", 2)
+    for n in range(4):
+        dataset_publish(
+            actor=steward,
+            dataset=dataset_create(actor=steward, holder=holder, data=dataset_input(identifier=f"PAGED-{n}")),
+        )
+    catalogue = URIRef(f"{settings.SITE_URL}/catalogue/")
+    seen, address, pages = [], f"{settings.SITE_URL}{reverse('catalogue:export-ttl')}?page=1", 0
+    while address:
+        response = client.get(address.removeprefix(settings.SITE_URL))
+        assert response.status_code == 200
+        graph = parse(response, "turtle")
+        view = URIRef(address)
+        assert (view, RDF.type, HYDRA.PagedCollection) in graph
+        assert graph.value(view, HYDRA.totalItems).toPython() == 5
+        assert str(graph.value(view, HYDRA.lastPage)).endswith("?page=3")
+        seen += [str(graph.value(d, DCTERMS.identifier)) for d in graph.objects(catalogue, DCAT.dataset)]
+        next_page = graph.value(view, HYDRA.nextPage)
+        assert ('rel="next"' in response["Link"]) == (next_page is not None)
+        address, pages = (str(next_page) if next_page else ""), pages + 1
+    assert pages == 3
+    assert sorted(seen) == sorted([exported.identifier] + [f"PAGED-{n}" for n in range(4)])
+
+
+@pytest.mark.parametrize(("page", "status"), [("0", 400), ("x", 400), ("-1", 400), ("2", 404), ("99999999999", 404)])
+def test_a_page_outside_the_export_is_refused_with_a_reason(client, exported, page, status):
+    response = client.get(reverse("catalogue:export-jsonld"), {"page": page})
+    assert response.status_code == status
+    assert "page:" in response.content.decode()
