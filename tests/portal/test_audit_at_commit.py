@@ -178,3 +178,23 @@ def test_a_sign_in_is_not_blocked_by_a_transaction_that_recorded_an_event_and_ru
     view = AuditEvent.objects.get(verb="document.view", actor_id=bob.pk)
     assert login.seq < view.seq  # the chain follows commit order
     assert audit_verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        ("UPDATE portal_auditchainhead SET seq = seq + 1", "must point to an event"),
+        ("UPDATE portal_auditchainhead SET hash = %s", "only moves forward"),
+        ("UPDATE portal_auditchainhead SET seq = seq - 1", "only moves forward"),
+    ],
+)
+def test_the_head_moves_only_forward_to_an_event_with_its_hash(alice, sql, message):
+    from django.db import DatabaseError
+
+    with transaction.atomic():
+        for n in range(3):
+            audit_record(actor=alice, verb="document.view", payload={"n": n})  # the head moves by 3 at once
+    with pytest.raises(DatabaseError, match=message), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, ["f" * 64] if "%s" in sql else [])
+    assert audit_verify().ok
