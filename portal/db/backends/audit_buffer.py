@@ -13,7 +13,9 @@ them; rolling back to a savepoint discards the events recorded since that savepo
 Tests that run inside Django's test-case transaction never commit: there the events are
 written when the outermost block that is not the test case's own ends (the same test case
 blocks that Django's `durable` check looks through), so a test sees its events as soon as the
-service that recorded them returns, as the product does.
+service that recorded them returns, as the product does. (A block opened with savepoint=False
+right under the test case's own has no savepoint to release: its events are written when the
+next block that has one ends. No portal code opens such a block.)
 """
 
 import contextlib
