@@ -133,6 +133,6 @@ def audit_count_capped(events: QuerySet, cap: int = FILTERED_COUNT_CAP) -> int:
     return events.order_by()[: cap + 1].count()
 
 
-def audit_total() -> int:
-    """Every event, from the chain head: no count over the table."""
-    return AuditChainHead.objects.filter(id=1).values_list("seq", flat=True).first() or 0
+def audit_head() -> dict:
+    """The chain head's seq (every event: no count over the table) and hash."""
+    return AuditChainHead.objects.filter(id=1).values("seq", "hash").first() or {"seq": 0, "hash": ""}

@@ -11,7 +11,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.audit_log import FILTERED_COUNT_CAP, audit_count_capped, audit_events_where, audit_page, audit_total
+from portal.audit_log import FILTERED_COUNT_CAP, audit_count_capped, audit_events_where, audit_head, audit_page
 from portal.dashboard import panels_for
 from portal.errors import DomainError
 from portal.forms import (
@@ -191,7 +191,7 @@ def audit_log(request):
     """Newest first, 50 a page, paged by sequence number (`before`/`after`), filtered on indexed columns."""
     form = AuditFilterForm(request.GET or None)
     cursor = AuditCursorForm(request.GET)
-    context = {"form": form, "total": audit_total(), "page": None, "filtered": False}
+    context = {"form": form, "head": audit_head(), "page": None, "filtered": False}
     if not cursor.is_valid():
         context["problem"] = "This page of the audit log does not exist: the link's event number is not valid."
         return render(request, "portal/audit_log.html", context, status=400)
