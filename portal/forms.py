@@ -1,3 +1,4 @@
+import re
 from functools import partial
 
 from django import forms
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from portal.audit_log import verb_choices
 from portal.countries import country_choices
 from portal.errors import DomainError
 from portal.ratelimit import client_ip
@@ -186,6 +188,45 @@ class ApiTokenForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    verb = forms.CharField(required=False, label="Action contains")
-    target = forms.CharField(required=False, label="Object (type:id)")
-    actor = forms.CharField(required=False, label="Actor e-mail contains")
+    """Exact values only, each matched on an indexed column (portal/audit_log.py)."""
+
+    verb = forms.ChoiceField(required=False, label="Action", choices=verb_choices)
+    actor = forms.CharField(
+        required=False,
+        max_length=254,
+        label="Actor",
+        help_text="A person's e-mail address, or a system actor such as system:import or anonymous.",
+    )
+    target = forms.CharField(
+        required=False,
+        max_length=170,
+        label="Object",
+        help_text="Its type, or its type and number, as the log shows them: access_requests.application:12.",
+    )
+
+    def clean_actor(self):
+        return self.cleaned_data["actor"].strip()
+
+    def clean_target(self):
+        target_type, _, target_id = self.cleaned_data["target"].strip().partition(":")
+        target_type, target_id = target_type.strip().lower(), target_id.strip()
+        if target_type and not re.fullmatch(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", target_type):
+            raise forms.ValidationError(
+                "Write the object's type as the log shows it, such as portal.user or portal.user:3."
+            )
+        if len(target_id) > 64:
+            raise forms.ValidationError("An object's number or key has at most 64 characters.")
+        return target_type, target_id
+
+
+class AuditCursorForm(forms.Form):
+    """Where a page of the audit log starts: `before` or `after` a sequence number (after=0: the oldest)."""
+
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    after = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("before") is not None and data.get("after") is not None:
+            raise forms.ValidationError("A page starts either before or after an event, not both.")
+        return data

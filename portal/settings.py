@@ -107,6 +107,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Django's backends, each with the audit chain's write-at-commit (portal/db/backends/audit_buffer.py):
+# a transaction's audit events are written just before it commits, so the chain head is locked last.
+DATABASE_ENGINES = {
+    "django.db.backends.postgresql": "portal.db.backends.postgresql",
+    "django.db.backends.sqlite3": "portal.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = DATABASE_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"

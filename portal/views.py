@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,10 +11,12 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.audit_log import FILTERED_COUNT_CAP, audit_count_capped, audit_events_where, audit_head, audit_page
 from portal.dashboard import panels_for
 from portal.errors import DomainError
 from portal.forms import (
     ApiTokenForm,
+    AuditCursorForm,
     AuditFilterForm,
     EmailProofResendForm,
     LoginForm,
@@ -24,7 +25,7 @@ from portal.forms import (
     SignupForm,
     SudoForm,
 )
-from portal.models import ApiToken, AuditChainHead, AuditEvent
+from portal.models import ApiToken
 from portal.ratelimit import client_ip
 from portal.services.accounts import email_proof_resend, email_proof_user, email_verify, user_signup
 from portal.services.tokens import api_token_create, api_token_revoke
@@ -187,22 +188,25 @@ def token_revoke(request, pk: int):
 
 @login_required
 def audit_log(request):
+    """Newest first, 50 a page, paged by sequence number (`before`/`after`), filtered on indexed columns."""
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.order_by("-seq")
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["verb"]:
-            events = events.filter(verb__icontains=data["verb"])
-        if data["actor"]:
-            events = events.filter(actor_label__icontains=data["actor"])
-        if data["target"]:
-            target_type, _, target_id = data["target"].partition(":")
-            events = events.filter(target_type=target_type.strip())
-            if target_id.strip():
-                events = events.filter(target_id=target_id.strip())
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    head = AuditChainHead.objects.filter(id=1).first()
-    return render(request, "portal/audit_log.html", {"form": form, "page": page, "head": head})
+    cursor = AuditCursorForm(request.GET)
+    context = {"form": form, "head": audit_head(), "page": None, "filtered": False}
+    if not cursor.is_valid():
+        context["problem"] = "This page of the audit log does not exist: the link's event number is not valid."
+        return render(request, "portal/audit_log.html", context, status=400)
+    if form.is_bound and not form.is_valid():
+        context["problem"] = "The filter is not valid: correct it below."
+        return render(request, "portal/audit_log.html", context, status=400)
+    data = form.cleaned_data if form.is_bound else {"verb": "", "actor": "", "target": ("", "")}
+    target_type, target_id = data["target"]
+    events = audit_events_where(verb=data["verb"], actor=data["actor"], target_type=target_type, target_id=target_id)
+    context["filtered"] = bool(data["verb"] or data["actor"] or target_type)
+    if context["filtered"]:
+        context["matching"] = audit_count_capped(events)
+        context["matching_cap"] = FILTERED_COUNT_CAP
+    context["page"] = audit_page(events, before=cursor.cleaned_data["before"], after=cursor.cleaned_data["after"])
+    return render(request, "portal/audit_log.html", context)
 
 
 @require_GET

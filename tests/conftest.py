@@ -14,7 +14,7 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 def pytest_configure(config):
-    if CI and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if CI and not settings.DATABASES["default"]["ENGINE"].endswith(".postgresql"):
         pytest.exit("CI=true but the suite is not on PostgreSQL: set DATABASE_URL", returncode=3)
     if CI and not os.environ.get("TEST_REDIS_URL"):
         pytest.exit("CI=true but no Redis for the worker tests: set TEST_REDIS_URL", returncode=3)
@@ -33,7 +33,7 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_collection_modifyitems(config, items):
     """Outside CI, skip what needs a missing service, saying which; under CI nothing is skipped."""
-    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith(".postgresql")
     reasons = {
         "postgres": None if on_postgres else "needs PostgreSQL (set DATABASE_URL)",
         "worker": None if os.environ.get("TEST_REDIS_URL") and on_postgres else "needs Redis and PostgreSQL",
@@ -53,7 +53,7 @@ def _test_flush_may_empty_the_audit_log():
     """Let the test framework's flush (transactional tests, live_server) empty the audit tables.
 
     The database refuses TRUNCATE of the audit tables (migration portal 0005) unless the
-    transaction set `portal.audit_truncate`, and on SQLite refuses DELETE (0002). Only here,
+    transaction set `portal.audit_truncate`, and on SQLite refuses DELETE (0002, 0006). Only here,
     in the test process, does Django's flush set it (PostgreSQL) or lift the triggers for
     its own transaction (SQLite, which rolls DDL back on failure).
     """
@@ -63,7 +63,7 @@ def _test_flush_may_empty_the_audit_log():
     from django.db.backends.sqlite3.base import DatabaseWrapper as SqliteWrapper
 
     PostgresOperations, SqliteOperations = PostgresWrapper.ops_class, SqliteWrapper.ops_class
-    triggers = importlib.import_module("portal.migrations.0002_audit_append_only_triggers")
+    triggers = importlib.import_module("portal.migrations.0006_audit_log_indexes_and_head_at_commit")
     postgres_flush, sqlite_flush = PostgresOperations.sql_flush, SqliteOperations.sql_flush
 
     def postgres_sql_flush(self, style, tables, **kwargs):

@@ -78,36 +78,65 @@ def _hash_of(event: AuditEvent) -> str:
 
 
 def audit_record(*, actor, verb: str, target: models.Model | None = None, payload: dict | None = None) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction.
+    """Record one event in the caller's transaction; it joins the chain when the transaction commits.
 
-    The chain head row is locked for the rest of the transaction, so events are written
-    one after the other with gapless sequence numbers; if the caller's transaction rolls
-    back, the event goes with it.
+    The event is held by the connection (`portal/db/backends/audit_buffer.py`) and written by
+    `audit_write` immediately before the outermost transaction commits, together with every other
+    event that transaction recorded: the chain head is locked last and only for those few
+    statements. A rollback discards the event with the change; a savepoint rolled back discards
+    the events recorded inside it. Called outside any transaction, it writes the event at once.
+
+    The returned event gets its `seq`, `hash` and `created_at` (the time it joined the chain, so
+    the log's times follow its order) when it is written: inside a transaction, read them after
+    the commit, or from the table.
     """
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        # A JSON round trip fixes the payload to what the database will give back.
-        clean_payload = json.loads(_canonical(payload or {}))
-        actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-        fields = {
-            "seq": head.seq + 1,
-            "created_at": timezone.now(),
-            "actor_id": actor_obj.pk if actor_obj else None,
-            "actor_label": actor_obj.email if actor_obj else (actor if isinstance(actor, str) else "system"),
-            "verb": verb,
-            "target_type": target._meta.label_lower if target is not None else "",
-            "target_id": str(target.pk) if target is not None else "",
-            "target_label": str(target)[:300] if target is not None else "",
-            "payload": clean_payload,
-            "prev_hash": head.hash,
-        }
-        event = AuditEvent(**fields, hash=event_hash(**fields))
-        event.save()
-        head.seq = event.seq
-        head.hash = event.hash
-        head.updated_at = event.created_at
-        head.save(update_fields=["seq", "hash", "updated_at"])
+    # A JSON round trip fixes the payload to what the database will give back.
+    clean_payload = json.loads(_canonical(payload or {}))
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    event = AuditEvent(
+        actor_id=actor_obj.pk if actor_obj else None,
+        actor_label=actor_obj.email if actor_obj else (actor if isinstance(actor, str) else "system"),
+        verb=verb,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:300] if target is not None else "",
+        payload=clean_payload,
+    )
+    if not hasattr(connection, "audit_pending"):  # a backend without the buffer: write now, head locked till commit
+        with transaction.atomic():
+            audit_write(connection, [event])
+    elif connection.audit_in_transaction():
+        connection.audit_pending.append(event)
+    else:
+        with transaction.atomic():  # autocommit: this block is the transaction, and its commit writes the event
+            connection.audit_pending.append(event)
     return event
+
+
+def _head_for_update(using: str) -> tuple[int, str]:
+    heads = AuditChainHead.objects.using(using).select_for_update().filter(id=1).values_list("seq", "hash")
+    head = heads.first()
+    if head is None:  # the first event ever: make the head row, once, whoever gets there first
+        AuditChainHead.objects.using(using).bulk_create([AuditChainHead(id=1)], ignore_conflicts=True)
+        head = heads.first()
+    return head
+
+
+def audit_write(connection, events: list[AuditEvent]) -> None:
+    """Chain `events` after the head and write them: lock the head, one INSERT, move the head.
+
+    Called by the database backend just before COMMIT (or by `audit_record` on a backend
+    without the buffer), so nothing but these statements and the commit run under the lock:
+    the head row serialises writers, and sequence numbers stay gapless.
+    """
+    seq, prev_hash = _head_for_update(connection.alias)
+    now = timezone.now()
+    for event in events:
+        seq += 1
+        event.seq, event.created_at, event.prev_hash = seq, now, prev_hash
+        event.hash = prev_hash = _hash_of(event)
+    AuditEvent.objects.using(connection.alias).bulk_create(events, batch_size=1000)
+    AuditChainHead.objects.using(connection.alias).filter(id=1).update(seq=seq, hash=prev_hash, updated_at=now)
 
 
 @dataclass(frozen=True)

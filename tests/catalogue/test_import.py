@@ -147,3 +147,112 @@ def test_the_example_file_imports_into_the_demo_holders(tmp_path, db):
     assert published.status == DatasetStatus.PUBLISHED
     liver = Dataset.objects.get(identifier="ES-LAFE-CT-LIVER-2023")
     assert liver.use_conditions.get(term__code="TIME_LIMIT_ON_USE").parameters == {"months": 24}
+
+
+# --- the audit chain during an import (PostgreSQL, real commits) -------------------------------
+
+
+def _chain_head():
+    from portal.models import AuditChainHead
+
+    return AuditChainHead.objects.filter(id=1).values_list("seq", "hash").first()
+
+
+def test_a_dry_run_writes_no_audit_event(tmp_path, holder):
+    path = write(tmp_path, [record("IMP-1", status="published"), record("IMP-2")])
+    head, events = _chain_head(), AuditEvent.objects.count()
+
+    output = run(path, "--dry-run")
+
+    assert "all 2 records are valid" in output
+    assert (_chain_head(), AuditEvent.objects.count()) == (head, events)
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_never_waits_for_the_chain_head(tmp_path, holder):
+    """Another transaction holds the head's lock for 3 s; a dry run does not touch the head, so it does not wait."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    path = write(tmp_path, [record(f"IMP-{n}") for n in range(5)])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_head():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT seq FROM portal_auditchainhead WHERE id = 1 FOR UPDATE")
+                locked.set()
+                release.wait(3)
+        finally:
+            connection.close()
+
+    holder_thread = threading.Thread(target=hold_the_head)
+    holder_thread.start()
+    assert locked.wait(10)
+    head = _chain_head()
+    started = time.monotonic()
+    output = run(path, "--dry-run")
+    elapsed = time.monotonic() - started
+    release.set()
+    holder_thread.join(timeout=30)
+    assert "all 5 records are valid" in output
+    assert elapsed < 2.5, f"the dry run waited {elapsed:.2f} s"
+    assert _chain_head() == head
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_running_import_does_not_block_a_sign_in(tmp_path, holder, alice, client, settings):
+    """The import's transaction stays open 2 s after its records are in; a sign-in meanwhile does not wait.
+
+    Before, each record's audit event locked the chain head until the import committed: a
+    300-record import held every sign-in for its whole run.
+    """
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from portal.services.audit import audit_verify
+    from tests.conftest import PASSWORD
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # time the lock, not the hash
+    alice.set_password(PASSWORD)
+    alice.save(update_fields=["password"])
+    path = write(tmp_path, [record(f"IMP-{n}", status="published") for n in range(20)])
+    imported, errors, held_for = threading.Event(), [], 2.0
+
+    def import_in_a_long_transaction():
+        try:
+            with transaction.atomic():
+                run(path)
+                imported.set()
+                time.sleep(held_for)  # the import goes on (more records, slow storage): still uncommitted
+        except Exception as exc:  # pragma: no cover - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    importer = threading.Thread(target=import_in_a_long_transaction)
+    importer.start()
+    assert imported.wait(60), errors
+    started = time.monotonic()
+    response = client.post("/accounts/login/", {"username": alice.email, "password": PASSWORD})
+    elapsed = time.monotonic() - started
+    still_importing = importer.is_alive()
+    importer.join(timeout=60)
+    assert errors == []
+    assert response.status_code == 302
+    assert still_importing
+    assert elapsed < held_for / 2, f"the sign-in waited {elapsed:.2f} s for the import"
+    login = AuditEvent.objects.get(verb="user.login")
+    created = list(AuditEvent.objects.filter(verb__in=["dataset.create", "dataset.publish"]).order_by("seq"))
+    assert len(created) == 40 and Dataset.objects.count() == 20
+    assert login.seq < created[0].seq  # the import's events joined the chain when it committed, after the sign-in
+    assert [e.seq for e in created] == list(range(created[0].seq, created[0].seq + 40))  # in one step, no gap
+    assert audit_verify().ok

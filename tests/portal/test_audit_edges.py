@@ -30,7 +30,7 @@ from portal.services.audit import (
 )
 from portal.tasks import audit_anchor
 
-TRIGGERS = importlib.import_module("portal.migrations.0002_audit_append_only_triggers")
+TRIGGERS = importlib.import_module("portal.migrations.0006_audit_log_indexes_and_head_at_commit")
 
 
 def _as_superuser(*statements):

@@ -61,13 +61,13 @@ def test_a_researcher_does_not_see_the_rdo_panels_or_audit_link(client, alice):
 
 
 def test_only_the_rdo_reads_the_audit_log(client, alice, rdo):
-    audit_record(actor=alice, verb="test.visible_event", target=alice)
+    audit_record(actor=alice, verb="document.view", target=alice, payload={"note": "visible event"})
     client.force_login(alice)
     assert client.get("/audit/").status_code == 403
     client.force_login(rdo)
-    response = client.get("/audit/", {"verb": "visible"})
+    response = client.get("/audit/", {"verb": "document.view"})
     assert response.status_code == 200
-    assert "test.visible_event" in response.content.decode()
+    assert "visible event" in response.content.decode()
 
 
 def test_sign_out_is_a_post(client, alice):

@@ -4,6 +4,11 @@ The file holds a list of records: `identifier`, `holder` (the data holder's slug
 that catalogue.services.dataset_create takes, and optionally `status: "published"`. Every
 record goes through the services inside one transaction; the first bad record is reported with
 its position and identifier, and nothing at all is changed.
+
+Each record's services record their own audit events. The audit chain's head is not locked
+while the import runs: the events are written in one step just before the transaction commits
+(portal/db/backends/audit_buffer.py), so sign-ins and other audited acts go on meanwhile. A dry
+run rolls back, and its events are discarded without ever touching the head.
 """
 
 import json

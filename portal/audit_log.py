@@ -1,0 +1,138 @@
+"""The audit log page's reading side: the known actions, the filters, and keyset pages by sequence number.
+
+Every query here is one short range of an index ending in seq (migration portal 0006), so a
+page costs the same at event one million as at event one: no OFFSET, no COUNT over the table.
+The total comes from the chain head; a filtered total is counted only up to FILTERED_COUNT_CAP.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from portal.models import AuditChainHead, AuditEvent, User
+
+PAGE_SIZE = 50
+FILTERED_COUNT_CAP = 1000
+
+# Every action the portal records, with the words the log's filter shows for it. A test
+# (tests/portal/test_audit_log.py) finds every verb the code passes to audit_record here.
+AUDIT_VERBS: dict[str, str] = {
+    "access.refused": "Access refused",
+    "api_token.create": "API token created",
+    "api_token.revoke": "API token revoked",
+    "application.checklist_update": "Application: review checklist updated",
+    "application.create": "Application created",
+    "application.dataset_add": "Application: dataset added",
+    "application.datasets_set": "Application: datasets chosen",
+    "application.delete_draft": "Application: draft deleted",
+    "application.dpia_risk_add": "Application: DPIA risk added",
+    "application.dpia_risk_remove": "Application: DPIA risk removed",
+    "application.dpia_update": "Application: DPIA updated",
+    "application.ethics_add": "Application: ethics approval added",
+    "application.ethics_remove": "Application: ethics approval removed",
+    "application.forward": "Application forwarded",
+    "application.message": "Application: message sent",
+    "application.note": "Application: internal note",
+    "application.representations_update": "Application: representations updated",
+    "application.representations_void": "Application: representations voided",
+    "application.resubmit": "Application resubmitted",
+    "application.return": "Application returned",
+    "application.signature_request": "Application: signature requested",
+    "application.statements_accept": "Application: statements accepted",
+    "application.submit": "Application submitted",
+    "application.team_accept": "Application: team invitation accepted",
+    "application.team_decline": "Application: team invitation declined",
+    "application.team_invite": "Application: team member invited",
+    "application.team_remove": "Application: team member removed",
+    "application.update": "Application updated",
+    "application.withdraw": "Application withdrawn",
+    "committee.create": "Committee created",
+    "committee.member_add": "Committee: member added",
+    "data_holder.create": "Data holder created",
+    "data_holder.steward_add": "Data holder: steward added",
+    "dataset.create": "Dataset created",
+    "dataset.files_refused": "Dataset: files refused",
+    "dataset.files_register": "Dataset: files registered",
+    "dataset.files_scan": "Dataset: files scanned",
+    "dataset.files_scan_failed": "Dataset: file scan failed",
+    "dataset.publish": "Dataset published",
+    "dataset.update": "Dataset updated",
+    "dataset.withdraw": "Dataset withdrawn",
+    "document.view": "Document opened",
+    "user.create": "User created",
+    "user.email_verify": "User: e-mail address proved",
+    "user.login": "Signed in",
+    "user.login_lockout": "Sign-in locked out",
+    "user.logout": "Signed out",
+    "user.password_set": "User: password set",
+    "user.role_grant": "User: role granted",
+    "user.signup_renew": "User: sign-up renewed",
+}
+
+
+def verb_choices() -> list[tuple[str, str]]:
+    return [("", "Any action")] + sorted(
+        ((verb, f"{label} ({verb})") for verb, label in AUDIT_VERBS.items()), key=lambda c: c[1]
+    )
+
+
+def audit_events_where(*, verb: str = "", actor: str = "", target_type: str = "", target_id: str = "") -> QuerySet:
+    """Events matching exact values, each on an indexed column.
+
+    `actor` is a user's e-mail address (their events, whatever address they had then) or the
+    recorded name of a system actor ("system:import", "anonymous").
+    """
+    events = AuditEvent.objects.all()
+    if verb:
+        events = events.filter(verb=verb)
+    if actor:
+        user_id = User.objects.filter(email__iexact=actor).values_list("pk", flat=True).first()
+        events = events.filter(actor_id=user_id) if user_id is not None else events.filter(actor_label=actor)
+    if target_type:
+        events = events.filter(target_type=target_type)
+        if target_id:
+            events = events.filter(target_id=target_id)
+    return events
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    older: int | None  # `before` for the next older page, None at the oldest
+    newer: int | None  # `after` for the next newer page, None at the newest
+
+
+def audit_page(events: QuerySet, *, before: int | None = None, after: int | None = None, size: int = PAGE_SIZE):
+    """One page of `events`, newest first: the newest, those just older than `before`, or just newer than `after`.
+
+    `after=0` is the oldest page. Each query reads at most size + 1 rows of an index; a row
+    added meanwhile never shifts a page, so paging on visits every row exactly once.
+    """
+    if after is not None:
+        rows = list(events.filter(seq__gt=after).order_by("seq")[: size + 1])
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        more_older = events.filter(seq__lte=after).exists()
+        older_edge, newer_edge = after + 1, None
+    else:
+        query = events if before is None else events.filter(seq__lt=before)
+        rows = list(query.order_by("-seq")[: size + 1])
+        more_older = len(rows) > size
+        rows = rows[:size]
+        more_newer = before is not None and events.filter(seq__gte=before).exists()
+        older_edge, newer_edge = None, (before - 1 if before is not None else None)
+    return AuditPage(
+        events=rows,
+        older=(rows[-1].seq if rows else older_edge) if more_older else None,
+        newer=(rows[0].seq if rows else newer_edge) if more_newer else None,
+    )
+
+
+def audit_count_capped(events: QuerySet, cap: int = FILTERED_COUNT_CAP) -> int:
+    """How many events match, counting at most cap + 1 of them (the page says "more than cap")."""
+    return events.order_by()[: cap + 1].count()
+
+
+def audit_head() -> dict:
+    """The chain head's seq (every event: no count over the table) and hash."""
+    return AuditChainHead.objects.filter(id=1).values("seq", "hash").first() or {"seq": 0, "hash": ""}
