@@ -98,7 +98,8 @@ TARGETS = [
     Target("catalogue search page with facets", None, "catalogue:search"),
     Target("catalogue search page, facet filter", None, "catalogue:search", query="modality=MR&country=ES"),
     Target("API datasets with facet counts", None, "api-datasets", query="facets=true"),
-    Target("DCAT export (Turtle)", None, "catalogue:export-ttl", cap=2),
+    Target("DCAT export (Turtle), first page", None, "catalogue:export-ttl"),
+    Target("DCAT export (JSON-LD), page 150", None, "catalogue:export-jsonld", query="page=150"),
 ]
 
 STATES = {  # share of the applications in each state
