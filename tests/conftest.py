@@ -40,6 +40,11 @@ def pytest_collection_modifyitems(config, items):
         "browser": None if os.path.exists(CHROMIUM) else f"needs Chromium at {CHROMIUM}",
     }
     for item in items:
+        # A parameter named like a browser fixture (`page`) pulls the browser fixtures' closure, live
+        # server included, into a plain test: it would flush the database mid-run. Refuse it early.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "page" in params and not item.get_closest_marker("browser"):
+            raise pytest.UsageError(f"{item.nodeid}: name the parameter otherwise than `page` (a browser fixture)")
         for marker, reason in reasons.items():
             if reason and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=reason))

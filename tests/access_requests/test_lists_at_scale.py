@@ -140,9 +140,9 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize(("persona", "page"), PAGES, ids=[f"{p} {u}" for p, u in PAGES])
+@pytest.mark.parametrize(("persona", "url_name"), PAGES, ids=[f"{p} {u}" for p, u in PAGES])
 def test_each_list_page_runs_the_same_statements_for_3_or_30_applications(
-    request, persona, page, client, alice, bob, charlie, committee, dataset, other_dataset
+    request, persona, url_name, client, alice, bob, charlie, committee, dataset, other_dataset
 ):
     user = request.getfixturevalue(persona)
     request.getfixturevalue("steward")
@@ -150,11 +150,11 @@ def test_each_list_page_runs_the_same_statements_for_3_or_30_applications(
     assert client.login(username=user.email, password=PASSWORD)
     people = dict(applicants=[alice, charlie], teammates=[bob, None], datasets=[dataset, other_dataset])
     applications(0, 3, committee=committee, **people)
-    url = reverse(page)
+    url = reverse(url_name)
     small = statements(client, url)
     applications(3, 30, committee=committee, **people)
     large = statements(client, url)
-    assert small == large, f"{persona} {page}: {small} statements with 3 applications, {large} with 30"
+    assert small == large, f"{persona} {url_name}: {small} statements with 3 applications, {large} with 30"
     assert large <= 12  # measured: 5 for the lists and the queue, 6 to 10 for the dashboards
 
 
@@ -237,13 +237,13 @@ BAD_CURSORS = ["x", "!!!", "WzFd", "WyJub3QgYSBkYXRlIiwgMV0", "W10", "eyJhIjogMX
 
 
 @pytest.mark.parametrize(
-    "page", ["access_requests:application-list", "access_requests:rdo-queue", "access_requests:invitation-list"]
+    "url_name", ["access_requests:application-list", "access_requests:rdo-queue", "access_requests:invitation-list"]
 )
 @pytest.mark.parametrize("cursor", BAD_CURSORS)
-def test_a_page_link_that_was_edited_is_refused_with_a_message(client, rdo, page, cursor):
+def test_a_page_link_that_was_edited_is_refused_with_a_message(client, rdo, url_name, cursor):
     assert client.login(username=rdo.email, password=PASSWORD)
     for key in ("after", "before"):
-        response = client.get(reverse(page), {key: cursor})
+        response = client.get(reverse(url_name), {key: cursor})
         assert response.status_code == 400
         assert "This page link is not valid" in response.content.decode()
 

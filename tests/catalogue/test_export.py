@@ -235,8 +235,8 @@ def test_a_harvester_walks_the_paged_export_and_meets_every_published_dataset_on
     assert sorted(seen) == sorted([exported.identifier] + [f"PAGED-{n}" for n in range(4)])
 
 
-@pytest.mark.parametrize(("page", "status"), [("0", 400), ("x", 400), ("-1", 400), ("2", 404), ("99999999999", 404)])
-def test_a_page_outside_the_export_is_refused_with_a_reason(client, exported, page, status):
-    response = client.get(reverse("catalogue:export-jsonld"), {"page": page})
+@pytest.mark.parametrize(("number", "status"), [("0", 400), ("x", 400), ("-1", 400), ("2", 404), ("99999999999", 404)])
+def test_a_page_outside_the_export_is_refused_with_a_reason(client, exported, number, status):
+    response = client.get(reverse("catalogue:export-jsonld"), {"page": number})
     assert response.status_code == status
     assert "page:" in response.content.decode()
