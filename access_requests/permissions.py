@@ -4,7 +4,8 @@
   application; change it while it is a draft or returned; the applicant alone submits, withdraws
   and deletes a draft;
 - the RDO: sees every application once submitted, reviews, returns, forwards;
-- committee members: see the applications forwarded to their committee;
+- committee members: see the applications forwarded to their committee, declare conflicts, check
+  and vote; its chair also decides and extends the decision clock;
 - stewards: see the applications that request their institution's datasets;
 - internal notes: RDO and the reviewing committee only.
 
@@ -49,11 +50,12 @@ def application_relations(user, application: Application) -> set[Rel]:
     roles = user.roles
     if Role.RDO in roles:
         found.add(Rel.REVIEWING_RDO)
-    if (
-        application.committee_id is not None
-        and CommitteeMembership.objects.filter(committee_id=application.committee_id, user=user).exists()
-    ):
-        found.add(Rel.ASSIGNED_COMMITTEE)
+    if application.committee_id is not None:
+        membership = CommitteeMembership.objects.filter(committee_id=application.committee_id, user=user).first()
+        if membership is not None:
+            found.add(Rel.ASSIGNED_COMMITTEE)
+            if membership.role == CommitteeMembership.Role.CHAIR:
+                found.add(Rel.COMMITTEE_CHAIR)
     if Role.STEWARD in roles and _requested_from_holders_of(user).filter(application=application).exists():
         found.add(Rel.REQUESTED_STEWARD)
     return found
@@ -104,6 +106,9 @@ def _where(user, relation: Rel) -> Q:
         return reviewing if Role.RDO in roles else Q(pk__in=[])
     if relation == Rel.ASSIGNED_COMMITTEE:
         return reviewing & Q(committee_id__in=CommitteeMembership.objects.filter(user=user).values("committee_id"))
+    if relation == Rel.COMMITTEE_CHAIR:
+        chaired = CommitteeMembership.objects.filter(user=user, role=CommitteeMembership.Role.CHAIR)
+        return reviewing & Q(committee_id__in=chaired.values("committee_id"))
     if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles:
         return reviewing & Q(pk__in=_requested_from_holders_of(user).values("application_id"))
     return Q(pk__in=[])
