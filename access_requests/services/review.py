@@ -183,7 +183,11 @@ def round_close_withdrawn(application: Application, now) -> None:
 def _lock_open_round(actor, review_round: ReviewRound, rule_name: str) -> ReviewRound:
     """Check the actor on the application (first), then lock the round and refuse a closed one."""
     require_actor(actor, rule_name, review_round.application)
-    locked = ReviewRound.objects.select_for_update().select_related("application", "committee").get(pk=review_round.pk)
+    locked = (
+        ReviewRound.objects.select_for_update(of=("self",))
+        .select_related("application", "committee")
+        .get(pk=review_round.pk)
+    )
     if locked.closed_at is not None:
         raise TransitionError(
             f"Round {locked.number} of {locked.application.reference} is closed: nothing can be changed in it."
@@ -351,7 +355,8 @@ def round_decide(
     action = DECISIONS[outcome]
     with transaction.atomic():
         application, done = tr._begin(action, application, actor)
-        review_round = ReviewRound.objects.select_for_update().filter(application=application).order_by("-number")
+        review_round = ReviewRound.objects.select_for_update(of=("self",)).filter(application=application)
+        review_round = review_round.order_by("-number")
         review_round = review_round.first()
         if round_number is not None and (review_round is None or review_round.number != round_number):
             raise TransitionError(f"Round {round_number} is no longer the current round: reload the page.")
