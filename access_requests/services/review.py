@@ -156,7 +156,9 @@ def _automatic_conflicts(application: Application, committee: Committee) -> dict
 
 
 def round_open(application: Application, committee: Committee, now) -> ReviewRound:
-    """Called by the forward, inside its transaction with the application locked."""
+    """Called by the forward, inside its transaction with the application locked. The committee's
+    settings are read afresh (the caller's object may predate a change to them)."""
+    committee = Committee.objects.get(pk=committee.pk)
     number = ReviewRound.objects.filter(application=application).count() + 1
     review_round = ReviewRound.objects.create(
         application=application,

@@ -334,3 +334,37 @@ def test_an_application_past_its_time_is_flagged_overdue(in_review):
     )
     state = rv.clock_for(in_review)
     assert state.overdue and state.time_left < timedelta(0)
+
+
+# --- committee settings ---------------------------------------------------------------------
+
+
+def test_the_rdo_sets_the_committees_rule_and_periods_and_the_round_follows_them(
+    forwardable, rdo, committee, chair, member, holder, alice
+):
+    from access_requests.services.committees import committee_assign_holder, committee_configure
+
+    with pytest.raises(NotPermitted):
+        committee_configure(actor=chair, committee=committee, settings={"voting_days": 7})
+    with pytest.raises(InvalidInput) as invalid:
+        committee_configure(actor=rdo, committee=committee, settings={"approve_share": 120, "colour": "red"})
+    assert set(invalid.value.fields) == {"colour"}
+    with pytest.raises(InvalidInput) as invalid:
+        committee_configure(actor=rdo, committee=committee, settings={"approve_share": 120})
+    assert "approve_share" in invalid.value.fields
+    committee_configure(
+        actor=rdo,
+        committee=committee,
+        settings={"decision_rule": "objection_window", "objection_days": 5, "voting_days": 7, "decision_months": 2},
+    )
+    assert last_event().verb == "committee.configure"
+    committee_assign_holder(actor=rdo, holder=holder, committee=committee)
+    assert rv.default_committee_for(forwardable) == committee
+    application = tr.application_forward(actor=rdo, application=forwardable, committee=committee)
+    review_round = rv.current_round(application)
+    assert review_round.voting_deadline - review_round.opened_at == timedelta(days=7)
+    assert DecisionClockEvent.objects.get(application=application).months == 2
+    outcome = rv.round_outcome(review_round)
+    assert (outcome.met, outcome.detail) == (False, "The objection window is still open.")
+    later = review_round.opened_at + timedelta(days=8)
+    assert rv.round_outcome(review_round, now=later).approval_allowed
