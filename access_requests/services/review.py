@@ -270,10 +270,17 @@ def vote_cast(*, actor, review_round: ReviewRound, choice: str, rationale: str =
         previous = Vote.objects.filter(round=locked, member=actor).first()
         if previous is not None and (previous.choice, previous.rationale) == (choice, rationale):
             return previous
+        # cast_at is when the vote took its choice: a reworded rationale does not move an objection
+        # out of the objection window
+        same_choice = previous is not None and previous.choice == choice
         vote, _ = Vote.objects.update_or_create(
             round=locked,
             member=actor,
-            defaults={"choice": choice, "rationale": rationale, "cast_at": timezone.now()},
+            defaults={
+                "choice": choice,
+                "rationale": rationale,
+                "cast_at": previous.cast_at if same_choice else timezone.now(),
+            },
         )
         audit_record(
             actor=actor,

@@ -132,6 +132,9 @@ def test_a_vote_other_than_approve_needs_a_rationale_and_may_change_until_the_ro
     assert last_event().verb == "review.vote_change"
     vote = Vote.objects.get(round=round1, member=member)
     assert (vote.choice, vote.rationale) == ("request_changes", "Narrow the datasets.")
+    rv.vote_cast(actor=member, review_round=round1, choice="request_changes", rationale="Narrow them to one.")
+    reworded = Vote.objects.get(round=round1, member=member)
+    assert (reworded.rationale, reworded.cast_at) == ("Narrow them to one.", vote.cast_at)  # still cast then
     assert audit_verify().ok
 
 
