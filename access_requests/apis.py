@@ -457,9 +457,9 @@ class SignatureRequestApi(ApplicationApi):
     actions = {"POST": "team"}
 
     @extend_schema(
-        summary="Ask the institution's signatory to accept the statements",
+        summary="Ask the institution's signatory to accept the statements; 400 while no signatory is named",
         request=None,
-        responses={200: RepresentationsSerializer, **ERRORS},
+        responses={200: RepresentationsSerializer, 400: ErrorSerializer, **ERRORS},
     )
     def post(self, request, pk: int):
         application = self.application(request, pk)

@@ -4,7 +4,8 @@
   them django-guardian object permissions in the same transaction): see their application; change it
   while it is a draft or returned; the applicant alone submits, withdraws and deletes a draft;
 - the RDO: sees every application once submitted, reviews, returns, forwards;
-- committee members: see the applications forwarded to their committee;
+- committee members: see the applications forwarded to their committee, declare conflicts, check
+  and vote; its chair also decides and extends the decision clock;
 - stewards: see the applications that request their institution's datasets;
 - internal notes: RDO and the reviewing committee only.
 
@@ -79,11 +80,12 @@ def _relations(user, application: Application) -> set[Rel]:
     roles = user.roles
     if Role.RDO in roles:
         found.add(Rel.REVIEWING_RDO)
-    if (
-        application.committee_id is not None
-        and CommitteeMembership.objects.filter(committee_id=application.committee_id, user=user).exists()
-    ):
-        found.add(Rel.ASSIGNED_COMMITTEE)
+    if application.committee_id is not None:
+        membership = CommitteeMembership.objects.filter(committee_id=application.committee_id, user=user).first()
+        if membership is not None:
+            found.add(Rel.ASSIGNED_COMMITTEE)
+            if membership.role == CommitteeMembership.Role.CHAIR:
+                found.add(Rel.COMMITTEE_CHAIR)
     if Role.STEWARD in roles and _requested_from_holders_of(user).filter(application=application).exists():
         found.add(Rel.REQUESTED_STEWARD)
     return found
@@ -139,6 +141,8 @@ def _branch_ids(user, relation: Rel) -> QuerySet | None:
     if relation == Rel.ASSIGNED_COMMITTEE:
         committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
         return Application.objects.filter(_reviewing(user), committee_id__in=committees).order_by().values("pk")
+    if relation == Rel.COMMITTEE_CHAIR:
+        return Application.objects.filter(_where(user, relation)).order_by().values("pk")
     if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
         requested = _requested_from_holders_of(user).order_by().values("application_id")
         return Application.objects.filter(_reviewing(user), pk__in=requested).order_by().values("pk")
@@ -154,6 +158,9 @@ def _where(user, relation: Rel) -> Q:
     if relation == Rel.ASSIGNED_COMMITTEE:
         committees = CommitteeMembership.objects.filter(user_id=user.pk).values("committee_id")
         return _reviewing(user) & Q(committee_id__in=committees)
+    if relation == Rel.COMMITTEE_CHAIR:
+        chaired = CommitteeMembership.objects.filter(user_id=user.pk, role=CommitteeMembership.Role.CHAIR)
+        return _reviewing(user) & Q(committee_id__in=chaired.values("committee_id"))
     if relation == Rel.REQUESTED_STEWARD and Role.STEWARD in user.roles:
         return _reviewing(user) & Q(pk__in=_requested_from_holders_of(user).order_by().values("application_id"))
     ids = _branch_ids(user, relation)
@@ -168,7 +175,7 @@ def _broad(user, relation: Rel) -> bool:
     roles = user.roles
     return (
         (relation == Rel.REVIEWING_RDO)
-        or (relation == Rel.ASSIGNED_COMMITTEE and Role.COMMITTEE in roles)
+        or (relation in (Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR) and Role.COMMITTEE in roles)
         or (relation == Rel.REQUESTED_STEWARD and Role.STEWARD in roles)
     )
 

@@ -41,6 +41,7 @@ class Rel(StrEnum):
     TEAM = "team"
     REVIEWING_RDO = "reviewing_rdo"
     ASSIGNED_COMMITTEE = "assigned_committee"
+    COMMITTEE_CHAIR = "committee_chair"  # chairs the assigned committee (holds ASSIGNED_COMMITTEE too)
     REQUESTED_STEWARD = "requested_steward"
     # to a dataset
     PUBLISHED = "published"
@@ -95,6 +96,18 @@ RULES: dict[str, Rule] = {
         Rel.ASSIGNED_COMMITTEE,
         sees="application.view",
         refusal="Only the Research Data Office and the reviewing committee can do this.",
+    ),
+    "application.committee": _rule(
+        "application",
+        Rel.ASSIGNED_COMMITTEE,
+        sees="application.view",
+        refusal="Only the members of the reviewing committee, and nobody on the application's team, can do this.",
+    ),
+    "application.chair": _rule(
+        "application",
+        Rel.COMMITTEE_CHAIR,
+        sees="application.view",
+        refusal="Only the chair of the reviewing committee, and nobody on the application's team, can do this.",
     ),
     "dataset.view": _rule("dataset", Rel.PUBLISHED, Rel.HOLDER_STEWARD, Rel.RDO),
     "dataset.steward": _rule(

@@ -19,9 +19,33 @@ from access_requests.models.applications import (
     Submission,
     TeamMember,
 )
-from access_requests.models.committees import Committee, CommitteeMembership
+from access_requests.models.committees import Committee, CommitteeAssignment, CommitteeMembership, DecisionRule
+from access_requests.models.review import (
+    CHECK_ITEMS,
+    CheckKind,
+    ClockEventKind,
+    ConflictDeclaration,
+    DatasetDecision,
+    DecisionClockEvent,
+    ReviewCheck,
+    ReviewRound,
+    Vote,
+    VoteChoice,
+)
 
 __all__ = [
+    "CHECK_ITEMS",
+    "CheckKind",
+    "ClockEventKind",
+    "CommitteeAssignment",
+    "ConflictDeclaration",
+    "DatasetDecision",
+    "DecisionClockEvent",
+    "DecisionRule",
+    "ReviewCheck",
+    "ReviewRound",
+    "Vote",
+    "VoteChoice",
     "Application",
     "ApplicationDataset",
     "ApplicationStatus",

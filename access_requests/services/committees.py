@@ -1,8 +1,11 @@
 """Writes for access requests. Committees for now; applications, reviews and grants follow."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from access_requests.models import Committee, CommitteeMembership
+from access_requests.models import Committee, CommitteeAssignment, CommitteeMembership
+from portal.access import require_actor
+from portal.errors import InvalidInput
 from portal.models import Role, User
 from portal.services.accounts import user_grant_role
 from portal.services.audit import audit_record
@@ -32,3 +35,57 @@ def committee_add_member(*, actor, committee: Committee, user: User, chair: bool
             actor=actor, verb="committee.member_add", target=committee, payload={"member": user.email, "role": role}
         )
     return membership
+
+
+# The settings of a committee's decision rule and periods (access_requests/rules.py explains the rules).
+RULE_SETTINGS = (
+    "decision_rule",
+    "quorum",
+    "approve_share",
+    "objection_days",
+    "voting_days",
+    "decision_months",
+    "extension_max_months",
+)
+
+
+def committee_configure(*, actor, committee: Committee, settings: dict) -> Committee:
+    """The Research Data Office sets a committee's decision rule, voting period, decision time and the
+    longest extension. Rounds already open keep the voting deadline they opened with; the rule applies
+    to every decision taken from now on."""
+    require_actor(actor, "rdo")
+    unknown = set(settings) - set(RULE_SETTINGS)
+    if unknown:
+        raise InvalidInput("Unknown settings.", fields={name: ["Unknown setting."] for name in sorted(unknown)})
+    with transaction.atomic():
+        committee = Committee.objects.select_for_update().get(pk=committee.pk)
+        for name, value in settings.items():
+            setattr(committee, name, value)
+        try:
+            committee.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput("Check the committee's settings.", fields=exc.message_dict) from exc
+        committee.save()
+        audit_record(
+            actor=actor,
+            verb="committee.configure",
+            target=committee,
+            payload={name: str(getattr(committee, name)) for name in sorted(settings)},
+        )
+    return committee
+
+
+def committee_assign_holder(*, actor, holder, committee: Committee | None) -> None:
+    """Name the committee that reviews, by default, applications for `holder`'s datasets (None: no default)."""
+    require_actor(actor, "rdo")
+    with transaction.atomic():
+        if committee is None:
+            CommitteeAssignment.objects.filter(holder=holder).delete()
+        else:
+            CommitteeAssignment.objects.update_or_create(holder=holder, defaults={"committee": committee})
+        audit_record(
+            actor=actor,
+            verb="committee.assign_holder",
+            target=holder,
+            payload={"holder": holder.name, "committee": committee.name if committee else ""},
+        )

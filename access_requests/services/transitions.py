@@ -1,4 +1,5 @@
-"""The application's state machine: submit, return, forward, withdraw.
+"""The application's state machine: submit, return, forward, withdraw, and the committee's decision
+(decide_approve, decide_reject, request_changes: access_requests/services/review.py `round_decide`).
 
 Each transition is one function: it locks the application, checks the actor's permission and
 the declared table of allowed transitions, changes the state, writes the audit event and
@@ -30,13 +31,17 @@ from portal.models import Role, User
 from portal.services.audit import audit_record
 from portal.services.notifications import notification_queue
 
-# action: (states it may start from, state it leads to). Later steps (decide, activate,
-# close, revoke) add their rows here.
+# action: (states it may start from, state it leads to). Later steps (activate, close, revoke) add
+# their rows here.
 TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "submit": (frozenset({S.DRAFT, S.RETURNED}), S.SUBMITTED),
     "return": (frozenset({S.SUBMITTED}), S.RETURNED),
     "forward": (frozenset({S.SUBMITTED}), S.IN_REVIEW),
     "withdraw": (frozenset({S.DRAFT, S.SUBMITTED, S.RETURNED, S.IN_REVIEW, S.APPROVED}), S.WITHDRAWN),
+    # the chair closes the review round (approval only when the committee's rule is met)
+    "decide_approve": (frozenset({S.IN_REVIEW}), S.APPROVED),
+    "decide_reject": (frozenset({S.IN_REVIEW}), S.REJECTED),
+    "request_changes": (frozenset({S.IN_REVIEW}), S.RETURNED),
 }
 
 
@@ -46,6 +51,9 @@ ACTORS: dict[str, str] = {
     "return": "application.review",
     "forward": "application.review",
     "withdraw": "application.applicant",
+    "decide_approve": "application.chair",
+    "decide_reject": "application.chair",
+    "request_changes": "application.chair",
 }
 
 
@@ -155,7 +163,10 @@ def application_return(*, actor: User, application: Application, comments: dict[
 
 
 def application_forward(*, actor: User, application: Application, committee: Committee) -> Application:
-    """The RDO forwards a checked application to an access committee for review."""
+    """The RDO forwards a checked application to an access committee for review: a review round opens
+    and the decision clock starts (or resumes, after a return for changes)."""
+    from access_requests.services.review import round_open
+
     with transaction.atomic():
         application, done = _begin("forward", application, actor)
         if done:
@@ -170,11 +181,17 @@ def application_forward(*, actor: User, application: Application, committee: Com
         application.status = S.IN_REVIEW
         application.committee = committee
         application.save(update_fields=["status", "committee", "updated_at"])
+        review_round = round_open(application, committee, timezone.now())
         audit_record(
             actor=actor,
             verb="application.forward",
             target=application,
-            payload={"status": S.IN_REVIEW, "committee": committee.name, "committee_id": committee.pk},
+            payload={
+                "status": S.IN_REVIEW,
+                "committee": committee.name,
+                "committee_id": committee.pk,
+                "round": review_round.number,
+            },
         )
         members = [m.user for m in committee.memberships.select_related("user")]
         notification_queue(
@@ -191,7 +208,9 @@ def application_forward(*, actor: User, application: Application, committee: Com
 
 
 def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
-    """The applicant withdraws, any time before access is active."""
+    """The applicant withdraws, any time before access is active (an open review round closes)."""
+    from access_requests.services.review import round_close_withdrawn
+
     with transaction.atomic():
         application, done = _begin("withdraw", application, actor)
         if done:
@@ -199,6 +218,7 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
         previous = application.status
         application.status = S.WITHDRAWN
         application.save(update_fields=["status", "updated_at"])
+        round_close_withdrawn(application, timezone.now())
         audit_record(
             actor=actor,
             verb="application.withdraw",

@@ -20,7 +20,14 @@ from tests.access_requests.conftest import make_dataset
 from tests.conftest import PASSWORD, _person
 from tests.helpers import team_join
 
-RELATIONS = (Rel.TEAM, Rel.APPLICANT, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD)
+RELATIONS = (
+    Rel.TEAM,
+    Rel.APPLICANT,
+    Rel.REVIEWING_RDO,
+    Rel.ASSIGNED_COMMITTEE,
+    Rel.COMMITTEE_CHAIR,
+    Rel.REQUESTED_STEWARD,
+)
 
 # Each application's state after creation, by its number modulo 6 (set directly: the selector reads
 # only status, submission count and committee; the transitions are tested in test_transitions.py).
@@ -63,7 +70,7 @@ def applications(start: int, stop: int, *, applicants, teammates, datasets, comm
 
 
 @pytest.fixture
-def world(alice, bob, charlie, rdo, committee, member, steward, other_steward, holder, other_holder):
+def world(alice, bob, charlie, rdo, committee, chair, member, steward, other_steward, holder, other_holder):
     """People in every relation, and applications in every state requesting either holder's data."""
     rdo_researcher = _person("rdo.researcher@portal.example", "Rui Both", ["rdo", "researcher"])
     member_researcher = _person("member.researcher@uni.example", "Mia Both", ["researcher"])
@@ -81,7 +88,7 @@ def world(alice, bob, charlie, rdo, committee, member, steward, other_steward, h
         committee=committee,
     )
     svc.team_member_add(actor=alice, application=made[2], email=invited.email)  # invited, never joined
-    people = [alice, bob, charlie, rdo, rdo_researcher, member, member_researcher, steward, other_steward, invited]
+    people = [alice, bob, charlie, rdo, rdo_researcher, chair, member, member_researcher, steward, other_steward, invited]
     return people, made
 
 

@@ -14,8 +14,16 @@ from tests.helpers import last_event
 S = ApplicationStatus
 
 
+DECISIONS = {"decide_approve": "approved", "decide_reject": "rejected", "request_changes": "returned"}
+
+
 def _perform(action, application, *, alice, rdo, committee):
     """Ask for `action` as the actor who may do it."""
+    if action in DECISIONS:
+        from access_requests.services.review import round_decide
+
+        chair = committee.memberships.get(role="chair").user
+        return round_decide(actor=chair, application=application, outcome=DECISIONS[action], rationale="Decided.")
     if action == "submit":
         return tr.application_submit(actor=alice, application=application)
     if action == "return":
@@ -49,6 +57,9 @@ def test_it_refuses_a_transition_from_a_state_the_table_does_not_allow_and_chang
     if action in ("return", "forward") and not application.submission_count:
         # never submitted, it is the team's alone: the RDO is refused as an actor before any state is looked at
         refusal = pytest.raises(NotPermitted, match="Only the Research Data Office")
+    elif action in DECISIONS and application.committee_id is None:
+        # never forwarded, no committee reviews it: its chair is refused as an actor first
+        refusal = pytest.raises(NotPermitted, match="Only the chair of the reviewing committee")
     else:
         refusal = pytest.raises(TransitionError, match=f"Cannot {action} application")
     with refusal:
@@ -60,7 +71,11 @@ def test_it_refuses_a_transition_from_a_state_the_table_does_not_allow_and_chang
 def test_it_returns_quietly_when_the_application_is_already_in_the_target_state(
     action, status, ready, alice, rdo, committee, chair
 ):
-    application = bring_to(status, ready, applicant=alice, rdo=rdo, committee=committee)
+    if action == "request_changes":  # returned by the committee, not by the RDO
+        application = bring_to(S.IN_REVIEW, ready, applicant=alice, rdo=rdo, committee=committee)
+        _perform(action, application, alice=alice, rdo=rdo, committee=committee)
+    else:
+        application = bring_to(status, ready, applicant=alice, rdo=rdo, committee=committee)
     before = frozen(application)
     result = _perform(action, application, alice=alice, rdo=rdo, committee=committee)
     assert result.status == status
@@ -141,7 +156,12 @@ def test_it_forwards_a_checked_application_to_the_committee_and_tells_its_member
     assert (application.status, application.committee) == (S.IN_REVIEW, committee)
     event = last_event()
     assert (event.verb, event.actor) == ("application.forward", rdo)
-    assert event.payload == {"status": "in_review", "committee": committee.name, "committee_id": committee.pk}
+    assert event.payload == {
+        "status": "in_review",
+        "committee": committee.name,
+        "committee_id": committee.pk,
+        "round": 1,
+    }
     mail = OutboxEmail.objects.order_by("pk")[outbox_before:]
     assert [(m.template, sorted(m.to)) for m in mail] == [
         ("application_forwarded_committee", sorted([chair.email, member.email])),

@@ -83,7 +83,8 @@ def application_relations_expected(persona: str, state: str) -> set:
         return set()
     return {
         "rdo": {Rel.REVIEWING_RDO},
-        "committee": {Rel.ASSIGNED_COMMITTEE} if state == "in_review" else set(),
+        # the committee persona chairs the committee the application is forwarded to
+        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR} if state == "in_review" else set(),
         "steward": {Rel.REQUESTED_STEWARD},
     }.get(persona, set())
 
@@ -447,7 +448,14 @@ def relation_sets_agree(world: World, state: str) -> list[str]:
         want = application_relations_expected(persona, state)
         if held != want:
             problems.append(f"{state} {persona}: relations {sorted(held)}, expected {sorted(want)}")
-        for relation in (Rel.TEAM, Rel.APPLICANT, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD):
+        for relation in (
+            Rel.TEAM,
+            Rel.APPLICANT,
+            Rel.REVIEWING_RDO,
+            Rel.ASSIGNED_COMMITTEE,
+            Rel.COMMITTEE_CHAIR,
+            Rel.REQUESTED_STEWARD,
+        ):
             listed = applications_where(user, relation).filter(pk=world.application.pk).exists()
             if listed != (relation in want):
                 problems.append(f"{state} {persona}: applications_where({relation}) says {listed}")
