@@ -88,7 +88,8 @@ def world(alice, bob, charlie, rdo, committee, chair, member, steward, other_ste
         committee=committee,
     )
     svc.team_member_add(actor=alice, application=made[2], email=invited.email)  # invited, never joined
-    people = [alice, bob, charlie, rdo, rdo_researcher, chair, member, member_researcher, steward, other_steward, invited]
+    people = [alice, bob, charlie, rdo, rdo_researcher, chair, member, member_researcher, steward, other_steward]
+    people.append(invited)
     return people, made
 
 
