@@ -99,7 +99,7 @@ TARGETS = [
     Target("catalogue search page, facet filter", None, "catalogue:search", query="modality=MR&country=ES"),
     Target("API datasets with facet counts", None, "api-datasets", query="facets=true"),
     Target("DCAT export (Turtle), first page", None, "catalogue:export-ttl"),
-    Target("DCAT export (JSON-LD), page 150", None, "catalogue:export-jsonld", query="page=150"),
+    Target("DCAT export (JSON-LD), a deep page", None, "catalogue:export-jsonld", query="@dcat-deep"),
 ]
 
 STATES = {  # share of the applications in each state
@@ -856,7 +856,18 @@ def target_path(target: Target, picked: dict, deep: str) -> str:
 
     path = reverse(target.url, kwargs={k: picked["objects"][v] for k, v in target.kwargs})
     query = deep if target.query == "@deep" else target.query
+    if query == "@dcat-deep":
+        query = f"page={deep_export_page()}"
     return f"{path}?{query}" if query else path
+
+
+def deep_export_page() -> int:
+    """The catalogue export's page 3/4 of the way through the published datasets (at any scale)."""
+    from catalogue.models import Dataset, DatasetStatus
+    from catalogue.views.export import EXPORT_PAGE_SIZE
+
+    pages = max(1, -(-Dataset.objects.filter(status=DatasetStatus.PUBLISHED).count() // EXPORT_PAGE_SIZE))
+    return max(1, pages * 3 // 4)
 
 
 def deep_audit_query(get) -> tuple[str, str]:
