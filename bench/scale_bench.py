@@ -87,6 +87,7 @@ TARGETS = [
     Target("application page (applicant)", "applicant", "access_requests:application-detail", (("pk", "app"),)),
     Target("RDO review page", "rdo", "access_requests:rdo-review", (("pk", "app"),)),
     Target("API application detail (RDO)", "rdo", "api-application", (("pk", "app"),)),
+    Target("invitations (researcher)", "researcher", "access_requests:invitation-list"),
     Target("dashboard (researcher)", "researcher", "dashboard"),
     Target("dashboard (RDO)", "rdo", "dashboard"),
     Target("dashboard (committee member)", "committee", "dashboard"),
