@@ -1,10 +1,10 @@
 """The catalogue's dashboard panel for stewards: their datasets by status and the file scans running."""
 
-from django.db.models import Count
 from django.urls import reverse
 
-from catalogue.models import Dataset, DatasetStatus, FileScan, FileScanStatus
+from catalogue.models import DatasetStatus, FileScan, FileScanStatus
 from catalogue.permissions import holders_stewarded_by
+from catalogue.selectors import datasets_count_by_status, datasets_stewarded_by
 from portal.dashboard import Panel, PanelItem, panel
 from portal.models import Role
 
@@ -16,9 +16,9 @@ def steward_panel(user):
         return Panel(
             title="Your datasets", empty="You do not steward any institution yet; the Research Data Office can add you."
         )
-    counts = dict(Dataset.objects.filter(holder__in=holders).values_list("status").annotate(n=Count("pk")).order_by())
+    counts = datasets_count_by_status(datasets_stewarded_by(user))
     items = [
-        PanelItem(status.label, url=reverse("catalogue:steward-datasets"), detail=str(counts.get(status.value, 0)))
+        PanelItem(status.label, url=reverse("catalogue:steward-datasets"), detail=str(counts[status.value]))
         for status in DatasetStatus
     ]
     scans = FileScan.objects.filter(

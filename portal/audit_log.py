@@ -2,7 +2,8 @@
 
 Every query here is one short range of an index ending in seq (migration portal 0006), so a
 page costs the same at event one million as at event one: no OFFSET, no COUNT over the table.
-The total comes from the chain head; a filtered total is counted only up to FILTERED_COUNT_CAP.
+The total comes from the chain head; a filtered total is counted only up to FILTERED_COUNT_CAP
+(`portal.keyset.capped_count`, as the other lists count).
 """
 
 from dataclasses import dataclass
@@ -137,11 +138,6 @@ def audit_page(events: QuerySet, *, before: int | None = None, after: int | None
         older=(rows[-1].seq if rows else older_edge) if more_older else None,
         newer=(rows[0].seq if rows else newer_edge) if more_newer else None,
     )
-
-
-def audit_count_capped(events: QuerySet, cap: int = FILTERED_COUNT_CAP) -> int:
-    """How many events match, counting at most cap + 1 of them (the page says "more than cap")."""
-    return events.order_by()[: cap + 1].count()
 
 
 def audit_head() -> dict:

@@ -11,7 +11,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.audit_log import FILTERED_COUNT_CAP, audit_count_capped, audit_events_where, audit_head, audit_page
+from portal.audit_log import FILTERED_COUNT_CAP, audit_events_where, audit_head, audit_page
 from portal.dashboard import panels_for
 from portal.errors import DomainError
 from portal.forms import (
@@ -25,6 +25,7 @@ from portal.forms import (
     SignupForm,
     SudoForm,
 )
+from portal.keyset import capped_count
 from portal.models import ApiToken
 from portal.ratelimit import client_ip
 from portal.services.accounts import email_proof_resend, email_proof_user, email_verify, user_signup
@@ -203,8 +204,7 @@ def audit_log(request):
     events = audit_events_where(verb=data["verb"], actor=data["actor"], target_type=target_type, target_id=target_id)
     context["filtered"] = bool(data["verb"] or data["actor"] or target_type)
     if context["filtered"]:
-        context["matching"] = audit_count_capped(events)
-        context["matching_cap"] = FILTERED_COUNT_CAP
+        context["matching"], context["matching_exact"] = capped_count(events, FILTERED_COUNT_CAP)
     context["page"] = audit_page(events, before=cursor.cleaned_data["before"], after=cursor.cleaned_data["after"])
     return render(request, "portal/audit_log.html", context)
 

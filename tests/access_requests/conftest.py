@@ -268,6 +268,25 @@ def in_review(forwardable, rdo, committee, chair, member):
 
 
 @pytest.fixture
+def member2(committee):
+    """A second ordinary member: with the chair and `member`, a committee of three voters."""
+    from access_requests.services.committees import committee_add_member
+    from tests.conftest import _person
+
+    user = _person("member2@committee.example", "Mia Second")
+    committee_add_member(actor="system:test", committee=committee, user=user)
+    return user
+
+
+@pytest.fixture
+def round1(in_review, member2):
+    """The review round that forwarding `in_review` opened, with `member2` on the committee."""
+    from access_requests.models import ReviewRound
+
+    return ReviewRound.objects.get(application=in_review, number=1)
+
+
+@pytest.fixture
 def team_of_two(draft, alice, bob):
     """Alice's draft with Bob on the team."""
     from tests.helpers import team_join

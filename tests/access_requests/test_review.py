@@ -26,22 +26,9 @@ from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import OutboxEmail
 from portal.services.audit import audit_verify
 from tests.access_requests.conftest import CHECKLIST_DONE, complete
-from tests.conftest import _person
 from tests.helpers import last_event
 
 S = ApplicationStatus
-
-
-@pytest.fixture
-def member2(committee):
-    user = _person("member2@committee.example", "Mia Second")
-    committee_add_member(actor="system:test", committee=committee, user=user)
-    return user
-
-
-@pytest.fixture
-def round1(in_review, member2):
-    return ReviewRound.objects.get(application=in_review, number=1)
 
 
 def _mail(template) -> list[OutboxEmail]:

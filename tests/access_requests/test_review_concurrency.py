@@ -5,26 +5,12 @@ import pytest
 
 from access_requests.models import Application, ApplicationStatus, ReviewRound, Vote
 from access_requests.services import review as rv
-from access_requests.services.committees import committee_add_member
 from portal.errors import TransitionError
 from portal.models import AuditEvent
 from portal.services.audit import audit_verify
 from tests.access_requests.test_concurrency import race
-from tests.conftest import _person
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def member2(committee):
-    user = _person("member2@committee.example", "Mia Second")
-    committee_add_member(actor="system:test", committee=committee, user=user)
-    return user
-
-
-@pytest.fixture
-def round1(in_review, member2):
-    return ReviewRound.objects.get(application=in_review, number=1)
 
 
 def _verbs(application, prefix) -> list[AuditEvent]:

@@ -111,10 +111,9 @@ def test_a_rolled_back_transaction_leaves_no_event_and_the_next_one_chains_on(al
     assert audit_verify().ok
 
 
+@pytest.mark.postgres  # SQLite checks these foreign keys at once, never at COMMIT
 def test_a_change_that_fails_at_commit_takes_its_event_with_it(alice):
     """Never an event without its change: PostgreSQL checks the deferred foreign keys at COMMIT, after the events."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite checks these foreign keys at once")
     from datetime import timedelta
 
     from django.db import IntegrityError
