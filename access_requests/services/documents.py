@@ -58,6 +58,12 @@ MAX_LEADING_WHITESPACE = 16
 STAGED_SUFFIX = ".staged"
 # The key of a submission snapshot that lists the documents submitted (see services/snapshots.py).
 SNAPSHOT_DOCUMENTS = "documents"
+# The (model, field) pairs whose rows name a stored document: the sweep settles a staged file one
+# of them names and removes the others. A model that keeps documents here adds its pair.
+DOCUMENT_PATH_FIELDS: list[tuple[str, str]] = [
+    ("access_requests.EthicsApproval", "document_path"),
+    ("access_requests.Dpia", "document_path"),
+]
 
 
 def _refuse(field: str, message: str):
@@ -160,6 +166,14 @@ def document_store(*, upload, field: str, folder: str, staged: list[Path]) -> di
     """
     content = _read_upload(upload, field)
     pdf_validate(content=content, field=field)
+    name = Path((getattr(upload, "name", None) or "document.pdf").replace("\\", "/")).name[:200] or "document.pdf"
+    return {**document_write(content=content, folder=folder, staged=staged), "name": name}
+
+
+def document_write(*, content: bytes, folder: str, staged: list[Path]) -> dict:
+    """Stage `content` under DOCUMENT_STORAGE_ROOT/<folder>/ with a fresh name; it takes its final
+    name when the transaction commits. For uploads (after `pdf_validate`) and for the PDFs the
+    portal generates itself (access_requests/services/generated.py). Returns path, SHA-256, size."""
     relative = f"{folder}/{uuid.uuid4().hex}.pdf"
     target = document_absolute_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -170,13 +184,7 @@ def document_store(*, upload, field: str, folder: str, staged: list[Path]) -> di
         stream.flush()
         os.fsync(stream.fileno())
     transaction.on_commit(partial(_document_settle, relative), robust=True)
-    name = Path((getattr(upload, "name", None) or "document.pdf").replace("\\", "/")).name[:200] or "document.pdf"
-    return {
-        "path": relative,
-        "name": name,
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "size": len(content),
-    }
+    return {"path": relative, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
 
 
 def _document_settle(relative: str) -> Path:
@@ -246,7 +254,9 @@ def documents_staged_sweep(*, older_than: timedelta = timedelta(hours=1)) -> dic
     """Tidy what a crash or an enclosing rollback left: rename the staged files that a row or a
     submission names, remove the others once they are older than `older_than` (an upload may be
     in flight). Safe to run twice."""
-    from access_requests.models import Application, Dpia, EthicsApproval
+    from django.apps import apps
+
+    from access_requests.models import Application
 
     try:
         folder = document_absolute_path("applications")
@@ -259,8 +269,10 @@ def documents_staged_sweep(*, older_than: timedelta = timedelta(hours=1)) -> dic
         application = Application.objects.filter(reference=staged.parent.name).first()
         submitted = documents_submitted(application) if application is not None else set()
         named = (
-            EthicsApproval.objects.filter(document_path=relative).exists()
-            or Dpia.objects.filter(document_path=relative).exists()
+            any(
+                apps.get_model(label).objects.filter(**{field: relative}).exists()
+                for label, field in DOCUMENT_PATH_FIELDS
+            )
             or submitted is None  # a snapshot older than document references: keep what it may name
             or relative in submitted
         )
