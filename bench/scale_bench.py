@@ -12,7 +12,8 @@ What it does, in order (each part can be left out, see --help):
    with 203,000 files, 30,000 applications in every state with their parts (requested datasets, team
    with the object permissions the product grants, ethics approvals, DPIA and risks, representations
    and accepted statements, submissions with snapshots, RDO checklists and return comments,
-   messages), and 1,000,000 audit events chained with the product's own `event_hash`, the chain head
+   messages), the committee's review rounds of every forwarded application (votes, checks, recusals,
+   the decision clock), and 1,000,000 audit events chained with the product's own `event_hash`, the chain head
    set so that `manage.py verify_audit` passes; then VACUUM ANALYZE. Sizes by flags.
 2. counts the SQL statements of every target in-process (Django test Client, execute wrapper),
    here and on a small database (`<name>_small`, seeded by a child run of this script);
@@ -326,6 +327,7 @@ def seed_files(total: int, rng) -> None:
                     hashlib.sha256(f"{identifier}/{k}".encode()).hexdigest(),
                     "application/dicom",
                     now,
+                    "",
                 )
 
     if existing:
@@ -333,7 +335,7 @@ def seed_files(total: int, rng) -> None:
         existing = 0
     n = _copy(
         DatasetFile._meta.db_table,
-        ["dataset_id", "path", "size_bytes", "sha256", "media_type", "registered_at"],
+        ["dataset_id", "path", "size_bytes", "sha256", "media_type", "registered_at", "removal_reason"],
         rows(),
     )
     log(f"seeded {n} dataset files in {time.perf_counter() - started:.1f} s (COPY)")
@@ -665,6 +667,110 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
     )
 
 
+def seed_reviews(rng) -> None:
+    """The committee's rows for every forwarded application, as access_requests/services/review.py
+    writes them: round 1 opened at the forward (votes cast by some members, one member recused now
+    and then, checks recorded) and the decision clock started; an application still in review has
+    its round open (a tenth with the clock extended), a decided one has it closed with the chair's
+    outcome and the clock stopped."""
+    from django.db import transaction
+
+    from access_requests.models import (
+        Application,
+        CommitteeMembership,
+        ConflictDeclaration,
+        DecisionClockEvent,
+        ReviewCheck,
+        ReviewRound,
+        Vote,
+    )
+
+    if ReviewRound.objects.filter(application__reference__startswith="AR-2025-").exists():
+        return
+    started = time.perf_counter()
+    members: dict[int, list[tuple[int, str]]] = {}
+    for committee_id, user_id, role in CommitteeMembership.objects.values_list("committee_id", "user_id", "role"):
+        members.setdefault(committee_id, []).append((user_id, role))
+    forwarded = Application.objects.filter(reference__startswith="AR-2025-", committee__isnull=False)
+    rows = list(forwarded.values_list("pk", "status", "committee_id", "submitted_at", "submission_count"))
+    outcome_of = {"rejected": "rejected"}
+    choices = ["approve", "approve", "approve", "reject", "abstain", "request_changes"]
+    with transaction.atomic():
+        for start in range(0, len(rows), 1000):
+            rounds, plan, clocks = [], [], []
+            for pk, status, committee_id, submitted_at, submissions in rows[start : start + 1000]:
+                opened = submitted_at + timedelta(days=2)
+                chair = next(u for u, role in members[committee_id] if role == "chair")
+                decided = status != "in_review"
+                outcome = outcome_of.get(status, "approved") if decided else ""
+                rounds.append(
+                    ReviewRound(
+                        application_id=pk,
+                        number=1,
+                        committee_id=committee_id,
+                        submission_number=submissions,
+                        opened_at=opened,
+                        voting_deadline=opened + timedelta(days=14),
+                        closed_at=opened + timedelta(days=20) if decided else None,
+                        outcome=outcome,
+                        decided_by_id=chair if decided else None,
+                        rationale="The committee's vote and checks support this decision." if decided else "",
+                    )
+                )
+                voters = [u for u, _ in members[committee_id]]
+                recused = voters[-1] if rng.random() < 0.1 else None
+                casting = [u for u in voters if u != recused][: (4 if decided else rng.randint(0, 4))]
+                plan.append((recused, casting, decided))
+                clocks.append(DecisionClockEvent(application_id=pk, kind="start", at=opened, months=3))
+                if decided:
+                    clocks.append(DecisionClockEvent(application_id=pk, kind="stop", at=opened + timedelta(days=20)))
+                elif rng.random() < 0.1:
+                    clocks.append(
+                        DecisionClockEvent(
+                            application_id=pk,
+                            kind="extend",
+                            at=opened + timedelta(days=30),
+                            months=2,
+                            reason="The committee waits for the data holder's opinion on re-identification risks.",
+                            actor_id=chair,
+                        )
+                    )
+            made = ReviewRound.objects.bulk_create(rounds)
+            conflicts, votes, checks = [], [], []
+            for review_round, (recused, casting, decided) in zip(made, plan, strict=True):
+                if recused:
+                    conflicts.append(
+                        ConflictDeclaration(
+                            round_id=review_round.pk, member_id=recused, reason="I co-authored with the applicant."
+                        )
+                    )
+                for k, user_id in enumerate(casting):
+                    choice = "approve" if decided and review_round.outcome == "approved" else rng.choice(choices)
+                    votes.append(
+                        Vote(
+                            round_id=review_round.pk,
+                            member_id=user_id,
+                            choice=choice,
+                            rationale="" if choice == "approve" else "The DPIA leaves a re-identification risk.",
+                            cast_at=review_round.opened_at + timedelta(days=1 + k),
+                        )
+                    )
+                    checks.append(
+                        ReviewCheck(
+                            round_id=review_round.pk,
+                            member_id=user_id,
+                            kind="legal" if k % 2 == 0 else "technical",
+                            answers={"legal_basis": True} if k % 2 == 0 else {"environment": True},
+                            notes="",
+                        )
+                    )
+            ConflictDeclaration.objects.bulk_create(conflicts)
+            Vote.objects.bulk_create(votes)
+            ReviewCheck.objects.bulk_create(checks)
+            DecisionClockEvent.objects.bulk_create(clocks)
+    log(f"seeded review rounds of {len(rows)} forwarded applications in {time.perf_counter() - started:.1f} s")
+
+
 VERBS = [  # (verb, target kind, weight): sign-ins and documents opened dominate, as the issue says
     ("user.login", "user", 30),
     ("document.view", "application", 18),
@@ -792,6 +898,7 @@ def seed(sizes) -> float:
     seed_files(sizes.files, rng)
     seed_people(sizes, rng)
     seed_applications(sizes, rng)
+    seed_reviews(rng)
     seed_audit(sizes.audit_events, rng)
     seconds = time.perf_counter() - started
     if seconds > 5:
