@@ -77,7 +77,7 @@ PEOPLE = [
         "Iberian Imaging Access Committee",
         "PT",
         (),
-        "chair of the Iberian committee (approves unless a member objects within 5 working days)",
+        "chair of the Iberian committee, which approves unless a member objects within 5 working days",
     ),
     DemoPerson(
         "steward_riga",
