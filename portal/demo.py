@@ -62,6 +62,24 @@ PEOPLE = [
         "member2", "member2@demo.example", "Jonas Petraitis", "Access Committee", "LT", (), "access committee member"
     ),
     DemoPerson(
+        "member3",
+        "member3@demo.example",
+        "Elena Popescu",
+        "Access Committee",
+        "RO",
+        (),
+        "access committee member (also on the Iberian committee)",
+    ),
+    DemoPerson(
+        "chair_iberia",
+        "chair.iberia@demo.example",
+        "Tiago Ferreira",
+        "Iberian Imaging Access Committee",
+        "PT",
+        (),
+        "chair of the Iberian committee, which approves unless a member objects within 5 working days",
+    ),
+    DemoPerson(
         "steward_riga",
         "steward.riga@demo.example",
         "Kristaps Ozols",
@@ -145,40 +163,85 @@ def load_holders(people: dict[str, User]) -> dict:
     return holders
 
 
-def load_committee(people: dict[str, User]):
-    from access_requests.models import Committee
-    from access_requests.services.committees import committee_add_member, committee_create
+# key: (name, description, chair, members, rule settings given to a new committee, data holders it reviews for)
+COMMITTEES = {
+    "main": (
+        "European Imaging Data Access Committee",
+        "Reviews applications for the imaging collections of the federation's hospitals.",
+        "chair",
+        ("member1", "member2", "member3"),
+        {},  # a majority of the votes, quorum 2 (the defaults)
+        ("riga",),
+    ),
+    "iberia": (
+        "Iberian Imaging Access Committee",
+        "Reviews applications for the Valencia collections: an application is approved unless a member "
+        "objects within five working days.",
+        "chair_iberia",
+        ("member1", "member3"),
+        {"decision_rule": "objection_window", "objection_days": 5},
+        ("valencia",),
+    ),
+}
 
-    name = "European Imaging Data Access Committee"
-    committee = Committee.objects.filter(name=name).first() or committee_create(
-        actor=ACTOR,
-        name=name,
-        quorum=2,
-        description="Reviews applications for the imaging collections of the federation's hospitals.",
-    )
-    committee_add_member(actor=ACTOR, committee=committee, user=people["chair"], chair=True)
-    committee_add_member(actor=ACTOR, committee=committee, user=people["member1"])
-    committee_add_member(actor=ACTOR, committee=committee, user=people["member2"])
+
+def _committee(people: dict[str, User], key: str):
+    from access_requests.models import Committee
+    from access_requests.services.committees import committee_add_member, committee_configure, committee_create
+
+    name, description, chair, members, settings, _ = COMMITTEES[key]
+    committee = Committee.objects.filter(name=name).first()
+    if committee is None:
+        committee = committee_create(actor=ACTOR, name=name, quorum=2, description=description)
+        if settings:  # configured once, when made: a second run writes no new audit event
+            committee = committee_configure(actor=ACTOR, committee=committee, settings=settings)
+    committee_add_member(actor=ACTOR, committee=committee, user=people[chair], chair=True)
+    for member in members:
+        committee_add_member(actor=ACTOR, committee=committee, user=people[member])
     return committee
+
+
+def load_committee(people: dict[str, User]):
+    """The main committee (majority of the votes): the chair and three members."""
+    return _committee(people, "main")
+
+
+def load_committees(people: dict[str, User], holders: dict) -> dict:
+    """Both demo committees, each the default reviewer of its data holders' datasets."""
+    from access_requests.models import CommitteeAssignment
+    from access_requests.services.committees import committee_assign_holder
+
+    committees = {key: _committee(people, key) for key in COMMITTEES}
+    for key, spec in COMMITTEES.items():
+        for holder_key in spec[5]:
+            holder = holders[holder_key]
+            if not CommitteeAssignment.objects.filter(holder=holder, committee=committees[key]).exists():
+                committee_assign_holder(actor=ACTOR, holder=holder, committee=committees[key])
+    return committees
 
 
 def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
     from access_requests.demo import load_applications
+    from access_requests.demo_review import load_reviews
     from catalogue.demo import load_catalogue, load_catalogue_changes
 
     with transaction.atomic():
         people = load_people()
         holders = load_holders(people)
-        committee = load_committee(people)
+        committees = load_committees(people, holders)
+        committee = committees["main"]
         datasets = load_catalogue(people=people, holders=holders)
         applications = load_applications(people=people, datasets=datasets, committee=committee)
+        reviews = load_reviews(people=people, datasets=datasets, committees=committees)
     # The file scans queued above run once that transaction commits; this step needs their files.
     load_catalogue_changes(people=people, datasets=datasets)
     return {
         "people": people,
         "holders": holders,
         "committee": committee,
+        "committees": committees,
         "datasets": datasets,
         "applications": applications,
+        "reviews": reviews,
     }

@@ -16,6 +16,8 @@ EXPECTED_PANEL = {
     "chair": "Your committees",
     "member1": "Your committees",
     "member2": "Your committees",
+    "member3": "Your committees",
+    "chair_iberia": "Your committees",
     "steward_riga": "Your datasets",
     "steward_valencia": "Your datasets",
     "signatory": "Legal statements to sign",

@@ -1,4 +1,4 @@
-"""The demo loader: one user per role, two data holders, a committee; idempotent and audited."""
+"""The demo loader: one user per role, two data holders, two committees; idempotent and audited."""
 
 from django.core.management import call_command
 
@@ -17,8 +17,12 @@ def test_the_demo_loader_creates_every_role_and_runs_twice(db, capsys):
         assert User.objects.get(email=person.email).check_password(DEMO_PASSWORD)
     assert DataHolder.objects.count() == 2
     assert all(h.stewardships.exists() for h in DataHolder.objects.all())
-    roles = dict(CommitteeMembership.objects.values_list("user__email", "role"))
-    assert sorted(roles.values()) == ["chair", "member", "member"]
+    roles = CommitteeMembership.objects.values_list("committee__name", "role")
+    by_committee = {name: sorted(role for n, role in roles if n == name) for name, _ in roles}
+    assert by_committee == {
+        "European Imaging Data Access Committee": ["chair", "member", "member", "member"],
+        "Iberian Imaging Access Committee": ["chair", "member", "member"],
+    }
     assert User.objects.get(email="rdo@demo.example").has_role("rdo")
     users_before = User.objects.count()
     call_command("load_demo", "--quiet-logins")
