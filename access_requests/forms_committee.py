@@ -13,9 +13,15 @@ class RoundForm(forms.Form):
     closed (or a new one opened) must not act on the round that is open now."""
 
     round = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    id_prefix = "round"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"id_{self.id_prefix}_%s")  # several forms share one page: ids stay unique
+        super().__init__(*args, **kwargs)
 
 
 class ConflictForm(RoundForm):
+    id_prefix = "conflict"
     reason = forms.CharField(
         label="Your conflict of interest",
         max_length=5000,
@@ -51,6 +57,7 @@ class CheckForm(RoundForm):
 
 
 class VoteForm(RoundForm):
+    id_prefix = "vote"
     choice = forms.ChoiceField(label="Your vote", choices=VoteChoice.choices, widget=forms.RadioSelect)
     rationale = forms.CharField(
         label="Rationale",
@@ -82,6 +89,8 @@ DECISION_CHOICES = [
 
 class DecisionForm(RoundForm):
     """The chair's decision; with several datasets, an approve/refuse choice and a reason for each."""
+
+    id_prefix = "decision"
 
     outcome = forms.ChoiceField(label="The committee's decision", choices=DECISION_CHOICES, widget=OutcomeSelect)
     rationale = forms.CharField(
@@ -151,5 +160,6 @@ class ExtendForm(forms.Form):
     )
 
     def __init__(self, *args, max_months: int, **kwargs):
+        kwargs.setdefault("auto_id", "id_extend_%s")
         super().__init__(*args, **kwargs)
         self.fields["months"].choices = [(n, f"{n} month{'s' if n > 1 else ''}") for n in range(1, max_months + 1)]
