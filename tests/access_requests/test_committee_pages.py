@@ -411,3 +411,14 @@ def test_the_votes_of_a_closed_round_are_shown_to_every_member(as_user, round1, 
     assert "Max Member</strong>: Approve" in page and "Carla Chair</strong>: Reject" in page
     assert "Recused: Mia Second." in page
     assert "Your part in round" not in page  # nothing is open to act on
+
+
+def test_the_rdo_review_page_shows_the_clock(as_user, round1, rdo):
+    page = text(as_user(rdo).get(url("rdo-review", round1.application)))
+    assert "Decision clock" in page and "Decision due by" in page
+
+
+def test_the_team_does_not_see_the_committees_votes_in_the_timeline(as_user, round1, member, alice, rdo):
+    review.vote_cast(actor=member, review_round=round1, choice="approve")
+    assert "voted in round 1" not in text(as_user(alice).get(url("application-detail", round1.application)))
+    assert "voted in round 1" in text(as_user(rdo).get(url("application-detail", round1.application)))
