@@ -4,8 +4,18 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from access_requests.models import Application, ApplicationStatus, CommitteeMembership
+from access_requests.models import (
+    Application,
+    ApplicationStatus,
+    ClockEventKind,
+    CommitteeMembership,
+    ConflictDeclaration,
+    DecisionClockEvent,
+    ReviewRound,
+    Vote,
+)
 from access_requests.permissions import applications_where
+from access_requests.selectors import clocks_for, outcomes_for
 from portal.access import Rel
 from portal.dashboard import Panel, PanelItem, panel
 from portal.keyset import capped_count, count_words
@@ -13,13 +23,17 @@ from portal.models import Role
 
 PANEL_LIMIT = 10
 
-# What a committee member does with an application in review, until review rounds and votes open
-# in the portal (the committee issue): shown on their dashboard and on the application's page.
+# What a committee member does with an application in review: shown on their dashboard and on the
+# application's page.
 COMMITTEE_NEXT = (
-    "Read each application, its documents and its thread here, and ask the applicant or note for the "
-    "Research Data Office in its messages. Voting in the portal opens with review rounds; until then the "
-    "chair sends the committee's decision to the Research Data Office, which records it."
+    "Open the committee review of each application: read it and its documents, declare any conflict of "
+    "interest, record your legal and technical checks and vote before the voting deadline. The chair "
+    "records the committee's decision on the same page."
 )
+# The RDO's panel of decision clocks lists those due within this many days (or overdue).
+CLOCK_WARNING_DAYS = 14
+# How many in-review applications, longest running first, the RDO's clock panel looks at.
+CLOCK_CANDIDATES = 100
 
 # What the team must do next, by status.
 NEXT_STEP = {
@@ -69,6 +83,93 @@ def committee_applications_panel(user):
         count=count_words(*capped_count(in_review)),
         empty="No application is in review for your committees.",
         note=COMMITTEE_NEXT,
+        action_url=reverse("access_requests:committee-queue"),
+        action_label="Open the committee queue",
+    )
+
+
+def _clock_detail(clock: dict | None) -> str:
+    if not clock:
+        return ""
+    if clock["overdue"]:
+        return f"decision overdue since {clock['due_at']:%Y-%m-%d}"
+    if clock["paused"]:
+        return "decision clock paused while returned"
+    return f"decision due {clock['due_at']:%Y-%m-%d} ({clock['days_left']} days left)"
+
+
+@panel(role=Role.COMMITTEE, order=29)
+def votes_panel(user):
+    """Open rounds of the member's committees where they have neither voted nor been recused."""
+    committees = CommitteeMembership.objects.filter(user=user).values("committee_id")
+    reviewing = applications_where(user, Rel.ASSIGNED_COMMITTEE).filter(status=ApplicationStatus.IN_REVIEW)
+    waiting = (
+        ReviewRound.objects.filter(
+            closed_at__isnull=True, committee_id__in=committees, application_id__in=reviewing.values("pk")
+        )
+        .exclude(pk__in=Vote.objects.filter(member=user).values("round_id"))
+        .exclude(pk__in=ConflictDeclaration.objects.filter(member=user).values("round_id"))
+        .select_related("application")
+        .order_by("voting_deadline", "pk")
+    )
+    items = [
+        PanelItem(
+            f"{r.application.reference} {r.application.title}",
+            _url(r.application, "committee-review"),
+            f"round {r.number}, vote by {r.voting_deadline:%Y-%m-%d}",
+        )
+        for r in waiting[:PANEL_LIMIT]
+    ]
+    return Panel(
+        title="Votes awaiting you",
+        items=items,
+        count=count_words(*capped_count(waiting)),
+        empty="No open round waits for your vote.",
+    )
+
+
+@panel(role=Role.COMMITTEE, order=28)
+def decisions_panel(user):
+    """For a chair: the open rounds of the committees they chair, whether the rule is met, and the clock."""
+    chaired = CommitteeMembership.objects.filter(user=user, role=CommitteeMembership.Role.CHAIR)
+    if not chaired.exists():
+        return None
+    chairing = applications_where(user, Rel.COMMITTEE_CHAIR).filter(status=ApplicationStatus.IN_REVIEW)
+    open_rounds = (
+        ReviewRound.objects.filter(
+            closed_at__isnull=True,
+            committee_id__in=chaired.values("committee_id"),
+            application_id__in=chairing.values("pk"),
+        )
+        .select_related("application", "committee")
+        .order_by("voting_deadline", "pk")
+    )
+    shown = list(open_rounds[:PANEL_LIMIT])
+    outcomes = outcomes_for(shown)
+    clocks = clocks_for(r.application_id for r in shown)
+    items = []
+    for r in shown:
+        outcome = outcomes[r.pk]
+        rule = (
+            "the rule allows an approval"
+            if outcome.approval_allowed
+            else "rule met"
+            if outcome.met
+            else "rule not met yet"
+        )
+        clock = _clock_detail(clocks.get(r.application_id))
+        items.append(
+            PanelItem(
+                f"{r.application.reference} {r.application.title}",
+                _url(r.application, "committee-review"),
+                f"round {r.number}: {rule}" + (f"; {clock}" if clock else ""),
+            )
+        )
+    return Panel(
+        title="Decisions awaiting you",
+        items=items,
+        count=count_words(*capped_count(open_rounds)),
+        empty="No round of the committees you chair waits for a decision.",
     )
 
 
@@ -109,6 +210,33 @@ def rdo_panel(user):
         empty="No submitted application waits for your check.",
         action_url=reverse("access_requests:rdo-queue"),
         action_label="Open the queue",
+    )
+
+
+@panel(role=Role.RDO, order=21)
+def rdo_clocks_panel(user):
+    """In-review applications whose decision is due within CLOCK_WARNING_DAYS days, or overdue. The
+    clocks of at most CLOCK_CANDIDATES applications are computed, those whose clocks started first."""
+    reviewing = applications_where(user, Rel.REVIEWING_RDO).filter(status=ApplicationStatus.IN_REVIEW)
+    started = (
+        DecisionClockEvent.objects.filter(kind=ClockEventKind.START, application_id__in=reviewing.values("pk"))
+        .order_by("at", "pk")
+        .values_list("application_id", flat=True)[:CLOCK_CANDIDATES]
+    )
+    clocks = clocks_for(started)
+    close = [
+        (clock["due_at"], pk)
+        for pk, clock in clocks.items()
+        if clock and not clock["paused"] and not clock["stopped"] and clock["days_left"] <= CLOCK_WARNING_DAYS
+    ]
+    close.sort()
+    close = close[:PANEL_LIMIT]
+    applications = Application.objects.in_bulk([pk for _, pk in close])
+    items = [_item(applications[pk], _clock_detail(clocks[pk])) for _, pk in close if pk in applications]
+    return Panel(
+        title="Decision clocks",
+        items=items,
+        empty=f"No decision in review is due within {CLOCK_WARNING_DAYS} days.",
     )
 
 

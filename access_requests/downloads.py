@@ -51,13 +51,17 @@ def document_response(
             **({"submission": submission} if submission is not None else {}),
         },
     )
+    # `?view=inline` (the committee's review page): the browser shows the PDF instead of saving it
+    attachment = request.GET.get("view") != "inline"
     if settings.PROTECTED_SERVE_MODE == "nginx":
         response = HttpResponse(content_type="application/pdf")
         # the internal location PROTECTED_ACCEL_PREFIX + "documents/" is an alias of DOCUMENT_STORAGE_ROOT
         response["X-Accel-Redirect"] = settings.PROTECTED_ACCEL_PREFIX.rstrip("/") + "/documents/" + relative
-        response["Content-Disposition"] = content_disposition_header(True, name)
+        response["Content-Disposition"] = content_disposition_header(attachment, name)
     else:
-        response = FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
+        response = FileResponse(
+            path.open("rb"), as_attachment=attachment, filename=name, content_type="application/pdf"
+        )
     response["Cache-Control"] = "private, no-store"
     # Sent here, not only by SecurityMiddleware: a document must never be sniffed into HTML.
     response["X-Content-Type-Options"] = "nosniff"

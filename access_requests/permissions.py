@@ -216,6 +216,8 @@ _ACTION_RULES = {
     "applicant": "application.applicant",
     "review": "application.review",
     "note": "application.note",
+    "committee": "application.committee",
+    "chair": "application.chair",
 }
 
 
@@ -223,6 +225,7 @@ def application_get_for(*, user, pk: int | None = None, reference: str | None = 
     """The application if `user` may see it (else 404) and may do `action` (else 403).
 
     action: view | team | edit (team, while a draft or returned) | applicant | review (RDO) | note (RDO or committee)
+    | committee (members of the assigned committee) | chair (its chair)
     """
     from portal.errors import TransitionError
 

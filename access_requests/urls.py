@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests.views import documents, invitations, rdo, researcher, signatory
+from access_requests.views import committee, documents, invitations, rdo, researcher, signatory
 
 app_name = "access_requests"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", researcher.application_list, name="application-list"),
     path("new/", researcher.application_create, name="application-create"),
     path("queue/", rdo.rdo_queue, name="rdo-queue"),
+    path("committee/", committee.committee_queue, name="committee-queue"),
     path("invitations/", invitations.invitation_list, name="invitation-list"),
     path("invitations/<str:token>/", invitations.invitation_respond, name="invitation"),
     path("signatures/<str:token>/", signatory.signature, name="signature"),
@@ -32,4 +33,10 @@ urlpatterns = [
     path("<int:pk>/review/checklist/", rdo.rdo_checklist, name="rdo-checklist"),
     path("<int:pk>/review/return/", rdo.rdo_return, name="rdo-return"),
     path("<int:pk>/review/forward/", rdo.rdo_forward, name="rdo-forward"),
+    path("<int:pk>/committee/", committee.committee_review, name="committee-review"),
+    path("<int:pk>/committee/conflict/", committee.committee_conflict, name="committee-conflict"),
+    path("<int:pk>/committee/checks/<str:kind>/", committee.committee_check, name="committee-check"),
+    path("<int:pk>/committee/vote/", committee.committee_vote, name="committee-vote"),
+    path("<int:pk>/committee/decide/", committee.committee_decide, name="committee-decide"),
+    path("<int:pk>/committee/extend/", committee.committee_extend, name="committee-extend"),
 ]

@@ -75,6 +75,7 @@ RULES: dict[str, Rule] = {
     "researcher": _rule(None, Rel.RESEARCHER, refusal="Only researchers can do this."),
     "rdo": _rule(None, Rel.RDO, refusal="Only the Research Data Office can do this."),
     "steward": _rule(None, Rel.STEWARD, refusal="Only the stewards of a data holder can do this."),
+    "committee": _rule(None, Rel.COMMITTEE, refusal="Only the members of an access committee can do this."),
     "application.view": _rule(
         "application", Rel.TEAM, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD
     ),
@@ -298,6 +299,7 @@ SIGNED_IN = Guard("signed_in")
 APP_VIEW = Guard("application.view")
 APP_TEAM = Guard("application.team")
 APP_REVIEW = Guard("application.review")
+APP_COMMITTEE = Guard("application.committee")
 DATASET_STEWARD = Guard("dataset.steward")
 
 # URL name -> HTTP method -> guard. HEAD is answered as GET. A method not listed is 405.
@@ -383,6 +385,14 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:rdo-checklist": {"POST": APP_REVIEW},
     "access_requests:rdo-return": {"POST": Guard("application.review", sudo=True)},
     "access_requests:rdo-forward": {"POST": Guard("application.review", sudo=True)},
+    "access_requests:committee-queue": {"GET": Guard("committee")},
+    "access_requests:committee-review": {"GET": APP_COMMITTEE},
+    # a member's conflict, checks and vote take seconds: not decisive acts on their own (the chair's decision is)
+    "access_requests:committee-conflict": {"POST": APP_COMMITTEE},
+    "access_requests:committee-check": {"POST": APP_COMMITTEE},
+    "access_requests:committee-vote": {"POST": APP_COMMITTEE},
+    "access_requests:committee-decide": {"POST": Guard("application.chair", sudo=True)},
+    "access_requests:committee-extend": {"POST": Guard("application.chair", sudo=True)},
     # applications API
     "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
     "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},

@@ -12,6 +12,7 @@ NAVIGATION = [
     ("My datasets", "catalogue:steward-datasets"),
     ("Applications", "access_requests:application-list"),
     ("RDO queue", "access_requests:rdo-queue"),
+    ("Committee queue", "access_requests:committee-queue"),
     ("Audit log", "audit_log"),
     ("API tokens", "tokens"),
 ]

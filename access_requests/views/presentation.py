@@ -41,9 +41,23 @@ VERB_WORDS = {
     "application.message": "wrote a message",
     "application.note": "wrote an internal note",
     "document.view": "opened the document {document}",
+    "review.conflict_declare": "declared a conflict of interest in round {round}",
+    "review.check_record": "recorded the {kind} check in round {round}",
+    "review.vote": "voted in round {round}",
+    "review.vote_change": "changed their vote in round {round}",
+    "application.clock_extend": "extended the decision time by {months} months: {reason}",
 }
 # Seen by the RDO and the committee only: internal work, and who read which document.
-REVIEWER_ONLY_VERBS = {"application.note", "application.checklist_update", "document.view"}
+# The committee's own work (conflicts, checks, votes) is theirs and the RDO's: votes stay hidden.
+REVIEWER_ONLY_VERBS = {
+    "application.note",
+    "application.checklist_update",
+    "document.view",
+    "review.conflict_declare",
+    "review.check_record",
+    "review.vote",
+    "review.vote_change",
+}
 
 
 class _Payload(dict):

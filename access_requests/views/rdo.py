@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 from access_requests.forms import ChecklistForm, ForwardForm, ReturnForm, form_add_domain_error
 from access_requests.models import ApplicationStatus, RdoChecklist
 from access_requests.permissions import application_get_for, applications_where
+from access_requests.selectors import clock_context
+from access_requests.services.review import default_committee_for
 from access_requests.services.transitions import (
     application_forward,
     application_resubmit_changes,
@@ -54,6 +56,14 @@ def _checklist(application) -> RdoChecklist | None:
     return RdoChecklist.objects.filter(application=application, submission_number=application.submission_count).first()
 
 
+def _committee_preselected(application) -> int | None:
+    """The committee the forward form offers first: the one already chosen, else the data holders' default."""
+    if application.committee_id is not None:
+        return application.committee_id
+    default = default_committee_for(application)
+    return default.pk if default is not None else None
+
+
 def _review_page(request, application, *, checklist_form=None, return_form=None, forward_form=None, status=200):
     checklist = _checklist(application)
     initial = {}
@@ -76,9 +86,10 @@ def _review_page(request, application, *, checklist_form=None, return_form=None,
         "checklist": checklist,
         "checklist_form": checklist_form or ChecklistForm(initial=initial),
         "return_form": return_form,
-        "forward_form": forward_form or ForwardForm(initial={"committee": application.committee_id}),
+        "forward_form": forward_form or ForwardForm(initial={"committee": _committee_preselected(application)}),
         "changes": application_resubmit_changes(application),
         "earlier_comments": comments["latest_round"],
+        **clock_context(application),
     }
     return render(request, "access_requests/rdo_review.html", context, status=status)
 

@@ -38,8 +38,10 @@ from access_requests.permissions import (
     is_applicant,
     is_rdo,
     is_reviewer,
+    is_team,
     relations_remembered,
 )
+from access_requests.selectors import clock_context
 from access_requests.services import applications as svc
 from access_requests.services.checks import application_check
 from access_requests.services.messages import message_post
@@ -54,7 +56,7 @@ from access_requests.views.presentation import (
     timeline_for,
 )
 from catalogue.selectors import datasets_visible_to
-from portal.access import Rel
+from portal.access import Rel, may
 from portal.errors import DomainError
 from portal.keyset import BadCursor, request_page
 from portal.models import Role
@@ -162,6 +164,8 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "is_rdo": is_rdo(user),
         "can_withdraw": applicant and application.status in TRANSITIONS["withdraw"][0],
         "can_delete": applicant and application.status == ApplicationStatus.DRAFT and not application.submission_count,
+        "is_committee": may(user, "application.committee", application),
+        **(clock_context(application) if reviewer or is_team(user, application) else {}),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)

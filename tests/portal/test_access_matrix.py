@@ -24,14 +24,20 @@ from django.urls import reverse
 from access_requests.models import (
     Application,
     ApplicationDataset,
+    ConflictDeclaration,
+    DatasetDecision,
+    DecisionClockEvent,
     DpiaRisk,
     EthicsApproval,
     Message,
     RdoChecklist,
     ReturnComment,
+    ReviewCheck,
+    ReviewRound,
     StatementAcceptance,
     Submission,
     TeamMember,
+    Vote,
 )
 from access_requests.services import applications as svc
 from access_requests.services import transitions as tr
@@ -238,6 +244,7 @@ def build_world(state: str) -> World:
         "risk_pk": risk.pk,
         "risk_id": risk.pk,
         "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
+        "kind": "legal",  # a committee member's check: legal or technical
     }
     return World(
         application,
@@ -319,6 +326,12 @@ COUNTED = (
     FileScan,
     ApiToken,
     OutboxEmail,
+    ReviewRound,
+    ConflictDeclaration,
+    ReviewCheck,
+    Vote,
+    DatasetDecision,
+    DecisionClockEvent,
 )
 
 
@@ -362,6 +375,16 @@ ACTING_BODIES = {
     },
 }
 ACTING_BODIES["api-dataset-file-remove"] = ACTING_BODIES["catalogue:steward-dataset-file-remove"]
+# the committee's posts, each naming the open round (round 1 of an application in review)
+ACTING_BODIES["access_requests:committee-conflict"] = lambda kwargs: {"round": 1, "reason": "I know the team."}
+ACTING_BODIES["access_requests:committee-check"] = lambda kwargs: {"round": 1, "item_legal_basis": "on"}
+ACTING_BODIES["access_requests:committee-vote"] = lambda kwargs: {"round": 1, "choice": "approve"}
+ACTING_BODIES["access_requests:committee-decide"] = lambda kwargs: {
+    "round": 1,
+    "outcome": "rejected",
+    "rationale": "Out of scope.",
+}
+ACTING_BODIES["access_requests:committee-extend"] = lambda kwargs: {"months": 1, "reason": "Summer recess."}
 
 
 def call(client, method: str, url: str, body: dict | None = None):
