@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis
+from access_requests import apis, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -38,4 +38,13 @@ urlpatterns = [
     path(f"{one}checklist/", apis.ChecklistApi.as_view(), name="api-application-checklist"),
     path(f"{one}messages/", apis.MessagesApi.as_view(), name="api-application-messages"),
     path(f"{one}changes/", apis.ChangesApi.as_view(), name="api-application-changes"),
+    # committee review (access_requests/apis_review.py)
+    path(f"{one}rounds/", apis_review.RoundsApi.as_view(), name="api-application-rounds"),
+    path(f"{one}rounds/<int:number>/", apis_review.RoundApi.as_view(), name="api-application-round"),
+    path(f"{one}review/conflict/", apis_review.ConflictApi.as_view(), name="api-application-review-conflict"),
+    path(f"{one}review/checks/<str:kind>/", apis_review.CheckApi.as_view(), name="api-application-review-check"),
+    path(f"{one}review/vote/", apis_review.VoteApi.as_view(), name="api-application-review-vote"),
+    path(f"{one}decision/", apis_review.DecisionApi.as_view(), name="api-application-decision"),
+    path(f"{one}clock/", apis_review.ClockApi.as_view(), name="api-application-clock"),
+    path(f"{one}clock/extension/", apis_review.ClockExtensionApi.as_view(), name="api-application-clock-extension"),
 ]

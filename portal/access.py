@@ -417,6 +417,15 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-checklist": {"PATCH": APP_REVIEW},
     "api-application-messages": {"GET": APP_VIEW, "POST": APP_VIEW},
     "api-application-changes": {"GET": APP_VIEW},
+    # committee review API: votes, checks and conflicts are not decisive acts (a member votes in seconds)
+    "api-application-rounds": {"GET": APP_VIEW},
+    "api-application-round": {"GET": APP_VIEW},
+    "api-application-review-conflict": {"POST": Guard("application.committee")},
+    "api-application-review-check": {"PUT": Guard("application.committee")},
+    "api-application-review-vote": {"PUT": Guard("application.committee")},
+    "api-application-decision": {"POST": Guard("application.chair", sudo=True)},
+    "api-application-clock": {"GET": APP_VIEW},
+    "api-application-clock-extension": {"POST": Guard("application.chair", sudo=True)},
 }
 
 

@@ -303,7 +303,8 @@ SPECTACULAR_SETTINGS = {
         "Catalogue, access applications, agreements and grants.\n\n"
         "Programs authenticate with a personal token (Settings → API tokens in the portal): "
         "`Authorization: Bearer dap_…`. Decisive acts (submitting, returning, forwarding or withdrawing an "
-        "application, accepting legal representations, publishing or withdrawing a dataset) also need the "
+        "application, accepting legal representations, deciding a committee review or extending its decision "
+        "time, publishing or withdrawing a dataset) also need the "
         "account's password in `X-Confirm-Password`; without it they answer 403 `sudo_required`. Every error "
         "is an `Error` body: `detail`, `code` and, for bad input, `errors` per field."
     ),
@@ -313,6 +314,11 @@ SPECTACULAR_SETTINGS = {
     # The API reference page (/api/docs/) serves Swagger UI from the portal's own static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # choice sets used by several fields, named once
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionOutcomeEnum": "access_requests.serializers_review.DECISION_OUTCOMES",
+        "RoundOutcomeEnum": "access_requests.models.ReviewRound.Outcome",
+    },
 }
 
 # Security: production (DEBUG=false) passes `manage.py check --deploy` with no warning.

@@ -103,7 +103,10 @@ def clock_extend(*, actor, application: Application, months: int, reason: str) -
         if not state.started or state.stopped:
             raise TransitionError("The decision clock runs only while the committee has the application to decide.")
         if state.extended:
-            raise TransitionError("The decision time has already been extended once; it cannot be extended again.")
+            raise TransitionError(
+                "The decision time has already been extended once; it cannot be extended again.",
+                code="already_extended",
+            )
         reason = (reason or "").strip()
         limit = application.committee.extension_max_months
         errors = {}
@@ -192,7 +195,8 @@ def _lock_open_round(actor, review_round: ReviewRound, rule_name: str) -> Review
     )
     if locked.closed_at is not None:
         raise TransitionError(
-            f"Round {locked.number} of {locked.application.reference} is closed: nothing can be changed in it."
+            f"Round {locked.number} of {locked.application.reference} is closed: nothing can be changed in it.",
+            code="round_closed",
         )
     return locked
 
@@ -203,7 +207,7 @@ def is_recused(review_round: ReviewRound, user) -> bool:
 
 def _refuse_recused(review_round: ReviewRound, actor) -> None:
     if isinstance(actor, User) and is_recused(review_round, actor):
-        raise TransitionError("You are recused from this round: you cannot check or vote in it.")
+        raise TransitionError("You are recused from this round: you cannot check or vote in it.", code="recused")
 
 
 def conflict_declare(*, actor, review_round: ReviewRound, reason: str) -> ConflictDeclaration:
@@ -319,8 +323,14 @@ def round_outcome(review_round: ReviewRound, now=None) -> rules.Outcome:
 
 def round_tally_for(user, review_round: ReviewRound) -> rules.Outcome | None:
     """The tally, hidden until one has voted: members who voted in the round and the committee's chair
-    see it; anyone else (a member who has not voted yet, the RDO, the team) gets None."""
+    see it; anyone else (a member who has not voted yet, the RDO, the team) gets None. Once the round
+    is closed nothing can be swayed by it: every member of the reviewing committee and the RDO see it
+    as it stood at the decision; the team never does."""
     application = review_round.application
+    if review_round.closed_at is not None:
+        if may(user, "application.note", application):
+            return round_outcome(review_round, review_round.closed_at)
+        return None
     if may(user, "application.chair", application) and review_round.committee_id == application.committee_id:
         return round_outcome(review_round)
     if (
@@ -368,21 +378,29 @@ def round_decide(
         review_round = review_round.order_by("-number")
         review_round = review_round.first()
         if round_number is not None and (review_round is None or review_round.number != round_number):
-            raise TransitionError(f"Round {round_number} is no longer the current round: reload the page.")
+            raise TransitionError(
+                f"Round {round_number} is no longer the current round: reload the page.", code="round_not_open"
+            )
         if round_number is not None and review_round.closed_at is not None:
-            raise TransitionError(f"Round {round_number} of {application.reference} is already closed.")
+            raise TransitionError(
+                f"Round {round_number} of {application.reference} is already closed.", code="round_closed"
+            )
         if done:
             return application
         if review_round is None or review_round.closed_at is not None:
             raise TransitionError(f"{application.reference} has no open review round to decide.")
         if isinstance(actor, User) and is_recused(review_round, actor):
-            raise TransitionError("You are recused from this round: the decision needs a chair who is not.")
+            raise TransitionError(
+                "You are recused from this round: the decision needs a chair who is not.", code="recused"
+            )
         rationale = (rationale or "").strip()
         conditions = (conditions or "").strip()
         now = timezone.now()
         verdict = round_outcome(review_round, now)
         if outcome == rules.APPROVED and not verdict.approval_allowed:
-            raise TransitionError(f"The committee's rule does not allow an approval: {verdict.detail}")
+            raise TransitionError(
+                f"The committee's rule does not allow an approval: {verdict.detail}", code="rule_not_met"
+            )
         if not rationale:
             raise InvalidInput("Give the rationale of the decision.", fields={"rationale": ["Give a rationale."]})
         split = _dataset_decisions(application, outcome, datasets)

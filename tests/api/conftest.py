@@ -15,6 +15,8 @@ from tests.access_requests.conftest import (  # noqa: F401 (fixtures, shared wit
     complete,
     dataset,
     draft,
+    forwardable,
+    in_review,
     pdf_upload,
     ready,
     submitted,

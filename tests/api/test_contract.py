@@ -236,8 +236,9 @@ def test_a_server_error_under_the_api_is_json(db, error_schema):
 
 
 @pytest.fixture
-def write_targets(submitted, dataset, alice, rdo, steward, holder):
-    """For each write operation, who may call it and with which path values, on real objects."""
+def write_targets(submitted, in_review, chair, dataset, alice, rdo, steward, holder):
+    """For each write operation, who may call it and with which path values, on real objects (the
+    submitted application is then forwarded: the input is refused before its state is asked)."""
     draft = svc.application_create(actor=alice, title="Walked", datasets=[dataset])
     svc.team_member_add(actor=alice, application=draft, email="teammate@uni.example")
     svc.ethics_approval_add(
@@ -258,14 +259,18 @@ def write_targets(submitted, dataset, alice, rdo, steward, holder):
         "approval_id": draft.ethics_approvals.get().pk,
         "risk_id": draft.dpia.risks.get().pk,
         "identifier": own.identifier,
+        "kind": "legal",
     }
     reviewer = {"return", "forward", "checklist"}
+    committee = {"review", "decision", "clock"}
 
     def target(path: str) -> tuple:
         if path.startswith("/api/v1/datasets/"):
             return steward, values
         if any(f"/{name}/" in path for name in reviewer):
             return rdo, {**values, "id": submitted.pk}
+        if any(f"/{name}/" in path for name in committee):
+            return chair, {**values, "id": in_review.pk}
         return alice, values
 
     return target

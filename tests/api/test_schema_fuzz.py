@@ -3,10 +3,12 @@
 Every operation of the schema gets a bounded number of generated requests (valid and invalid
 input), with path parameters pointing at real objects the role has a relation to, so writes reach
 the services: the researcher's own complete draft (its teammate, ethics approval and DPIA risk),
-the RDO's submitted application, a steward's own draft dataset. Each response must not be a 5xx,
+the RDO's submitted application, a steward's own draft dataset, the committee's application in review
+(its open round, for a member and the chair). Each response must not be a 5xx,
 its status must be documented, and its body and content type must match the schema.
 """
 
+import re
 import time
 from collections import Counter
 from datetime import timedelta
@@ -43,6 +45,8 @@ ON_READY = ("POST /api/v1/applications/{id}/submit/", "POST /api/v1/applications
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 6}
 # Operations that end the object they act on run last, in this order, so the others see it alive.
 LAST = (
+    "POST /api/v1/applications/{id}/decision/",
+    "POST /api/v1/applications/{id}/review/conflict/",
     "POST /api/v1/datasets/{identifier}/withdraw/",
     "POST /api/v1/applications/{id}/submit/",
     "POST /api/v1/applications/{id}/withdraw/",
@@ -50,10 +54,27 @@ LAST = (
 )
 
 
+def _in_review(demo):
+    """The demo committee's application in review with an open round, and that round."""
+    from access_requests.models import ReviewRound
+
+    review_round = (
+        ReviewRound.objects.filter(committee=demo["committee"], closed_at__isnull=True, application__status="in_review")
+        .select_related("application")
+        .order_by("pk")
+        .first()
+    )
+    assert review_round is not None, "the demo has no application in committee review with an open round"
+    return review_round.application, review_round.number
+
+
 def _targets(demo, role: str) -> dict:
     """Per role, the real objects its path parameters name."""
     draft = demo["fuzzed_draft"]
     datasets = demo["datasets"]
+    if role in ("member", "chair"):
+        application, number = _in_review(demo)
+        return {"id": application.pk, "number": number, "kind": "legal"}
     if role == "researcher":
         return {
             "id": draft.pk,
@@ -121,6 +142,25 @@ def _seeds(demo, role: str) -> dict[str, list[tuple[dict, str]]]:
             "POST /api/v1/applications/{id}/forward/": [({"committee": demo["committee"].pk}, "application/json")],
             "POST /api/v1/applications/{id}/return/": [({"comments": {"dpia": "More."}}, "application/json")],
         }
+    if role in ("member", "chair"):
+        number = _in_review(demo)[1]
+        review = {
+            "PUT /api/v1/applications/{id}/review/vote/": [
+                ({"choice": "approve", "round": number}, "application/json")
+            ],
+            "PUT /api/v1/applications/{id}/review/checks/{kind}/": [
+                ({"answers": {"ethics": True}, "notes": "Seeded.", "round": number}, "application/json")
+            ],
+        }
+        if role == "member":
+            conflict = {"reason": "Seeded: I co-author with the applicant.", "round": number}
+            return review | {"POST /api/v1/applications/{id}/review/conflict/": [(conflict, "application/json")]}
+        decision = {"outcome": "returned", "rationale": "Seeded: narrow the datasets.", "round": number}
+        extension = {"months": 1, "reason": "Seeded: an expert is consulted."}
+        return review | {
+            "POST /api/v1/applications/{id}/decision/": [(decision, "application/json")],
+            "POST /api/v1/applications/{id}/clock/extension/": [(extension, "application/json")],
+        }
     if role == "steward":
         holder = demo["datasets"]["draft"].holder.slug
         new = {"holder": holder, "identifier": "LV-SEEDED-1", "title": "Seeded", "description": "Images."}
@@ -173,13 +213,17 @@ def _fuzz(operation, app, headers: dict, path_parameters: dict, mode, statuses: 
     return None
 
 
-# Per role: who calls, which operations, in which generation modes. Anonymous callers are refused
-# before their input is read everywhere but the public catalogue, so valid input is enough there;
-# a steward's part of the API is the catalogue.
+# Per role: who calls, which operations (paths matching the pattern), in which generation modes.
+# Anonymous callers are refused before their input is read everywhere but the public catalogue, so
+# valid input is enough there; a steward's part of the API is the catalogue, a committee's the review
+# of the application in review (the member first: the chair's decision closes the round).
+REVIEW = r"/api/v1/applications/\{id\}/(rounds|review|decision|clock)/"
 ROLES = {
     "researcher": ("researcher", "", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
     "rdo": ("rdo", "", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
     "steward": ("steward_riga", "/api/v1/datasets/", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
+    "member": ("member1", REVIEW, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
+    "chair": ("chair", REVIEW, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
     "anonymous": (None, "", (GenerationMode.POSITIVE,)),
 }
 # Writes each role's requests must get through at least once: the fuzzing reaches the services.
@@ -203,6 +247,15 @@ WRITES = {
     "researcher": RESEARCHER_WRITES,
     "rdo": {"PATCH /api/v1/applications/{id}/checklist/", "POST /api/v1/applications/{id}/forward/"},
     "steward": {"POST /api/v1/datasets/", "PATCH /api/v1/datasets/{identifier}/"},
+    "member": {
+        "PUT /api/v1/applications/{id}/review/vote/",
+        "PUT /api/v1/applications/{id}/review/checks/{kind}/",
+        "POST /api/v1/applications/{id}/review/conflict/",
+    },
+    "chair": {
+        "PUT /api/v1/applications/{id}/review/vote/",
+        "POST /api/v1/applications/{id}/decision/",
+    },
 }
 
 
@@ -222,7 +275,7 @@ def test_every_operation_answers_as_documented_for_each_role(demo, schema, token
         seeds = seeds_by_role[role]
         started, runs = time.monotonic(), 0
         for operation in _operations(schema):
-            if not operation.path.startswith(prefix):
+            if not re.match(prefix, operation.path):
                 continue
             for mode in modes:
                 runs += 1

@@ -150,6 +150,7 @@ class World:
     token: ApiToken
     invitation: str  # the link token of a pending invitation to the outsider
     signature: str  # the link token that asks the outsider, named as signatory, to accept the statements
+    absent: frozenset = frozenset()  # URL parameters whose object does not exist in this state (a review round)
 
 
 def build_world(state: str) -> World:
@@ -244,8 +245,10 @@ def build_world(state: str) -> World:
         "risk_pk": risk.pk,
         "risk_id": risk.pk,
         "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
+        "number": 1,  # the review round the forward opened (only in review)
         "kind": "legal",  # a committee member's check: legal or technical
     }
+    absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     return World(
         application,
         clients,
@@ -255,6 +258,7 @@ def build_world(state: str) -> World:
         token,
         invitation,
         signature,
+        absent,
     )
 
 
@@ -301,9 +305,11 @@ def variants(name: str, route: str, world: World):
         kind = kinds.pop() if kinds else "application"
         pk = world.token.pk if kind == "token" else world.application.pk
         sections = SECTIONS if "section" in params else (None,)
+        # a sub-object the state has not got (no review round before the forward): as for a missing object
+        variant = "missing" if world.absent & set(params) else "real"
         for section in sections:
             kwargs = {**base, "pk": pk} | ({"section": section} if section else {})
-            yield section or kind, kwargs, kind, "real"
+            yield section or kind, kwargs, kind, variant
         return
     yield "", base, None, None
 
@@ -385,6 +391,13 @@ ACTING_BODIES["access_requests:committee-decide"] = lambda kwargs: {
     "rationale": "Out of scope.",
 }
 ACTING_BODIES["access_requests:committee-extend"] = lambda kwargs: {"months": 1, "reason": "Summer recess."}
+ACTING_BODIES |= {
+    "api-application-review-conflict": lambda kwargs: {"reason": "I co-author with the applicant.", "round": 1},
+    "api-application-review-check": lambda kwargs: {"answers": {"ethics": True}, "round": 1},
+    "api-application-review-vote": lambda kwargs: {"choice": "reject", "rationale": "Too broad.", "round": 1},
+    "api-application-decision": lambda kwargs: {"outcome": "rejected", "rationale": "Too broad.", "round": 1},
+    "api-application-clock-extension": lambda kwargs: {"months": 1, "reason": "An expert is consulted."},
+}
 
 
 def call(client, method: str, url: str, body: dict | None = None):
