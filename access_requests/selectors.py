@@ -29,8 +29,9 @@ def clock_words(state: rules.ClockState) -> dict | None:
 
 
 def clock_context(application) -> dict:
-    """The clock of one application and its extension (with the reason), for a page: one query."""
-    events = list(DecisionClockEvent.objects.filter(application=application))
+    """The clock of one application and its extension (with the reason), for a page: one query, none
+    before the first forward (which names the committee and starts the clock)."""
+    events = list(DecisionClockEvent.objects.filter(application=application)) if application.committee_id else []
     state = rules.clock_state([e.as_rule_event() for e in events], timezone.now())
     extension = next((e for e in events if e.kind == ClockEventKind.EXTEND), None)
     return {"clock": clock_words(state), "clock_extension": extension}
