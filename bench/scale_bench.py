@@ -89,6 +89,9 @@ TARGETS = [
     Target("RDO review page", "rdo", "access_requests:rdo-review", (("pk", "app"),)),
     Target("API application detail (RDO)", "rdo", "api-application", (("pk", "app"),)),
     Target("invitations (researcher)", "researcher", "access_requests:invitation-list"),
+    Target("committee queue", "committee", "access_requests:committee-queue"),
+    Target("committee review page", "committee", "access_requests:committee-review", (("pk", "review"),)),
+    Target("API review rounds (committee member)", "committee", "api-application-rounds", (("pk", "review"),)),
     Target("dashboard (researcher)", "researcher", "dashboard"),
     Target("dashboard (RDO)", "rdo", "dashboard"),
     Target("dashboard (committee member)", "committee", "dashboard"),
@@ -947,6 +950,15 @@ def pick_people() -> dict:
         .first()
         or Application.objects.filter(status="submitted").order_by("pk").first()
     )
+    # an application in review before the picked member's committee, with votes cast in its round
+    review = (
+        Application.objects.filter(
+            status="in_review", committee__memberships__user=committee, reference__startswith="AR-2025-"
+        )
+        .annotate(v=Count("review_rounds__votes"))
+        .order_by("-v", "pk")
+        .first()
+    )
     return {
         "people": {
             "rdo": rdo,
@@ -955,7 +967,7 @@ def pick_people() -> dict:
             "committee": committee,
             "applicant": app.applicant,
         },
-        "objects": {"app": app.pk},
+        "objects": {"app": app.pk, "review": review.pk},
     }
 
 
