@@ -85,7 +85,7 @@ def test_the_tally_is_hidden_until_the_member_votes_and_the_chair_always_sees_it
     review.vote_cast(actor=member, review_round=round1, choice="approve")
     after = text(as_user(member).get(url("committee-review", application)))
     assert "2 of 3 members voted" in after and "Mia Second" in after and "Too broad." in after
-    assert "You voted <strong>approve</strong>" in after
+    assert "Your vote: <strong>Approve</strong>" in after
     chair_page = text(as_user(chair).get(url("committee-review", application)))
     assert "2 of 3 members voted" in chair_page and "The chair's decision" in chair_page
 
