@@ -38,4 +38,9 @@ urlpatterns = [
     path(f"{one}checklist/", apis.ChecklistApi.as_view(), name="api-application-checklist"),
     path(f"{one}messages/", apis.MessagesApi.as_view(), name="api-application-messages"),
     path(f"{one}changes/", apis.ChangesApi.as_view(), name="api-application-changes"),
+    path(
+        f"{one}rounds/<int:number>/letter/",
+        apis.DecisionLetterApi.as_view(),
+        name="api-application-decision-letter",
+    ),
 ]

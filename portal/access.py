@@ -379,6 +379,7 @@ URLS: dict[str, dict[str, Guard]] = {
     },
     "access_requests:document-ethics": {"GET": APP_VIEW},
     "access_requests:document-dpia": {"GET": APP_VIEW},
+    "access_requests:decision-letter": {"GET": APP_VIEW},
     "access_requests:rdo-review": {"GET": APP_REVIEW},
     "access_requests:rdo-checklist": {"POST": APP_REVIEW},
     "access_requests:rdo-return": {"POST": Guard("application.review", sudo=True)},
@@ -407,6 +408,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-checklist": {"PATCH": APP_REVIEW},
     "api-application-messages": {"GET": APP_VIEW, "POST": APP_VIEW},
     "api-application-changes": {"GET": APP_VIEW},
+    "api-application-decision-letter": {"GET": APP_VIEW},
 }
 
 
