@@ -41,3 +41,15 @@ def review_reminders() -> dict:
     """Remind members who have not voted as the voting deadline nears, and the chair and the Research
     Data Office as the decision time runs out (each reminder once)."""
     return reminders.review_reminders_send()
+
+
+@shared_task(name="access_requests.tasks.decision_letters_sweep", soft_time_limit=60, time_limit=90)
+def decision_letters_sweep() -> int:
+    """Queue the letters of recent decisions that still have none (the broker was down when the
+    decision committed, or every retry failed); returns how many were queued."""
+    from access_requests.services.review import decision_letter_queue
+
+    missing = letters.decision_letters_missing()
+    for round_id in missing:
+        decision_letter_queue(round_id)
+    return len(missing)

@@ -291,6 +291,11 @@ CELERY_BEAT_SCHEDULE["review-reminders"] = {
     "task": "access_requests.tasks.review_reminders",
     "schedule": float(REVIEW_REMINDERS_INTERVAL_SECONDS),
 }
+# The same interval queues again the decision letters a broker outage or failed retries left missing.
+CELERY_BEAT_SCHEDULE["decision-letters-sweep"] = {
+    "task": "access_requests.tasks.decision_letters_sweep",
+    "schedule": float(REVIEW_REMINDERS_INTERVAL_SECONDS),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,6 +8,8 @@ with its rolled-back transaction. The decision never depends on the letter: if r
 the task retries, and the decision stands meanwhile.
 """
 
+from datetime import datetime, timedelta
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -144,8 +146,30 @@ def decision_letter_render(*, round_id: int) -> DecisionLetter | None:
     return letter
 
 
+# A letter still missing this long after its decision was not queued (the broker was down when the
+# decision committed) or failed every retry: the sweep queues it again, for decisions of the last
+# SWEEP_DAYS days only (older ones are for a person to look at, not for an hourly retry).
+SWEEP_AFTER = timedelta(minutes=15)
+SWEEP_DAYS = 30
+
+
+def decision_letters_missing(now: datetime | None = None) -> list[int]:
+    """Ids of the recently decided rounds that still have no letter (at most 100 per sweep)."""
+    now = now or timezone.now()
+    rounds = ReviewRound.objects.filter(
+        closed_at__gte=now - timedelta(days=SWEEP_DAYS),
+        closed_at__lte=now - SWEEP_AFTER,
+        outcome__in=DECIDED,
+        letter__isnull=True,
+    )
+    return list(rounds.order_by("closed_at").values_list("pk", flat=True)[:100])
+
+
 def decision_letters_of(application) -> list[DecisionLetter]:
-    """The application's decision letters, earliest round first (for its page)."""
+    """The application's decision letters, earliest round first (for its page): one statement, none
+    for an application never forwarded to a committee (it has no round)."""
+    if application.committee_id is None:
+        return []
     return list(
         DecisionLetter.objects.filter(round__application=application).select_related("round").order_by("round__number")
     )

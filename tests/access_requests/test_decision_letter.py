@@ -190,6 +190,23 @@ def test_a_failed_rendering_is_retried_and_the_decision_stands(
     assert decision_letter_render.retry_backoff and decision_letter_render.autoretry_for == (Exception,)
 
 
+def test_the_sweep_queues_again_a_letter_the_broker_never_received(round1, in_review, chair, member, alice):
+    from datetime import timedelta
+
+    from access_requests.tasks import decision_letters_sweep
+
+    rv.vote_cast(actor=member, review_round=round1, choice="approve")
+    rv.round_decide(actor=chair, application=in_review, outcome="rejected", rationale="No.")  # nothing queued
+    closed_at = ReviewRound.objects.get(pk=round1.pk).closed_at
+    assert letters.decision_letters_missing(closed_at + timedelta(minutes=5)) == []  # may still be on its way
+    assert letters.decision_letters_missing(closed_at + timedelta(days=31)) == []  # too old for the sweep
+    ReviewRound.objects.filter(pk=round1.pk).update(closed_at=closed_at - timedelta(hours=1))
+    assert decision_letters_sweep.delay().get() == 1
+    assert DecisionLetter.objects.filter(round=round1).exists()
+    assert decision_letters_sweep.delay().get() == 0
+    assert "decision-letters-sweep" in settings.CELERY_BEAT_SCHEDULE
+
+
 def test_the_decision_email_says_the_letter_will_be_on_the_page(split_letter):
     mail = OutboxEmail.objects.filter(template="application_decided").latest("pk")
     assert "decision letter" in mail.body_text
