@@ -47,4 +47,9 @@ urlpatterns = [
     path(f"{one}decision/", apis_review.DecisionApi.as_view(), name="api-application-decision"),
     path(f"{one}clock/", apis_review.ClockApi.as_view(), name="api-application-clock"),
     path(f"{one}clock/extension/", apis_review.ClockExtensionApi.as_view(), name="api-application-clock-extension"),
+    path(
+        f"{one}rounds/<int:number>/letter/",
+        apis.DecisionLetterApi.as_view(),
+        name="api-application-decision-letter",
+    ),
 ]

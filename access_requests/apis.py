@@ -10,14 +10,14 @@ its problems under `errors.check`), 403 and 409 (a state that does not allow the
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access_requests.downloads import dpia_document_response, ethics_document_response
+from access_requests.downloads import decision_letter_response, dpia_document_response, ethics_document_response
 from access_requests.models import (
     Application,
     ApplicationDataset,
@@ -374,6 +374,44 @@ class DpiaDocumentApi(ApplicationApi):
     @extend_schema(summary="Download the DPIA's document (404 when none is attached)", responses=DOCUMENT_RESPONSES)
     def get(self, request, pk: int):
         return dpia_document_response(request, self.application(request, pk))
+
+
+class DecisionLetterApi(ApplicationApi):
+    """Whoever may see the application; every download is recorded as a `document.view` audit event.
+    The letter is rendered a few moments after the decision: until then the answer is 404 (its
+    detail says the letter is being prepared). `Repr-Digest` (RFC 9530) and `X-Content-SHA256`
+    carry the letter's SHA-256."""
+
+    actions = {"GET": "view"}
+    content_negotiation_class = AnyAcceptNegotiation
+
+    @extend_schema(
+        summary="Download the decision letter of a review round (404 while it is being prepared)",
+        parameters=[
+            OpenApiParameter(
+                "Repr-Digest",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="The letter's SHA-256, as `sha-256=:<base64>:` (RFC 9530).",
+            ),
+            OpenApiParameter(
+                "X-Content-SHA256",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="The letter's SHA-256 in hexadecimal.",
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The letter (PDF)."),
+            (404, "application/json"): OpenApiResponse(
+                response=ErrorSerializer, description="No such round, or its letter is being prepared."
+            ),
+        },
+    )
+    def get(self, request, pk: int, number: int):
+        return decision_letter_response(request, self.application(request, pk), number)
 
 
 # --- DPIA and representations -------------------------------------------------------------

@@ -12,6 +12,8 @@ that included it once the approval is removed. A document that no submission inc
 with its row (404).
 """
 
+import base64
+
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils.http import content_disposition_header
@@ -136,3 +138,30 @@ def dpia_document_response(request, application: Application):
         name=dpia.document_name,
         sha256=dpia.document_sha256,
     )
+
+
+LETTER_NOT_READY = "The decision letter is being prepared; try again in a few minutes."
+
+
+def decision_letter_response(request, application: Application, number: int):
+    """A decided round's letter (404 while it is being prepared, or for no such round). Its SHA-256
+    travels in `Repr-Digest` (RFC 9530) and, in hexadecimal, in `X-Content-SHA256`."""
+    from access_requests.models import DecisionLetter, ReviewRound
+
+    review_round = ReviewRound.objects.filter(application=application, number=number).first()
+    if review_round is None:
+        raise Http404("This application has no such review round.")
+    letter = DecisionLetter.objects.filter(round=review_round).first()
+    if letter is None:
+        raise Http404(LETTER_NOT_READY)
+    response = document_response(
+        request,
+        application,
+        kind="decision_letter",
+        relative=letter.path,
+        name=f"{application.reference}-decision-round-{number}.pdf",
+        sha256=letter.sha256,
+    )
+    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(letter.sha256)).decode()}:"
+    response["X-Content-SHA256"] = letter.sha256
+    return response

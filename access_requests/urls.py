@@ -29,6 +29,7 @@ urlpatterns = [
     path("<int:pk>/delete/", researcher.application_delete_page, name="application-delete"),
     path("<int:pk>/documents/ethics/<int:approval_pk>/", documents.ethics_document, name="document-ethics"),
     path("<int:pk>/documents/dpia/", documents.dpia_document, name="document-dpia"),
+    path("<int:pk>/rounds/<int:number>/letter/", documents.decision_letter, name="decision-letter"),
     path("<int:pk>/review/", rdo.rdo_review, name="rdo-review"),
     path("<int:pk>/review/checklist/", rdo.rdo_checklist, name="rdo-checklist"),
     path("<int:pk>/review/return/", rdo.rdo_return, name="rdo-return"),

@@ -381,6 +381,7 @@ URLS: dict[str, dict[str, Guard]] = {
     },
     "access_requests:document-ethics": {"GET": APP_VIEW},
     "access_requests:document-dpia": {"GET": APP_VIEW},
+    "access_requests:decision-letter": {"GET": APP_VIEW},
     "access_requests:rdo-review": {"GET": APP_REVIEW},
     "access_requests:rdo-checklist": {"POST": APP_REVIEW},
     "access_requests:rdo-return": {"POST": Guard("application.review", sudo=True)},
@@ -426,6 +427,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-decision": {"POST": Guard("application.chair", sudo=True)},
     "api-application-clock": {"GET": APP_VIEW},
     "api-application-clock-extension": {"POST": Guard("application.chair", sudo=True)},
+    "api-application-decision-letter": {"GET": APP_VIEW},
 }
 
 

@@ -69,6 +69,7 @@ AUDIT_VERBS: dict[str, str] = {
     "document.view": "Document opened",
     "review.check_record": "Review: legal or technical check recorded",
     "review.conflict_declare": "Review: conflict of interest declared",
+    "review.letter_render": "Review: decision letter produced",
     "review.vote": "Review: vote cast",
     "review.vote_change": "Review: vote changed",
     "user.create": "User created",

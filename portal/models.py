@@ -194,6 +194,9 @@ class OutboxEmail(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A message that must be sent once only (a reminder) carries a key; a second with the same key is
+    # not queued (`notification_queue`), and the unique index settles a race between two senders.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["created_at"]

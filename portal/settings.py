@@ -283,6 +283,20 @@ CELERY_BEAT_SCHEDULE["audit-anchor"] = {
     "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
 }
 
+# How often celery beat sends the review reminders (votes due, decisions due), in seconds.
+REVIEW_REMINDERS_INTERVAL_SECONDS = env_int("REVIEW_REMINDERS_INTERVAL_SECONDS", 3600)
+if REVIEW_REMINDERS_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("REVIEW_REMINDERS_INTERVAL_SECONDS must be a positive number of seconds")
+CELERY_BEAT_SCHEDULE["review-reminders"] = {
+    "task": "access_requests.tasks.review_reminders",
+    "schedule": float(REVIEW_REMINDERS_INTERVAL_SECONDS),
+}
+# The same interval queues again the decision letters a broker outage or failed retries left missing.
+CELERY_BEAT_SCHEDULE["decision-letters-sweep"] = {
+    "task": "access_requests.tasks.decision_letters_sweep",
+    "schedule": float(REVIEW_REMINDERS_INTERVAL_SECONDS),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.ApiTokenAuthentication",

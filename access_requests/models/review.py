@@ -192,3 +192,26 @@ class DecisionClockEvent(models.Model):
 
     def as_rule_event(self) -> rules.ClockEvent:
         return rules.ClockEvent(kind=self.kind, at=self.at, months=self.months)
+
+
+# The version of the decision letter's template: a letter records the one it was rendered with, so
+# a letter rendered before the wording changed is known for what it is.
+LETTER_TEMPLATE_VERSION = "2026-11"
+
+
+class DecisionLetter(models.Model):
+    """The PDF letter that records a round's decision, rendered once after the decision committed
+    (access_requests/services/letters.py) and kept like an uploaded document."""
+
+    round = models.OneToOneField(ReviewRound, on_delete=models.CASCADE, related_name="letter")
+    path = models.CharField(max_length=300, help_text="relative to DOCUMENT_STORAGE_ROOT")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    rendered_at = models.DateTimeField()
+    template_version = models.CharField(max_length=20, default=LETTER_TEMPLATE_VERSION)
+
+    class Meta:
+        ordering = ["round"]
+
+    def __str__(self) -> str:
+        return f"Decision letter of {self.round}"

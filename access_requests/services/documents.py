@@ -63,6 +63,7 @@ SNAPSHOT_DOCUMENTS = "documents"
 DOCUMENT_PATH_FIELDS: list[tuple[str, str]] = [
     ("access_requests.EthicsApproval", "document_path"),
     ("access_requests.Dpia", "document_path"),
+    ("access_requests.DecisionLetter", "path"),
 ]
 
 

@@ -7,7 +7,9 @@ application and the round and evaluates the rule on the votes it then reads, so 
 arrives while the chair decides is either counted or refused, never lost after the fact.
 """
 
+import logging
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -36,6 +38,8 @@ from portal.errors import InvalidInput, TransitionError
 from portal.models import User
 from portal.services.audit import audit_record
 from portal.services.notifications import notification_queue
+
+logger = logging.getLogger(__name__)
 
 # --- routing -----------------------------------------------------------------------------------
 
@@ -433,7 +437,19 @@ def round_decide(
             },
         )
         _notify_decision(application, review_round, split)
+        # the letter is rendered by a task, after the decision committed: a rollback renders nothing
+        transaction.on_commit(partial(decision_letter_queue, review_round.pk), robust=True)
     return application
+
+
+def decision_letter_queue(round_id: int) -> None:
+    """Hand the letter's rendering to Celery. A failure is logged, never raised: the decision stands."""
+    from access_requests.tasks import decision_letter_render
+
+    try:
+        decision_letter_render.delay(round_id)
+    except Exception:  # a broker that is down, or (eager) a rendering that failed every retry
+        logger.exception("decision letter: could not render or queue the letter of round %s", round_id)
 
 
 def _dataset_decisions(application: Application, outcome: str, datasets: dict | None) -> dict:

@@ -44,6 +44,7 @@ from access_requests.permissions import (
 from access_requests.selectors import clock_context
 from access_requests.services import applications as svc
 from access_requests.services.checks import application_check
+from access_requests.services.letters import decision_letters_of
 from access_requests.services.messages import message_post
 from access_requests.services.transitions import TRANSITIONS, application_submit, application_withdraw
 from access_requests.views.presentation import (
@@ -166,6 +167,7 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "can_delete": applicant and application.status == ApplicationStatus.DRAFT and not application.submission_count,
         "is_committee": may(user, "application.committee", application),
         **(clock_context(application) if reviewer or is_team(user, application) else {}),
+        "decision_letters": decision_letters_of(application),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)

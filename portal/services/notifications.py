@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -41,14 +41,21 @@ def _render_text(name: str, context: dict) -> str:
     return _text_engine.get_template(name).render(Context(context))
 
 
-def notification_queue(*, to, template: str, context: dict) -> OutboxEmail | None:
+def notification_queue(*, to, template: str, context: dict, dedupe_key: str | None = None) -> OutboxEmail | None:
     """Render `emails/<template>.{subject,txt,html}` and queue it for every recipient.
 
     Must be called inside the transaction of the change it announces; the send is
     dispatched only if that transaction commits.
+
+    A message with a `dedupe_key` is queued once only: when one with the same key exists (queued
+    earlier, or by a racing sender whose transaction committed first), nothing is queued and the
+    answer is None. The unique index decides a race; the loser's insert is undone in a savepoint,
+    so the caller's transaction carries on.
     """
     recipients = _recipients(to)
     if not recipients:
+        return None
+    if dedupe_key is not None and OutboxEmail.objects.filter(dedupe_key=dedupe_key).exists():
         return None
     ctx = {"site_url": settings.SITE_URL, "site_name": settings.SITE_NAME, **context}
     subject = " ".join(_render_text(f"emails/{template}.subject.txt", ctx).split())
@@ -57,9 +64,15 @@ def notification_queue(*, to, template: str, context: dict) -> OutboxEmail | Non
         body_html = render_to_string(f"emails/{template}.html", ctx)
     except TemplateDoesNotExist:
         body_html = ""
-    message = OutboxEmail.objects.create(
-        to=recipients, subject=subject[:300], body_text=body_text, body_html=body_html, template=template
-    )
+    fields = {"to": recipients, "subject": subject[:300], "body_text": body_text, "body_html": body_html}
+    if dedupe_key is None:
+        message = OutboxEmail.objects.create(template=template, **fields)
+    else:
+        try:
+            with transaction.atomic():
+                message = OutboxEmail.objects.create(template=template, dedupe_key=dedupe_key, **fields)
+        except IntegrityError:
+            return None
     transaction.on_commit(lambda: outbox_dispatch(message_id=message.pk))
     return message
 

@@ -225,6 +225,7 @@ def build_world(state: str) -> World:
             tr.application_forward(actor=rdo, application=application, committee=committee)
     application.refresh_from_db()
     assert application.status == state
+    review_round = _decision_letter(application, committee)
 
     token, _ = api_token_create(actor=applicant, name="matrix", days=30)
     clients = {"anonymous": Client()}
@@ -245,7 +246,7 @@ def build_world(state: str) -> World:
         "risk_pk": risk.pk,
         "risk_id": risk.pk,
         "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
-        "number": 1,  # the review round the forward opened (only in review)
+        "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
     }
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
@@ -260,6 +261,37 @@ def build_world(state: str) -> World:
         signature,
         absent,
     )
+
+
+def _decision_letter(application, committee):
+    """A review round with its decision letter, in every state, so that the letter's download has
+    something to serve whoever may see the application (the round is the open one in review; in
+    the other states a closed round is set up directly: only who may fetch the letter is tested)."""
+    from django.utils import timezone
+
+    from access_requests.models import DecisionLetter, ReviewRound
+    from access_requests.services.documents import documents_staged
+    from access_requests.services.generated import generated_store
+    from tests.access_requests.conftest import pdf_bytes
+
+    now = timezone.now()
+    review_round = ReviewRound.objects.filter(application=application).first() or ReviewRound.objects.create(
+        application=application,
+        number=1,
+        committee=committee,
+        submission_number=application.submission_count,
+        opened_at=now,
+        voting_deadline=now,
+        closed_at=now,
+        outcome=ReviewRound.Outcome.REJECTED,
+        rationale="Test.",
+    )
+    with documents_staged() as staged, transaction.atomic():
+        stored = generated_store(content=pdf_bytes(), folder=f"applications/{application.reference}", staged=staged)
+        DecisionLetter.objects.create(
+            round=review_round, path=stored["path"], sha256=stored["sha256"], size=stored["size"], rendered_at=now
+        )
+    return review_round
 
 
 # --- cells ------------------------------------------------------------------------------------

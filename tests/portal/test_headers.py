@@ -240,10 +240,18 @@ def template_problems(text: str) -> list[str]:
 
 
 def page_templates() -> list[Path]:
-    """Every HTML template a page can render: the project's and each app's own (e-mail is not a page)."""
+    """Every HTML template a page can render: the project's and each app's own (e-mail is not a page,
+    nor is a letter: letters are rendered to PDF by WeasyPrint, with their print styles inside, and
+    never served as HTML)."""
     roots = [Path(d) for engine in settings.TEMPLATES for d in engine["DIRS"]]
     roots += [Path(settings.BASE_DIR, app, "templates") for app in ("portal", "catalogue", "access_requests")]
-    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*.html") if "emails" not in p.parts)
+    return sorted(
+        p
+        for root in roots
+        if root.is_dir()
+        for p in root.rglob("*.html")
+        if "emails" not in p.parts and "letters" not in p.parts
+    )
 
 
 @pytest.mark.parametrize(
