@@ -1,8 +1,13 @@
 """The committee reviews an application in a real browser: one member declares a conflict of
 interest, two vote on the review page with the script on (no page load: a marker set on the window
-survives), and the chair sees the rule met and approves. axe-core checks every page and state."""
+survives), and the chair sees the rule met and approves one holder's dataset and refuses the
+other's; the decision letter is downloaded from the application page and its text read. axe-core
+checks every page and state."""
+
+import io
 
 import pytest
+from pypdf import PdfReader
 from playwright.sync_api import expect
 
 from access_requests.models import ApplicationStatus, ConflictDeclaration, Vote
@@ -16,9 +21,10 @@ from tests.conftest import PASSWORD, _person
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _in_review(alice, rdo, committee, holder):
+def _in_review(alice, rdo, committee, holder, other_holder):
     dataset = make_dataset(holder, "LV-MG-2026", conditions=("C50",), use=[("ETHICS_APPROVAL_REQUIRED", {})])
-    application = svc.application_create(actor=alice, title="Breast density and AI", datasets=[dataset])
+    other = make_dataset(other_holder, "ES-MR-2026", conditions=("C61",))
+    application = svc.application_create(actor=alice, title="Breast density and AI", datasets=[dataset, other])
     application = complete(application, alice)
     tr.application_submit(actor=alice, application=application)
     tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
@@ -41,7 +47,9 @@ def _no_navigation(page):
     assert page.evaluate("window.__noReload") == "still here"
 
 
-def test_three_members_and_a_chair_review_one_application(live_server, page, alice, rdo, committee, chair, holder):
+def test_three_members_and_a_chair_review_one_application(
+    live_server, page, alice, rdo, committee, chair, holder, other_holder
+):
     base = live_server.url
     members = [
         _person(f"member{n}@committee.example", name, ["committee"])
@@ -49,7 +57,7 @@ def test_three_members_and_a_chair_review_one_application(live_server, page, ali
     ]
     for user in members:
         committee_add_member(actor="system:test", committee=committee, user=user)
-    application = _in_review(alice, rdo, committee, holder)
+    application = _in_review(alice, rdo, committee, holder, other_holder)
     conflicted, second, third = members
 
     # the first member declares a conflict of interest: the section changes in place
@@ -90,6 +98,8 @@ def test_three_members_and_a_chair_review_one_application(live_server, page, ali
     decision.get_by_label("Approve").check()
     page.locator("#id_decision_rationale").fill("A sound project with proportionate safeguards.")
     page.get_by_role("textbox", name="Conditions of use").fill("No linkage with other registries.")
+    page.get_by_role("group", name="ES-MR-2026").get_by_label("Refuse").check()
+    page.get_by_label("Why ES-MR-2026 is refused").fill("Prostate MR is outside the stated purpose.")
     page.get_by_role("button", name="Record the decision").click()
     page.wait_for_load_state()
     expect(page.get_by_text(f"{application.reference} is approved")).to_be_visible()
@@ -97,3 +107,18 @@ def test_three_members_and_a_chair_review_one_application(live_server, page, ali
     assert_accessible(page)
     application.refresh_from_db()
     assert application.status == ApplicationStatus.APPROVED
+
+    # the decision letter (rendered after the decision committed) is on the application's page
+    page.goto(f"{base}/applications/{application.pk}/")
+    link = page.get_by_role("link", name="Download the letter of round 1 (PDF)")
+    expect(link).to_be_visible()
+    assert_accessible(page)
+    with page.expect_download() as download:
+        link.click()
+    with open(download.value.path(), "rb") as stream:
+        text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(stream.read())).pages).split())
+    assert application.reference in text and "Breast density and AI" in text
+    assert "LV-MG-2026" in text and "ES-MR-2026" in text
+    assert "Prostate MR is outside the stated purpose." in text
+    assert "approved for some datasets only" in text.lower()
+    assert "No linkage with other registries." in text
