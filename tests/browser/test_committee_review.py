@@ -7,8 +7,8 @@ checks every page and state."""
 import io
 
 import pytest
-from pypdf import PdfReader
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from access_requests.models import ApplicationStatus, ConflictDeclaration, Vote
 from access_requests.services import applications as svc
