@@ -63,6 +63,9 @@ SNAPSHOT_DOCUMENTS = "documents"
 DOCUMENT_PATH_FIELDS: list[tuple[str, str]] = [
     ("access_requests.EthicsApproval", "document_path"),
     ("access_requests.Dpia", "document_path"),
+    ("access_requests.AgreementVersion", "path"),
+    ("access_requests.Agreement", "executed_path"),
+    ("access_requests.AgreementSignature", "scan_path"),
 ]
 
 

@@ -414,8 +414,18 @@ def round_decide(
                 "datasets": {r.dataset.identifier: approved for r, (approved, _) in split.items()},
             },
         )
-        _notify_decision(application, review_round, split)
+        _after_decision(application, review_round, split)
     return application
+
+
+def _after_decision(application: Application, review_round: ReviewRound, split: dict) -> None:
+    """Inside the decision's transaction: tell those concerned; an approval leads to the data-access
+    agreement, created after the commit in a task (services/agreements.py `agreement_after_approval`)."""
+    _notify_decision(application, review_round, split)
+    if review_round.outcome == rules.APPROVED:
+        from access_requests.services.agreements import agreement_after_approval
+
+        agreement_after_approval(application)
 
 
 def _dataset_decisions(application: Application, outcome: str, datasets: dict | None) -> dict:
