@@ -458,3 +458,22 @@ def test_an_application_withdrawn_after_approval_takes_no_more_signatures(agreem
     application_withdraw(actor=alice, application=in_review, reason="The project ended.")
     with pytest.raises(TransitionError, match="withdrawn"):
         sign(steward, current(agreement))
+
+
+def test_the_sweep_creates_and_renders_what_a_lost_dispatch_left_out(
+    in_review, files, round1, chair, member, member2, steward, rdo, signatory
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    rv.vote_cast(actor=member, review_round=round1, choice="approve")
+    rv.vote_cast(actor=member2, review_round=round1, choice="approve")
+    rv.round_decide(actor=chair, application=in_review, outcome="approved", rationale="Sound.")  # no commit here
+    assert not Agreement.objects.exists()
+    later = timezone.now() + timedelta(minutes=10)
+    # created, then its version (whose own dispatch waits for a commit that never comes) rendered
+    assert ag.agreements_sweep(now=later) == {"created": 1, "rendered": 1, "executed": 0}
+    agreement = Agreement.objects.get(application=in_review)
+    assert agreement.status == AgreementStatus.AWAITING_SIGNATURES and current(agreement).is_rendered
+    assert ag.agreements_sweep(now=later) == {"created": 0, "rendered": 0, "executed": 0}
