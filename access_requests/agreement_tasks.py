@@ -53,3 +53,8 @@ def agreement_execute_task(agreement_id: int) -> str:
 @shared_task(name="access_requests.agreements_sweep")
 def agreements_sweep() -> dict:
     return svc.agreements_sweep()
+
+
+@shared_task(name="access_requests.agreements_overdue_notify")
+def agreements_overdue_notify() -> int:
+    return svc.agreements_overdue_notify()

@@ -24,6 +24,7 @@ AUDIT_VERBS: dict[str, str] = {
     "application.clock_extend": "Application: decision clock extended",
     "agreement.create": "Agreement created",
     "agreement.execute": "Agreement executed and sealed",
+    "agreement.overdue": "Agreement overdue: RDO told, parties reminded",
     "agreement.render": "Agreement: version rendered",
     "agreement.revise": "Agreement: new version, signatures voided",
     "agreement.scan_upload": "Agreement: countersigned scan uploaded",

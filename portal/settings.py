@@ -301,6 +301,8 @@ AGREEMENT_SEAL_PREVIOUS_CERTS = env_list("AGREEMENT_SEAL_PREVIOUS_CERTS", [])
 AGREEMENT_EXECUTION_DAYS = env_int("AGREEMENT_EXECUTION_DAYS", 30)
 # Creates, renders or executes what a lost task dispatch left undone (services/agreements.py).
 CELERY_BEAT_SCHEDULE["agreements-sweep"] = {"task": "access_requests.agreements_sweep", "schedule": 600.0}
+# Flags overdue agreements to the RDO and reminds the awaited parties, once each.
+CELERY_BEAT_SCHEDULE["agreements-overdue"] = {"task": "access_requests.agreements_overdue_notify", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -35,6 +35,9 @@ class Agreement(models.Model):
     seal_certificate_sha256 = models.CharField(max_length=64, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
+    overdue_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the RDO was told it is overdue and the parties reminded (once)"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

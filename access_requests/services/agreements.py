@@ -898,6 +898,63 @@ def agreements_sweep(*, now=None) -> dict[str, int]:
     return {"created": created, "rendered": rendered, "executed": executed}
 
 
+def agreements_overdue_notify(*, now=None) -> int:
+    """Flag to the RDO each agreement not executed within AGREEMENT_EXECUTION_DAYS of its creation, and
+    remind the parties whose signature is awaited; once per agreement (`overdue_notified_at`), so the
+    periodic job is safe to run twice. Returns how many were flagged."""
+    from access_requests.services.transitions import _rdo_users
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.AGREEMENT_EXECUTION_DAYS)
+    flagged = 0
+    candidates = Agreement.objects.filter(
+        status__in=[AgreementStatus.DRAFT, AgreementStatus.AWAITING_SIGNATURES],
+        created_at__lt=cutoff,
+        overdue_notified_at__isnull=True,
+    ).values_list("pk", flat=True)
+    for pk in list(candidates[:200]):
+        with transaction.atomic():
+            agreement = (
+                Agreement.objects.select_for_update(of=("self",))
+                .select_related("application")
+                .filter(pk=pk, overdue_notified_at__isnull=True)
+                .first()
+            )
+            if agreement is None or agreement.status in _CLOSED:
+                continue
+            agreement.overdue_notified_at = now
+            agreement.save(update_fields=["overdue_notified_at"])
+            version = agreement.current_version
+            awaited = awaited_parties(version) if version is not None else []
+            audit_record(
+                actor=SYSTEM,
+                verb="agreement.overdue",
+                target=agreement.application,
+                payload={
+                    "agreement": agreement.reference,
+                    "days": settings.AGREEMENT_EXECUTION_DAYS,
+                    "awaited": [party.name for party in awaited],
+                },
+            )
+            context = {
+                "agreement": agreement,
+                "version": version,
+                "application": agreement.application,
+                "awaited": awaited,
+                "days": settings.AGREEMENT_EXECUTION_DAYS,
+            }
+            notification_queue(to=_rdo_users(), template="agreement_overdue_staff", context=context)
+            if version is not None and version.is_rendered:
+                for party in awaited:
+                    notification_queue(
+                        to=party_recipients(party, agreement.application),
+                        template="agreement_to_sign",
+                        context={**context, "party": party, "reminder": True},
+                    )
+        flagged += 1
+    return flagged
+
+
 def execution_overdue(agreement: Agreement, now=None) -> bool:
     """An agreement not executed within AGREEMENT_EXECUTION_DAYS of its creation (flagged to the RDO)."""
     if agreement.status in _CLOSED:

@@ -477,3 +477,36 @@ def test_the_sweep_creates_and_renders_what_a_lost_dispatch_left_out(
     agreement = Agreement.objects.get(application=in_review)
     assert agreement.status == AgreementStatus.AWAITING_SIGNATURES and current(agreement).is_rendered
     assert ag.agreements_sweep(now=later) == {"created": 0, "rendered": 0, "executed": 0}
+
+
+def test_an_overdue_agreement_is_flagged_to_the_rdo_and_the_awaited_parties_reminded_once(
+    agreement, steward, signatory, rdo, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sign(steward, current(agreement))
+    assert ag.agreements_overdue_notify() == 0  # not overdue yet
+    later = timezone.now() + timedelta(days=settings.AGREEMENT_EXECUTION_DAYS + 1)
+    assert ag.agreements_overdue_notify(now=later) == 1
+    assert ag.agreements_overdue_notify(now=later) == 0  # once
+    flagged = OutboxEmail.objects.get(template="agreement_overdue_staff")
+    assert rdo.email in flagged.to and "University of Latvia" in flagged.body_text
+    reminders = OutboxEmail.objects.filter(template="agreement_to_sign", subject__startswith="Reminder")
+    assert {address for message in reminders for address in message.to} == {signatory.email, rdo.email}
+    assert last_event("agreement.overdue").payload["awaited"] == [
+        "University of Latvia",
+        current(agreement).parties.get(kind=PartyKind.RDO).name,
+    ]
+
+
+def test_a_version_re_renders_as_it_was_signed(agreement, in_review):
+    from access_requests.models import Application
+
+    version = current(agreement)
+    Application.objects.filter(pk=in_review.pk).update(title="A different title now")  # the snapshot holds
+    again = ag.version_render_bytes(version)
+    original = document_absolute_path(version.path).read_bytes()
+    assert pdf_text(again) == pdf_text(original)
+    assert "A different title now" not in pdf_text(again)
