@@ -98,6 +98,29 @@ def _signer():
     return signer
 
 
+def seal_dev_ensure() -> bool:
+    """In development and the demo only (DEBUG or PORTAL_PROFILE=demo), with the seal settings left at
+    their defaults under VAR_DIR: create the development seal on first use. Production never gets a key
+    made for it: there the settings name the real one, and a missing file is an error. Answers whether
+    it created one."""
+    if not (settings.DEBUG or settings.DEMO):
+        return False
+    folder = Path(settings.AGREEMENT_SEAL_DIR)
+    defaults = {
+        settings.AGREEMENT_SEAL_KEY: folder / "seal-key.pem",
+        settings.AGREEMENT_SEAL_CERT: folder / "seal-cert.pem",
+        settings.AGREEMENT_SEAL_TRUST_ROOTS: folder / "ca-cert.pem",
+    }
+    if any(Path(path) != default for path, default in defaults.items()) or Path(settings.AGREEMENT_SEAL_CERT).exists():
+        return False
+    try:
+        dev_certificate_create(folder)
+    except FileExistsError:  # another process made it meanwhile
+        return False
+    logger.warning("agreements: created a development seal in %s (never use it in production)", folder)
+    return True
+
+
 def seal_pdf(content: bytes, *, reason: str, location: str = "") -> bytes:
     """`content` sealed: a PAdES B-B certification signature that allows no later change."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -112,6 +135,7 @@ def seal_pdf(content: bytes, *, reason: str, location: str = "") -> bytes:
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
+    seal_dev_ensure()
     writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
     output = signers.sign_pdf(writer, meta, signer=_signer())
     return output.getvalue()

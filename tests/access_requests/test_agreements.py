@@ -29,20 +29,10 @@ from tests.helpers import last_event
 CONDITIONS = "Publish the model weights openly and cite the data holders."
 
 
-@pytest.fixture(autouse=True)
-def seal(settings, tmp_path):
-    """A development seal of the test's own (never the developer's var/)."""
-    from access_requests.sealing import dev_certificate_create
-
-    folder = tmp_path / "seal"
-    dev_certificate_create(folder)
-    settings.AGREEMENT_SEAL_DIR = folder
-    settings.AGREEMENT_SEAL_KEY = str(folder / "seal-key.pem")
-    settings.AGREEMENT_SEAL_CERT = str(folder / "seal-cert.pem")
-    settings.AGREEMENT_SEAL_TRUST_ROOTS = str(folder / "ca-cert.pem")
-    settings.AGREEMENT_SEAL_PASSPHRASE = ""
-    settings.AGREEMENT_SEAL_PREVIOUS_CERTS = []
-    return folder
+@pytest.fixture
+def seal(agreement_seal_folder):
+    """The development seal tests/conftest.py configures for every test."""
+    return agreement_seal_folder
 
 
 @pytest.fixture
@@ -415,7 +405,7 @@ def test_an_unsealed_file_fails(db, tmp_path):
         call_command("verify_agreement", str(plain), stdout=io.StringIO())
 
 
-def test_the_dev_certificate_command_refuses_to_overwrite(seal):
+def test_the_dev_certificate_command_refuses_to_overwrite(seal):  # noqa: ARG001 - the configured seal exists
     with pytest.raises(CommandError, match="already exists"):
         call_command("agreement_dev_certificate", stdout=io.StringIO())
 
@@ -510,3 +500,21 @@ def test_a_version_re_renders_as_it_was_signed(agreement, in_review):
     original = document_absolute_path(version.path).read_bytes()
     assert pdf_text(again) == pdf_text(original)
     assert "A different title now" not in pdf_text(again)
+
+
+def test_development_creates_its_seal_on_first_use_and_production_never(settings, tmp_path):
+    from access_requests.sealing import SealUnavailable, seal_dev_ensure, seal_pdf
+    from tests.access_requests.conftest import pdf_bytes
+
+    folder = tmp_path / "fresh-seal"
+    settings.AGREEMENT_SEAL_DIR = folder
+    settings.AGREEMENT_SEAL_KEY = str(folder / "seal-key.pem")
+    settings.AGREEMENT_SEAL_CERT = str(folder / "seal-cert.pem")
+    settings.AGREEMENT_SEAL_TRUST_ROOTS = str(folder / "ca-cert.pem")
+    settings.DEBUG, settings.DEMO = False, False
+    with pytest.raises(SealUnavailable, match="cannot be read"):
+        seal_pdf(pdf_bytes(), reason="Production without a key")
+    assert not folder.exists()
+    settings.DEBUG = True
+    assert seal_pdf(pdf_bytes(), reason="Development").startswith(b"%PDF")
+    assert (folder / "seal-cert.pem").exists() and not seal_dev_ensure()
