@@ -855,6 +855,35 @@ def agreement_execute(*, agreement_id: int) -> Agreement:
     return agreement
 
 
+# --- reading, for pages ----------------------------------------------------------------------------
+
+
+def agreement_overview(application: Application) -> dict | None:
+    """The application's agreement as its page shows it: status, the current version and its hash,
+    each party signed (by whom, when) or awaited, and the earlier versions with why they changed.
+    None before an approval led to one. The caller has passed `application_get_for`."""
+    agreement = Agreement.objects.filter(application=application).exclude(status=AgreementStatus.VOIDED).first()
+    if agreement is None:
+        return None
+    versions = list(agreement.versions.order_by("-number").prefetch_related("parties"))
+    current = versions[0]
+    signatures = {
+        s.party_id: s
+        for s in AgreementSignature.objects.filter(version=current, voided_at__isnull=True).select_related("user")
+    }
+    parties = []
+    for party in current.parties.all():
+        signature = signatures.get(party.pk)
+        parties.append({"party": party, "signature": signature, "counts": bool(signature and signature.counts)})
+    return {
+        "agreement": agreement,
+        "current": current,
+        "parties": parties,
+        "earlier": versions[1:],
+        "overdue": execution_overdue(agreement),
+    }
+
+
 # --- checking a file against the record ------------------------------------------------------------
 
 

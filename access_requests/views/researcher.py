@@ -41,6 +41,7 @@ from access_requests.permissions import (
     relations_remembered,
 )
 from access_requests.services import applications as svc
+from access_requests.services.agreements import agreement_overview
 from access_requests.services.checks import application_check
 from access_requests.services.messages import message_post
 from access_requests.services.transitions import TRANSITIONS, application_submit, application_withdraw
@@ -162,6 +163,7 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "is_rdo": is_rdo(user),
         "can_withdraw": applicant and application.status in TRANSITIONS["withdraw"][0],
         "can_delete": applicant and application.status == ApplicationStatus.DRAFT and not application.submission_count,
+        "agreement": agreement_overview(application),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)

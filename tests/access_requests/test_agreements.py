@@ -518,3 +518,16 @@ def test_development_creates_its_seal_on_first_use_and_production_never(settings
     settings.DEBUG = True
     assert seal_pdf(pdf_bytes(), reason="Development").startswith(b"%PDF")
     assert (folder / "seal-cert.pem").exists() and not seal_dev_ensure()
+
+
+def test_the_application_page_shows_who_signed_and_who_is_awaited(agreement, in_review, steward, alice, client):
+    from tests.conftest import PASSWORD
+
+    sign(steward, current(agreement))
+    client.login(email=alice.email, password=PASSWORD)
+    response = client.get(f"/applications/{in_review.pk}/")
+    assert response.status_code == 200
+    body = " ".join(response.content.decode().split())
+    assert agreement.reference in body and current(agreement).sha256 in body
+    assert f"signed by {steward.full_name}" in body
+    assert "<strong>University of Latvia</strong> (Dr. Vera Signer, Vice-rector for research): awaited" in body
