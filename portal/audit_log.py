@@ -30,6 +30,7 @@ AUDIT_VERBS: dict[str, str] = {
     "agreement.scan_upload": "Agreement: countersigned scan uploaded",
     "agreement.scan_verify": "Agreement: countersigned scan verified",
     "agreement.sign": "Agreement signed",
+    "agreement.void": "Agreement voided",
     "application.activate": "Application active: agreement executed",
     "application.checklist_update": "Application: review checklist updated",
     "application.create": "Application created",

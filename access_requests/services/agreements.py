@@ -752,6 +752,31 @@ def agreement_revise(*, actor, agreement: Agreement, reason: str) -> AgreementVe
     return version
 
 
+# --- voiding ------------------------------------------------------------------------------------
+
+
+def agreements_void_for(*, actor, application: Application, reason: str) -> int:
+    """Inside the transaction that ends an application before access (a withdrawal, with the
+    application row locked): its agreement still awaiting signatures is voided, so nobody signs it
+    and it is never executed. Audited; returns how many were voided."""
+    voided = 0
+    for agreement in Agreement.objects.select_for_update(of=("self",)).filter(
+        application=application, status__in=[AgreementStatus.DRAFT, AgreementStatus.AWAITING_SIGNATURES]
+    ):
+        agreement.status = AgreementStatus.VOIDED
+        agreement.voided_at = timezone.now()
+        agreement.void_reason = reason
+        agreement.save(update_fields=["status", "voided_at", "void_reason"])
+        audit_record(
+            actor=actor,
+            verb="agreement.void",
+            target=application,
+            payload={"agreement": agreement.reference, "reason": reason},
+        )
+        voided += 1
+    return voided
+
+
 # --- execution -----------------------------------------------------------------------------------
 
 
@@ -858,10 +883,18 @@ def agreement_execute(*, agreement_id: int) -> Agreement:
 # --- reading, for pages ----------------------------------------------------------------------------
 
 
+# The states in which an application can have an agreement in force (a withdrawal voids it).
+AGREEMENT_STATES = frozenset(
+    {ApplicationStatus.APPROVED, ApplicationStatus.ACTIVE, ApplicationStatus.CLOSED, ApplicationStatus.REVOKED}
+)
+
+
 def agreement_overview(application: Application) -> dict | None:
     """The application's agreement as its page shows it: status, the current version and its hash,
     each party signed (by whom, when) or awaited, and the earlier versions with why they changed.
     None before an approval led to one. The caller has passed `application_get_for`."""
+    if application.status not in AGREEMENT_STATES:
+        return None  # no query for the many applications that never reached an approval
     agreement = Agreement.objects.filter(application=application).exclude(status=AgreementStatus.VOIDED).first()
     if agreement is None:
         return None

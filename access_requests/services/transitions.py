@@ -223,6 +223,10 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
         application.status = S.WITHDRAWN
         application.save(update_fields=["status", "updated_at"])
         round_close_withdrawn(application, timezone.now())
+        if previous == S.APPROVED:
+            from access_requests.services.agreements import agreements_void_for
+
+            agreements_void_for(actor=actor, application=application, reason="The applicant withdrew the application.")
         audit_record(
             actor=actor,
             verb="application.withdraw",

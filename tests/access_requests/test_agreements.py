@@ -442,11 +442,19 @@ def test_the_last_two_parties_signing_at_once_execute_the_agreement_once(agreeme
     assert audit_verify().ok
 
 
-def test_an_application_withdrawn_after_approval_takes_no_more_signatures(agreement, in_review, alice, steward):
+def test_a_withdrawal_after_approval_voids_the_agreement_and_takes_no_more_signatures(
+    agreement, in_review, alice, steward
+):
     from access_requests.services.transitions import application_withdraw
 
     application_withdraw(actor=alice, application=in_review, reason="The project ended.")
-    with pytest.raises(TransitionError, match="withdrawn"):
+    agreement.refresh_from_db()
+    assert (agreement.status, agreement.void_reason) == (
+        AgreementStatus.VOIDED,
+        "The applicant withdrew the application.",
+    )
+    assert last_event("agreement.void").actor == alice
+    with pytest.raises(TransitionError, match="voided"):
         sign(steward, current(agreement))
 
 

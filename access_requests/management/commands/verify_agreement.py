@@ -46,9 +46,10 @@ class Command(BaseCommand):
                 f"{path} is sealed by the portal but matches no executed agreement on record "
                 "(its SHA-256 is unknown here)."
             )
+        when = f" on {report.signed_at:%Y-%m-%d %H:%M %Z}" if report.signed_at else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"{path} is the executed agreement {agreement.reference}, sealed by {report.signer} "
-                f"on {report.signed_at:%Y-%m-%d %H:%M %Z}, unchanged since."
+                f"{path} is the executed agreement {agreement.reference}, sealed by {report.signer}{when}, "
+                "unchanged since."
             )
         )
