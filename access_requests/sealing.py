@@ -30,6 +30,21 @@ logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
 logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
 
 
+def _outside_event_loop(function, *args, **kwargs):
+    """Call one of pyHanko's synchronous functions, which run their own event loop (asyncio.run): in a
+    helper thread when this thread already runs a loop (an async server, or a test session driving a
+    browser), where asyncio.run would refuse."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
 class SealUnavailable(Exception):
     """The seal key or certificate cannot be read: configuration, not the agreement, is at fault."""
 
@@ -137,7 +152,7 @@ def seal_pdf(content: bytes, *, reason: str, location: str = "") -> bytes:
     )
     seal_dev_ensure()
     writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
-    output = signers.sign_pdf(writer, meta, signer=_signer())
+    output = _outside_event_loop(signers.sign_pdf, writer, meta, signer=_signer())
     return output.getvalue()
 
 
@@ -188,7 +203,7 @@ def _seal_check(content: bytes, report: SealReport) -> None:
     if not report.add("Exactly one signature (the portal's seal)", len(signatures) == 1, f"found {len(signatures)}"):
         return
     context = ValidationContext(trust_roots=roots, allow_fetching=False)
-    status = validate_pdf_signature(signatures[0], context)
+    status = _outside_event_loop(validate_pdf_signature, signatures[0], context)
     report.add("The sealed bytes are intact (digest matches)", bool(status.intact))
     report.add("The signature is cryptographically valid", bool(status.valid))
     report.add("The certificate chains to the portal's trust root", bool(status.trusted))

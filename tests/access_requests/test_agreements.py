@@ -539,3 +539,16 @@ def test_the_application_page_shows_who_signed_and_who_is_awaited(agreement, in_
     assert agreement.reference in body and current(agreement).sha256 in body
     assert f"signed by {steward.full_name}" in body
     assert "<strong>University of Latvia</strong> (Dr. Vera Signer, Vice-rector for research): awaited" in body
+
+
+def test_sealing_and_checking_work_while_this_thread_runs_an_event_loop(db):
+    """A test session driving a browser (or an async server) runs an event loop in the thread that seals."""
+    import asyncio
+
+    from access_requests.sealing import seal_check, seal_pdf
+    from tests.access_requests.conftest import pdf_bytes
+
+    async def inside_a_loop():
+        return seal_check(seal_pdf(pdf_bytes(), reason="Inside a loop"))
+
+    assert asyncio.run(inside_a_loop()).ok
