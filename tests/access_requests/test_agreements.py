@@ -146,11 +146,13 @@ def test_creating_twice_for_one_approval_keeps_one_agreement(agreement, in_revie
 
 
 def test_a_large_dataset_annex_is_capped_but_its_manifest_digest_covers_every_file(agreement, dataset, settings):
-    ag.ANNEX_FILES_PER_DATASET, limit = 2, ag.ANNEX_FILES_PER_DATASET
+    from access_requests.services import agreement_snapshots as snapshots
+
+    snapshots.ANNEX_FILES_PER_DATASET, limit = 2, snapshots.ANNEX_FILES_PER_DATASET
     try:
-        entry = ag._manifest(dataset)
+        entry = snapshots._manifest(dataset)
     finally:
-        ag.ANNEX_FILES_PER_DATASET = limit
+        snapshots.ANNEX_FILES_PER_DATASET = limit
     lines = "".join(
         f"{sha}  {path}\n" for path, sha in DatasetFile.objects.filter(dataset=dataset).values_list("path", "sha256")
     )
