@@ -296,6 +296,26 @@ CELERY_BEAT_SCHEDULE["decision-letters-sweep"] = {
     "task": "access_requests.tasks.decision_letters_sweep",
     "schedule": float(REVIEW_REMINDERS_INTERVAL_SECONDS),
 }
+# Data-access agreements (access_requests/services/agreements.py). An executed agreement is sealed
+# (PAdES) with the portal's own certificate: AGREEMENT_SEAL_KEY (PEM private key, encrypted with
+# AGREEMENT_SEAL_PASSPHRASE when set) and AGREEMENT_SEAL_CERT (PEM certificate, with the key usage
+# nonRepudiation). AGREEMENT_SEAL_TRUST_ROOTS (PEM, one or more certificates) is the authority that
+# issued it: `verify_agreement` trusts nothing else. Development: `manage.py agreement_dev_certificate`
+# writes a small CA and a seal certificate to these default paths under VAR_DIR.
+AGREEMENT_SEAL_DIR = VAR_DIR / "agreement-seal"
+AGREEMENT_SEAL_KEY = env_str("AGREEMENT_SEAL_KEY", str(AGREEMENT_SEAL_DIR / "seal-key.pem"))
+AGREEMENT_SEAL_CERT = env_str("AGREEMENT_SEAL_CERT", str(AGREEMENT_SEAL_DIR / "seal-cert.pem"))
+AGREEMENT_SEAL_PASSPHRASE = env_str("AGREEMENT_SEAL_PASSPHRASE", "")
+AGREEMENT_SEAL_TRUST_ROOTS = env_str("AGREEMENT_SEAL_TRUST_ROOTS", str(AGREEMENT_SEAL_DIR / "ca-cert.pem"))
+# Earlier seal certificates (comma-separated PEM paths) whose seals `verify_agreement` still accepts
+# after a rotation; the current AGREEMENT_SEAL_CERT is always accepted.
+AGREEMENT_SEAL_PREVIOUS_CERTS = env_list("AGREEMENT_SEAL_PREVIOUS_CERTS", [])
+# An agreement not executed this many days after its first version is flagged to the RDO.
+AGREEMENT_EXECUTION_DAYS = env_int("AGREEMENT_EXECUTION_DAYS", 30)
+# Creates, renders or executes what a lost task dispatch left undone (services/agreements.py).
+CELERY_BEAT_SCHEDULE["agreements-sweep"] = {"task": "access_requests.agreements_sweep", "schedule": 600.0}
+# Flags overdue agreements to the RDO and reminds the awaited parties, once each.
+CELERY_BEAT_SCHEDULE["agreements-overdue"] = {"task": "access_requests.agreements_overdue_notify", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -162,6 +162,27 @@ def _isolated_storage(settings, tmp_path):
     settings.DOCUMENT_STORAGE_ROOT.mkdir()
 
 
+@pytest.fixture(scope="session")
+def agreement_seal_folder(tmp_path_factory):
+    """A development seal for executed agreements, made once per test session."""
+    from access_requests.sealing import dev_certificate_create
+
+    folder = tmp_path_factory.mktemp("agreement-seal")
+    dev_certificate_create(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_agreement_seal(settings, agreement_seal_folder):
+    """Tests seal executed agreements with the session's development seal, never the developer's var/."""
+    settings.AGREEMENT_SEAL_DIR = agreement_seal_folder
+    settings.AGREEMENT_SEAL_KEY = str(agreement_seal_folder / "seal-key.pem")
+    settings.AGREEMENT_SEAL_CERT = str(agreement_seal_folder / "seal-cert.pem")
+    settings.AGREEMENT_SEAL_TRUST_ROOTS = str(agreement_seal_folder / "ca-cert.pem")
+    settings.AGREEMENT_SEAL_PASSPHRASE = ""
+    settings.AGREEMENT_SEAL_PREVIOUS_CERTS = []
+
+
 @pytest.fixture(autouse=True)
 def _isolated_audit_anchors(settings, tmp_path):
     """Each test gets its own audit anchor file, so verify_audit never reads the developer's var/."""

@@ -1,3 +1,12 @@
+from access_requests.models.agreements import (
+    Agreement,
+    AgreementParty,
+    AgreementSignature,
+    AgreementStatus,
+    AgreementVersion,
+    PartyKind,
+    SignatureMethod,
+)
 from access_requests.models.applications import (
     Application,
     ApplicationDataset,
@@ -35,6 +44,13 @@ from access_requests.models.review import (
 )
 
 __all__ = [
+    "Agreement",
+    "AgreementParty",
+    "AgreementSignature",
+    "AgreementStatus",
+    "AgreementVersion",
+    "PartyKind",
+    "SignatureMethod",
     "CHECK_ITEMS",
     "CheckKind",
     "ClockEventKind",

@@ -64,6 +64,9 @@ DOCUMENT_PATH_FIELDS: list[tuple[str, str]] = [
     ("access_requests.EthicsApproval", "document_path"),
     ("access_requests.Dpia", "document_path"),
     ("access_requests.DecisionLetter", "path"),
+    ("access_requests.AgreementVersion", "path"),
+    ("access_requests.Agreement", "executed_path"),
+    ("access_requests.AgreementSignature", "scan_path"),
 ]
 
 

@@ -436,10 +436,20 @@ def round_decide(
                 "datasets": {r.dataset.identifier: approved for r, (approved, _) in split.items()},
             },
         )
-        _notify_decision(application, review_round, split)
-        # the letter is rendered by a task, after the decision committed: a rollback renders nothing
-        transaction.on_commit(partial(decision_letter_queue, review_round.pk), robust=True)
+        _after_decision(application, review_round, split)
     return application
+
+
+def _after_decision(application: Application, review_round: ReviewRound, split: dict) -> None:
+    """Inside the decision's transaction: tell those concerned; after the commit (a rollback does
+    nothing) a task renders the decision letter and, for an approval, another creates the
+    data-access agreement (services/agreements.py `agreement_after_approval`)."""
+    _notify_decision(application, review_round, split)
+    transaction.on_commit(partial(decision_letter_queue, review_round.pk), robust=True)
+    if review_round.outcome == rules.APPROVED:
+        from access_requests.services.agreements import agreement_after_approval
+
+        agreement_after_approval(application)
 
 
 def decision_letter_queue(round_id: int) -> None:

@@ -1,5 +1,6 @@
 """The application's state machine: submit, return, forward, withdraw, and the committee's decision
-(decide_approve, decide_reject, request_changes: access_requests/services/review.py `round_decide`).
+(decide_approve, decide_reject, request_changes: access_requests/services/review.py `round_decide`)
+and the activation when the data-access agreement is executed (services/agreements.py).
 
 Each transition is one function: it locks the application, checks the actor's permission and
 the declared table of allowed transitions, changes the state, writes the audit event and
@@ -42,6 +43,8 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "decide_approve": (frozenset({S.IN_REVIEW}), S.APPROVED),
     "decide_reject": (frozenset({S.IN_REVIEW}), S.REJECTED),
     "request_changes": (frozenset({S.IN_REVIEW}), S.RETURNED),
+    # every party signed the data-access agreement: executed and sealed (services/agreements.py)
+    "activate": (frozenset({S.APPROVED}), S.ACTIVE),
 }
 
 
@@ -54,6 +57,7 @@ ACTORS: dict[str, str] = {
     "decide_approve": "application.chair",
     "decide_reject": "application.chair",
     "request_changes": "application.chair",
+    "activate": "application.review",  # the portal itself, when the agreement is executed
 }
 
 
@@ -219,6 +223,10 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
         application.status = S.WITHDRAWN
         application.save(update_fields=["status", "updated_at"])
         round_close_withdrawn(application, timezone.now())
+        if previous == S.APPROVED:
+            from access_requests.services.agreements import agreements_void_for
+
+            agreements_void_for(actor=actor, application=application, reason="The applicant withdrew the application.")
         audit_record(
             actor=actor,
             verb="application.withdraw",

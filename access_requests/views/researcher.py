@@ -43,6 +43,7 @@ from access_requests.permissions import (
 )
 from access_requests.selectors import clock_context
 from access_requests.services import applications as svc
+from access_requests.services.agreements import agreement_overview
 from access_requests.services.checks import application_check
 from access_requests.services.letters import decision_letters_of
 from access_requests.services.messages import message_post
@@ -168,6 +169,7 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "is_committee": may(user, "application.committee", application),
         **(clock_context(application) if reviewer or is_team(user, application) else {}),
         "decision_letters": decision_letters_of(application),
+        "agreement": agreement_overview(application),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)
