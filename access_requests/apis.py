@@ -497,7 +497,12 @@ class SignatureRequestApi(ApplicationApi):
     @extend_schema(
         summary="Ask the institution's signatory to accept the statements; 400 while no signatory is named",
         request=None,
-        responses={200: RepresentationsSerializer, 400: ErrorSerializer, **ERRORS},
+        responses={
+            200: RepresentationsSerializer,
+            400: ErrorSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="`rate_limited`: too many requests in the last hour"),
+            **ERRORS,
+        },
     )
     def post(self, request, pk: int):
         application = self.application(request, pk)
