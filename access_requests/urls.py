@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests.views import committee, documents, invitations, rdo, researcher, signatory
+from access_requests.views import committee, committees, documents, invitations, rdo, researcher, signatory
 
 app_name = "access_requests"
 
@@ -11,6 +11,11 @@ urlpatterns = [
     path("new/", researcher.application_create, name="application-create"),
     path("queue/", rdo.rdo_queue, name="rdo-queue"),
     path("committee/", committee.committee_queue, name="committee-queue"),
+    path("committees/", committees.committee_list, name="committee-list"),
+    path("committees/new/", committees.committee_new, name="committee-new"),
+    path("committees/<int:committee_pk>/", committees.committee_settings, name="committee-settings"),
+    path("committees/<int:committee_pk>/members/", committees.committee_member_add, name="committee-member-add"),
+    path("committees/<int:committee_pk>/holders/", committees.committee_holders, name="committee-holders"),
     path("invitations/", invitations.invitation_list, name="invitation-list"),
     path("invitations/<str:token>/", invitations.invitation_respond, name="invitation"),
     path("signatures/<str:token>/", signatory.signature, name="signature"),

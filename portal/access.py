@@ -357,6 +357,12 @@ URLS: dict[str, dict[str, Guard]] = {
     # the acceptance form itself asks for the password with each statement accepted (its sudo step)
     "access_requests:signature": {"GET": Guard("signature.sign"), "POST": Guard("signature.sign")},
     "access_requests:rdo-queue": {"GET": Guard("rdo")},
+    # the committees' settings: who binds the decisions and how, so every change asks for the password
+    "access_requests:committee-list": {"GET": Guard("rdo")},
+    "access_requests:committee-new": {"POST": Guard("rdo", sudo=True)},
+    "access_requests:committee-settings": {"GET": Guard("rdo"), "POST": Guard("rdo", sudo=True)},
+    "access_requests:committee-member-add": {"POST": Guard("rdo", sudo=True)},
+    "access_requests:committee-holders": {"POST": Guard("rdo", sudo=True)},
     "access_requests:application-detail": {"GET": APP_VIEW},
     "access_requests:message-create": {"POST": APP_VIEW},
     "access_requests:section-edit": {"GET": APP_TEAM, "POST": APP_TEAM},

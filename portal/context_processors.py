@@ -13,6 +13,7 @@ NAVIGATION = [
     ("Applications", "access_requests:application-list"),
     ("RDO queue", "access_requests:rdo-queue"),
     ("Committee queue", "access_requests:committee-queue"),
+    ("Committees", "access_requests:committee-list"),
     ("Audit log", "audit_log"),
     ("API tokens", "tokens"),
 ]

@@ -1,4 +1,5 @@
-"""Writes for access requests. Committees for now; applications, reviews and grants follow."""
+"""Access committees: creating them, their members and chair, their decision rule and periods, and
+the data holders whose applications they review by default. The Research Data Office does these."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,9 +14,13 @@ from portal.services.audit import audit_record
 
 def committee_create(*, actor, name: str, quorum: int, description: str = "") -> Committee:
     """Create an access committee; its quorum is at least one vote."""
+    require_actor(actor, "rdo")
     with transaction.atomic():
-        committee = Committee(name=name, quorum=quorum, description=description)
-        committee.full_clean()
+        committee = Committee(name=name.strip(), quorum=quorum, description=description.strip())
+        try:
+            committee.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput("Check the committee's name and quorum.", fields=exc.message_dict) from exc
         committee.save()
         audit_record(actor=actor, verb="committee.create", target=committee, payload={"name": name, "quorum": quorum})
     return committee
@@ -23,8 +28,16 @@ def committee_create(*, actor, name: str, quorum: int, description: str = "") ->
 
 def committee_add_member(*, actor, committee: Committee, user: User, chair: bool = False) -> CommitteeMembership:
     """Add a member (or the chair: one per committee) and give them the committee role."""
+    require_actor(actor, "rdo")
     role = CommitteeMembership.Role.CHAIR if chair else CommitteeMembership.Role.MEMBER
     with transaction.atomic():
+        # the committee's row is locked so that two chairs named at once queue (the second is refused)
+        committee = Committee.objects.select_for_update().get(pk=committee.pk)
+        if chair and committee.memberships.filter(role=CommitteeMembership.Role.CHAIR).exclude(user=user).exists():
+            raise InvalidInput(
+                f"{committee.name} already has a chair: a committee has one.",
+                fields={"chair": ["This committee already has a chair."]},
+            )
         membership, created = CommitteeMembership.objects.get_or_create(
             committee=committee, user=user, defaults={"role": role}
         )

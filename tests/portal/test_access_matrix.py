@@ -24,6 +24,7 @@ from django.urls import reverse
 from access_requests.models import (
     Application,
     ApplicationDataset,
+    Committee,
     ConflictDeclaration,
     DatasetDecision,
     DecisionClockEvent,
@@ -41,7 +42,7 @@ from access_requests.models import (
 )
 from access_requests.services import applications as svc
 from access_requests.services import transitions as tr
-from catalogue.models import BasketItem, Dataset, DatasetFile, DatasetRevision, DatasetStatus, FileScan
+from catalogue.models import BasketItem, DataHolder, Dataset, DatasetFile, DatasetRevision, DatasetStatus, FileScan
 from portal import access
 from portal.access import RULES, URLS, Rel
 from portal.models import ApiToken, OutboxEmail
@@ -248,6 +249,7 @@ def build_world(state: str) -> World:
         "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
+        "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
     }
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     return World(
@@ -413,6 +415,21 @@ ACTING_BODIES = {
     },
 }
 ACTING_BODIES["api-dataset-file-remove"] = ACTING_BODIES["catalogue:steward-dataset-file-remove"]
+# the committees' settings, each a change that would be made (and audited) if allowed
+ACTING_BODIES["access_requests:committee-new"] = lambda kwargs: {"name": "Matrix Committee", "quorum": 2}
+ACTING_BODIES["access_requests:committee-settings"] = lambda kwargs: {
+    "decision_rule": "unanimity",
+    "quorum": 1,
+    "approve_share": "50",
+    "objection_days": 10,
+    "voting_days": 7,
+    "decision_months": 3,
+    "extension_max_months": 2,
+}
+ACTING_BODIES["access_requests:committee-member-add"] = lambda kwargs: {"email": "steward@valencia.example"}
+ACTING_BODIES["access_requests:committee-holders"] = lambda kwargs: {
+    "holders": [str(pk) for pk in DataHolder.objects.values_list("pk", flat=True)]
+}
 # the committee's posts, each naming the open round (round 1 of an application in review)
 ACTING_BODIES["access_requests:committee-conflict"] = lambda kwargs: {"round": 1, "reason": "I know the team."}
 ACTING_BODIES["access_requests:committee-check"] = lambda kwargs: {"round": 1, "item_legal_basis": "on"}
