@@ -223,6 +223,7 @@ def load_committees(people: dict[str, User], holders: dict) -> dict:
 def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
     from access_requests.demo import load_applications
+    from access_requests.demo_agreements import load_agreements
     from access_requests.demo_review import load_reviews
     from catalogue.demo import load_catalogue, load_catalogue_changes
 
@@ -236,6 +237,11 @@ def load_demo() -> dict:
         reviews = load_reviews(people=people, datasets=datasets, committees=committees)
     # The file scans queued above run once that transaction commits; this step needs their files.
     load_catalogue_changes(people=people, datasets=datasets)
+    # The approvals above queued their agreements' creation and rendering for after the commit; the
+    # parties sign (and the last signature executes and seals) once they exist.
+    agreements = load_agreements(people=people, reviews=reviews)
+    for application in reviews.values():
+        application.refresh_from_db()  # an executed agreement made its application active
     return {
         "people": people,
         "holders": holders,
@@ -244,4 +250,5 @@ def load_demo() -> dict:
         "datasets": datasets,
         "applications": applications,
         "reviews": reviews,
+        "agreements": agreements,
     }

@@ -109,7 +109,8 @@ def test_an_extended_clock_started_weeks_ago(demo):
 def test_the_decided_applications_show_each_outcome_and_their_dataset_decisions(demo):
     reviews = demo["reviews"]
     approved, partial, rejected = reviews["approved"], reviews["partial"], reviews["rejected"]
-    assert approved.status == ApplicationStatus.APPROVED
+    # approved, and active since its agreement was executed (access_requests/demo_agreements.py)
+    assert approved.status == ApplicationStatus.ACTIVE
     rounds = list(ReviewRound.objects.filter(application=approved).order_by("number"))
     assert [(r.number, r.outcome, r.submission_number) for r in rounds] == [(1, "returned", 1), (2, "approved", 2)]
     assert rounds[1].conditions and rounds[1].decided_by == demo["people"]["chair"]
