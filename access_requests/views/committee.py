@@ -75,6 +75,20 @@ def _round_view(review_round, votes: list) -> dict:
     }
 
 
+def _round_checks(review_round) -> list:
+    """Every member's checks in the round, shown with the tally (to the chair, and to a member once
+    they voted): the items answered no, by their question, and the notes."""
+    checks = list(
+        ReviewCheck.objects.filter(round=review_round).select_related("member").order_by("member__full_name", "kind")
+    )
+    for check in checks:
+        items = CHECK_ITEMS[check.kind]
+        check.answered_yes = sum(1 for key, _ in items if check.answers.get(key) is True)
+        check.item_count = len(items)
+        check.answered_no = [question for key, question in items if check.answers.get(key) is False]
+    return checks
+
+
 def _my_part(user, current, application, forms: dict) -> dict:
     """The signed-in member's conflict, checks and vote in the open round, and the tally they may see."""
     if current is None:
@@ -104,6 +118,7 @@ def _my_part(user, current, application, forms: dict) -> dict:
         "vote_form": forms.get("vote") or VoteForm(initial=vote_initial),
         "tally": tally,
         "tally_votes": list(Vote.objects.filter(round=current).select_related("member")) if tally else [],
+        "round_checks": _round_checks(current) if tally else [],
         "is_chair": is_chair,
     }
 

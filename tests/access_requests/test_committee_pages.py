@@ -90,6 +90,26 @@ def test_the_tally_is_hidden_until_the_member_votes_and_the_chair_always_sees_it
     assert "2 of 3 members voted" in chair_page and "The chair's decision" in chair_page
 
 
+def test_the_members_checks_show_with_the_tally_and_not_before(as_user, round1, member, member2, chair):
+    review.check_record(
+        actor=member2,
+        review_round=round1,
+        kind="legal",
+        answers={"legal_basis": True, "ethics": False},
+        notes="The ethics approval ends before the access period.",
+    )
+    application = round1.application
+    before = text(as_user(member).get(url("committee-review", application)))
+    assert "The committee's checks in this round" not in before and "ends before the access" not in before
+    review.vote_cast(actor=member, review_round=round1, choice="approve")
+    after = text(as_user(member).get(url("committee-review", application)))
+    assert "The committee's checks in this round" in after
+    assert "Mia Second</strong>, legal check: 1 of 4 items answered yes" in after
+    assert "The ethics approvals cover the requested datasets and the access period" in after
+    assert "The ethics approval ends before the access period." in after
+    assert "ends before the access period" in text(as_user(chair).get(url("committee-review", application)))
+
+
 def test_a_vote_posted_by_the_script_answers_the_vote_section_and_records_it(as_user, round1, member):
     client = as_user(member)
     response = client.post(url("committee-vote", round1.application), {"round": 1, "choice": "approve"}, **FETCH)
