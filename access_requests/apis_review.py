@@ -132,8 +132,18 @@ def round_data(user, application: Application, review_round: ReviewRound) -> dic
     """One round as `user` may see it (see access_requests/serializers_review.py)."""
     review_round.application = application
     tally = rv.round_tally_for(user, review_round)
-    votes = None
+    votes = checks = None
     if tally is not None:
+        checks = [
+            {
+                "member": c.member.full_name,
+                "kind": c.kind,
+                "answers": c.answers,
+                "notes": c.notes,
+                "updated_at": c.updated_at,
+            }
+            for c in ReviewCheck.objects.filter(round=review_round).select_related("member").order_by("pk")
+        ]
         votes = [
             {"member": v.member.full_name, "choice": v.choice, "rationale": v.rationale, "cast_at": v.cast_at}
             for v in Vote.objects.filter(round=review_round).select_related("member")
@@ -163,6 +173,7 @@ def round_data(user, application: Application, review_round: ReviewRound) -> dic
         "conflicts": conflicts,
         "tally": _tally(tally),
         "votes": votes,
+        "checks": checks,
         "mine": _mine(user, review_round) if member else None,
         "checklists": CHECKLISTS,
     }

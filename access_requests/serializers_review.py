@@ -171,6 +171,10 @@ class OwnCheckSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class MemberCheckSerializer(OwnCheckSerializer):
+    member = serializers.CharField(help_text="the member's name")
+
+
 class MineSerializer(serializers.Serializer):
     vote = OwnVoteSerializer(allow_null=True)
     checks = OwnCheckSerializer(many=True)
@@ -210,6 +214,9 @@ class RoundSerializer(serializers.Serializer):
     )
     tally = TallySerializer(allow_null=True, help_text="null while hidden from the caller")
     votes = VoteSerializer(many=True, allow_null=True, help_text="null while hidden from the caller")
+    checks = MemberCheckSerializer(
+        many=True, allow_null=True, help_text="every member's legal and technical checks: shown with the votes"
+    )
     mine = MineSerializer(allow_null=True, help_text="the caller's own part: null unless on the committee")
     checklists = ChecklistsSerializer(help_text="the questions of the legal and the technical check")
 

@@ -352,6 +352,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DecisionOutcomeEnum": "access_requests.serializers_review.DECISION_OUTCOMES",
         "RoundOutcomeEnum": "access_requests.models.ReviewRound.Outcome",
+        "CheckKindEnum": "access_requests.models.CheckKind",
     },
 }
 

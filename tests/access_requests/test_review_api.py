@@ -61,14 +61,18 @@ def test_votes_are_hidden_from_a_member_until_they_vote_and_always_shown_to_the_
     round1, in_review, alice, rdo, chair, member, member2
 ):
     assert vote(member2, in_review, "reject", "Too broad.").status_code == 200
+    rv.check_record(actor=member2, review_round=round1, kind="legal", answers={"ethics": False}, notes="Expired.")
     seen = rounds(member, in_review)[0]
-    assert (seen["tally"], seen["votes"]) == (None, None)
+    assert (seen["tally"], seen["votes"], seen["checks"]) == (None, None, None)
     assert seen["mine"] == {"vote": None, "checks": [], "recused": False}
     assert seen["conflicts"] == []  # the reviewing committee sees who is recused (nobody yet)
     chair_sees = rounds(chair, in_review)[0]
     assert chair_sees["tally"]["counts"]["reject"] == 1
     assert [(v["member"], v["choice"], v["rationale"]) for v in chair_sees["votes"]] == [
         ("Mia Second", "reject", "Too broad.")
+    ]
+    assert [(c["member"], c["kind"], c["answers"], c["notes"]) for c in chair_sees["checks"]] == [
+        ("Mia Second", "legal", {"ethics": False}, "Expired.")
     ]
     for outsider in (rdo, alice):  # the RDO and the team do not see an open round's votes
         seen = rounds(outsider, in_review)[0]
@@ -82,6 +86,7 @@ def test_votes_are_hidden_from_a_member_until_they_vote_and_always_shown_to_the_
     assert body["mine"]["vote"]["choice"] == "approve"
     assert (body["tally"]["counts"]["approve"], body["tally"]["counts"]["reject"]) == (1, 1)
     assert {v["member"] for v in body["votes"]} == {"Max Member", "Mia Second"}
+    assert [c["member"] for c in body["checks"]] == ["Mia Second"]
     assert (last_event().verb, last_event().payload) == ("review.vote", {"round": 1, "choice": "approve"})
 
 
