@@ -196,8 +196,14 @@ def _form_version(agreement, form):
     return version
 
 
-def _party(version, form):
-    return version.parties.filter(pk=form.cleaned_data["party"]).first()
+def _party(request, agreement, version, form):
+    """The party the form names, if the caller may sign for it; else a form error (the caller may
+    sign for another party, or the page was made for someone else): None."""
+    party = version.parties.filter(pk=form.cleaned_data["party"]).first()
+    if party is None or not ag.party_entitled(request.user, party, agreement.application):
+        form.add_error(None, "You are not entitled to sign for the party this form names: reload the page.")
+        return None
+    return party
 
 
 def _again(request, agreement, key: str, form, status: int):
@@ -214,8 +220,7 @@ def agreement_sign(request, pk: int):
     agreement = agreement_get_for(request.user, pk, "agreement.sign")
     form = SignForm(request.POST)
     status = 400
-    if form.is_valid():
-        version = _form_version(agreement, form)
+    if form.is_valid() and (party := _party(request, agreement, version := _form_version(agreement, form), form)):
         try:
             ag.agreement_sign(
                 actor=request.user,
@@ -224,7 +229,7 @@ def agreement_sign(request, pk: int):
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 shown_sha256=form.cleaned_data["shown_sha256"],
-                party=_party(version, form),
+                party=party,
             )
         except DomainError as exc:
             _add_errors(form, exc)
@@ -241,12 +246,9 @@ def agreement_scan_upload(request, pk: int):
     agreement = agreement_get_for(request.user, pk, "agreement.sign")
     form = ScanForm(request.POST, request.FILES)
     status = 400
-    if form.is_valid():
-        version = _form_version(agreement, form)
+    if form.is_valid() and (party := _party(request, agreement, version := _form_version(agreement, form), form)):
         try:
-            ag.agreement_scan_upload(
-                actor=request.user, version=version, upload=form.cleaned_data["scan"], party=_party(version, form)
-            )
+            ag.agreement_scan_upload(actor=request.user, version=version, upload=form.cleaned_data["scan"], party=party)
         except DomainError as exc:
             _add_errors(form, exc)
             status = exc.status
