@@ -294,7 +294,7 @@ def agreements_to_sign_panel(user):
     """For whoever may sign a rendered agreement awaiting signatures for one of its parties: the
     institution's signatory (by proved address, whatever their roles), a steward of a data holder it
     names, an RDO administrator; never a steward or RDO on the application's team. One query for the
-    page of rows (and a capped count); the service checks again when they sign."""
+    page of rows (and a capped count when it is full); the service checks again when they sign."""
     from access_requests.models import AgreementParty, AgreementSignature, AgreementStatus, PartyKind
     from access_requests.permissions import team_application_ids
     from catalogue.permissions import holders_stewarded_by
@@ -346,7 +346,8 @@ def agreements_to_sign_panel(user):
     return Panel(
         title="Agreements awaiting your signature",
         items=items,
-        count=count_words(*capped_count(waiting)),
+        # counted only when the page of rows is full: one statement on most dashboards
+        count=count_words(*capped_count(waiting)) if len(shown) == PANEL_LIMIT else len(shown),
         empty="No data-access agreement waits for your signature.",
         note="Open each agreement, read the document, and sign it for the party you represent.",
     )

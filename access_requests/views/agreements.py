@@ -188,22 +188,15 @@ def agreement_scan_pdf(request, pk: int, signature_pk: int):
     )
 
 
-def _form_version(agreement, form):
-    """The version the form was shown for (perhaps superseded since: the service says so)."""
+def _version_and_party(request, agreement, form):
+    """The version the form was shown for (perhaps superseded since: the service says so) and the
+    party it names, if the caller may sign for it; otherwise a form error and (None, None)."""
     version = agreement.versions.filter(number=form.cleaned_data["version"]).first()
-    if version is None:
-        raise Http404("This agreement has no such version.")
-    return version
-
-
-def _party(request, agreement, version, form):
-    """The party the form names, if the caller may sign for it; else a form error (the caller may
-    sign for another party, or the page was made for someone else): None."""
-    party = version.parties.filter(pk=form.cleaned_data["party"]).first()
+    party = version.parties.filter(pk=form.cleaned_data["party"]).first() if version is not None else None
     if party is None or not ag.party_entitled(request.user, party, agreement.application):
         form.add_error(None, "You are not entitled to sign for the party this form names: reload the page.")
-        return None
-    return party
+        return None, None
+    return version, party
 
 
 def _again(request, agreement, key: str, form, status: int):
@@ -220,7 +213,8 @@ def agreement_sign(request, pk: int):
     agreement = agreement_get_for(request.user, pk, "agreement.sign")
     form = SignForm(request.POST)
     status = 400
-    if form.is_valid() and (party := _party(request, agreement, version := _form_version(agreement, form), form)):
+    version, party = _version_and_party(request, agreement, form) if form.is_valid() else (None, None)
+    if party is not None:
         try:
             ag.agreement_sign(
                 actor=request.user,
@@ -246,7 +240,8 @@ def agreement_scan_upload(request, pk: int):
     agreement = agreement_get_for(request.user, pk, "agreement.sign")
     form = ScanForm(request.POST, request.FILES)
     status = 400
-    if form.is_valid() and (party := _party(request, agreement, version := _form_version(agreement, form), form)):
+    version, party = _version_and_party(request, agreement, form) if form.is_valid() else (None, None)
+    if party is not None:
         try:
             ag.agreement_scan_upload(actor=request.user, version=version, upload=form.cleaned_data["scan"], party=party)
         except DomainError as exc:

@@ -218,11 +218,16 @@ def sign_post_as_stranger(client, agreement):
     )
 
 
-def test_a_second_rdo_person_on_the_team_is_not_a_party(agreement, alice):
+def test_the_applicant_who_also_stewards_the_holder_is_no_party_to_it(agreement, alice, holder):
     from access_requests.permissions import agreement_relations
+    from catalogue.services import data_holder_add_steward
     from portal.access import Rel
 
+    data_holder_add_steward(actor="system:test", holder=holder, user=alice)
     assert Rel.AGREEMENT_PARTY not in agreement_relations(alice, agreement)
+    client = client_for(alice)
+    assert "Sign the agreement" not in client.get(url(agreement)).text
+    assert sign_post_as_stranger(client, agreement).status_code == 403
 
 
 # --- the paper route and revision ---------------------------------------------------------------
