@@ -287,3 +287,67 @@ def signature_panel(user):
         url = signature_path(reps) if reps.signature_link_open else ""
         items.append(PanelItem(f"{application.reference} {application.title}", url, detail))
     return Panel(title="Legal statements to sign", items=items, count=count_words(*capped_count(named)))
+
+
+@panel(role=None, order=15)
+def agreements_to_sign_panel(user):
+    """For whoever may sign a rendered agreement awaiting signatures for one of its parties: the
+    institution's signatory (by proved address, whatever their roles), a steward of a data holder it
+    names, an RDO administrator; never a steward or RDO on the application's team. One query for the
+    page of rows (and a capped count when it is full); the service checks again when they sign."""
+    from access_requests.models import AgreementParty, AgreementSignature, AgreementStatus, PartyKind
+    from access_requests.permissions import team_application_ids
+    from catalogue.permissions import holders_stewarded_by
+
+    roles = user.roles
+    not_on_team = ~Q(version__agreement__application_id__in=team_application_ids(user)) & ~Q(
+        version__agreement__application__applicant_id=user.pk
+    )
+    conditions = []
+    if user.email_verified_at is not None:
+        conditions.append(Q(kind=PartyKind.SIGNATORY, email__iexact=user.email))
+    if Role.STEWARD in roles:
+        conditions.append(
+            Q(kind=PartyKind.STEWARD, holder_id__in=holders_stewarded_by(user).values("pk")) & not_on_team
+        )
+    if Role.RDO in roles:
+        conditions.append(
+            Q(kind=PartyKind.RDO) & not_on_team & Q(version__agreement__application__submission_count__gt=0)
+        )
+    if not conditions:
+        return None
+    mine = conditions[0]
+    for condition in conditions[1:]:
+        mine |= condition
+    waiting = (
+        AgreementParty.objects.filter(
+            mine,
+            version__superseded_at__isnull=True,
+            version__rendered_at__isnull=False,
+            version__agreement__status=AgreementStatus.AWAITING_SIGNATURES,
+            version__agreement__application__status=ApplicationStatus.APPROVED,
+        )
+        .exclude(pk__in=AgreementSignature.objects.filter(voided_at__isnull=True).values("party_id"))
+        .exclude(version_id__in=AgreementSignature.objects.filter(user_id=user.pk).values("version_id"))
+        .select_related("version__agreement__application")
+        .order_by("version__agreement__created_at", "pk")
+    )
+    shown = list(waiting[:PANEL_LIMIT])
+    if not shown and not (Role.RDO in roles or Role.STEWARD in roles):
+        return None  # a signatory with nothing to sign sees no empty panel
+    items = [
+        PanelItem(
+            f"{p.version.agreement.reference} {p.version.agreement.application.title}",
+            _url(p.version.agreement.application, "agreement"),
+            f"version {p.version.number}, to sign for {p.name}",
+        )
+        for p in shown
+    ]
+    return Panel(
+        title="Agreements awaiting your signature",
+        items=items,
+        # counted only when the page of rows is full: one statement on most dashboards
+        count=count_words(*capped_count(waiting)) if len(shown) == PANEL_LIMIT else len(shown),
+        empty="No data-access agreement waits for your signature.",
+        note="Open each agreement, read the document, and sign it for the party you represent.",
+    )

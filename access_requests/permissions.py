@@ -279,3 +279,60 @@ def signature_relations(user, reps) -> set[Rel]:
     from access_requests.services.applications import is_signatory
 
     return {Rel.SIGNATORY} if is_signatory(user, reps) else set()
+
+
+# --- data-access agreements ------------------------------------------------------------------------
+
+
+def agreement_in_force(application_pk):
+    """The agreement of the application (named by its pk) that is not voided, if any: what the
+    agreement pages are about (one per application at a time, a database constraint)."""
+    from access_requests.models import Agreement, AgreementStatus
+
+    try:
+        pk = int(application_pk)
+    except (TypeError, ValueError):
+        return None
+    return (
+        Agreement.objects.select_related("application__committee", "application__applicant")
+        .filter(application_id=pk)
+        .exclude(status=AgreementStatus.VOIDED)
+        .first()
+    )
+
+
+def agreement_relations(user, agreement) -> set[Rel]:
+    """How `user` stands to an agreement: as to its application (who may see it), plus AGREEMENT_PARTY
+    when they are entitled to sign its current version for one of its parties (the service decides
+    that, `party_entitled`; the institution's signatory needs no role and no place on the team).
+    A few queries, and none for the parties `user`'s roles rule out."""
+    if not _signed_in(user):
+        return set()
+    found = application_relations(user, agreement.application)
+    if agreement_parties_for(user, agreement, found):
+        found.add(Rel.AGREEMENT_PARTY)
+    return found
+
+
+def agreement_parties_for(user, agreement, held: set | None = None) -> list:
+    """The parties of the agreement's current version `user` may sign for."""
+    from access_requests.models import AgreementParty, PartyKind
+    from access_requests.services.agreements import party_entitled
+
+    if not _signed_in(user):
+        return []
+    held = application_relations(user, agreement.application) if held is None else held
+    roles = user.roles
+    kinds = []
+    if user.email_verified_at is not None:
+        kinds.append(PartyKind.SIGNATORY)
+    if Role.STEWARD in roles and Rel.TEAM not in held and Rel.APPLICANT not in held:
+        kinds.append(PartyKind.STEWARD)
+    if Rel.REVIEWING_RDO in held:
+        kinds.append(PartyKind.RDO)
+    if not kinds:
+        return []
+    parties = AgreementParty.objects.filter(
+        version__agreement=agreement, version__superseded_at__isnull=True, kind__in=kinds
+    ).select_related("version")
+    return [party for party in parties if party_entitled(user, party, agreement.application)]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests.views import committee, committees, documents, invitations, rdo, researcher, signatory
+from access_requests.views import agreements, committee, committees, documents, invitations, rdo, researcher, signatory
 
 app_name = "access_requests"
 
@@ -45,4 +45,23 @@ urlpatterns = [
     path("<int:pk>/committee/vote/", committee.committee_vote, name="committee-vote"),
     path("<int:pk>/committee/decide/", committee.committee_decide, name="committee-decide"),
     path("<int:pk>/committee/extend/", committee.committee_extend, name="committee-extend"),
+    path("<int:pk>/agreement/", agreements.agreement_page, name="agreement"),
+    path("<int:pk>/agreement/status/", agreements.agreement_status, name="agreement-status"),
+    path(
+        "<int:pk>/agreement/versions/<int:number>/pdf/", agreements.agreement_version_pdf, name="agreement-version-pdf"
+    ),
+    path("<int:pk>/agreement/executed/pdf/", agreements.agreement_executed_pdf, name="agreement-executed-pdf"),
+    path("<int:pk>/agreement/sign/", agreements.agreement_sign, name="agreement-sign"),
+    path("<int:pk>/agreement/scan/", agreements.agreement_scan_upload, name="agreement-scan-upload"),
+    path(
+        "<int:pk>/agreement/signatures/<int:signature_pk>/scan/",
+        agreements.agreement_scan_pdf,
+        name="agreement-scan-pdf",
+    ),
+    path(
+        "<int:pk>/agreement/signatures/<int:signature_pk>/verify/",
+        agreements.agreement_scan_verify,
+        name="agreement-scan-verify",
+    ),
+    path("<int:pk>/agreement/revise/", agreements.agreement_revise, name="agreement-revise"),
 ]

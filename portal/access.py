@@ -51,6 +51,9 @@ class Rel(StrEnum):
     INVITEE = "invitee"
     # to a signatory link: the signed-in user whose proved address is the named signatory's
     SIGNATORY = "signatory"
+    # to a data-access agreement: entitled to sign its current version for one of its parties (the
+    # institution's signatory by proved address, a steward of a data holder it names, the reviewing RDO)
+    AGREEMENT_PARTY = "agreement_party"
 
 
 # Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
@@ -123,6 +126,23 @@ RULES: dict[str, Rule] = {
     "token.owner": _rule("token", Rel.OWNER),
     "invitation.answer": _rule("invitation", Rel.INVITEE),
     "signature.sign": _rule("signature", Rel.SIGNATORY),
+    # an application's agreement: whoever may see the application, and its parties (the institution's
+    # signatory may hold no role and be on no team)
+    "agreement.view": _rule(
+        "agreement", Rel.TEAM, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD, Rel.AGREEMENT_PARTY
+    ),
+    "agreement.sign": _rule(
+        "agreement",
+        Rel.AGREEMENT_PARTY,
+        sees="agreement.view",
+        refusal="Only a party to the agreement, or someone entitled to sign for one, can sign it.",
+    ),
+    "agreement.review": _rule(
+        "agreement",
+        Rel.REVIEWING_RDO,
+        sees="agreement.view",
+        refusal="Only the Research Data Office, and nobody on the application's team, can do this.",
+    ),
 }
 
 
@@ -221,12 +241,26 @@ def _signature_relations(user, reps) -> set[Rel]:
     return signature_relations(user, reps)
 
 
+def _load_agreement(value):
+    from access_requests.permissions import agreement_in_force
+
+    return agreement_in_force(value)
+
+
+def _agreement_relations(user, agreement) -> set[Rel]:
+    from access_requests.permissions import agreement_relations
+
+    return agreement_relations(user, agreement)
+
+
 KINDS: dict[str, Kind] = {
     "application": Kind("pk", _load_application, _application_relations, "No such application."),
     "dataset": Kind("identifier", _load_dataset, _dataset_relations, "No such dataset."),
     "token": Kind("pk", _load_token, _token_relations, "No such token."),
     "invitation": Kind("token", _load_invitation, _invitation_relations, "This invitation is not available."),
     "signature": Kind("token", _load_signature, _signature_relations, "This signature link is not available."),
+    # named by the application's pk: its agreement in force (not voided), if any
+    "agreement": Kind("pk", _load_agreement, _agreement_relations, "This application has no data-access agreement."),
 }
 
 
@@ -400,6 +434,16 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:committee-vote": {"POST": APP_COMMITTEE},
     "access_requests:committee-decide": {"POST": Guard("application.chair", sudo=True)},
     "access_requests:committee-extend": {"POST": Guard("application.chair", sudo=True)},
+    # the data-access agreement: seen by its parties and whoever sees the application; signed by a party
+    "access_requests:agreement": {"GET": Guard("agreement.view")},
+    "access_requests:agreement-status": {"GET": Guard("agreement.view")},
+    "access_requests:agreement-version-pdf": {"GET": Guard("agreement.view")},
+    "access_requests:agreement-executed-pdf": {"GET": Guard("agreement.view")},
+    "access_requests:agreement-scan-pdf": {"GET": Guard("agreement.view")},
+    "access_requests:agreement-sign": {"POST": Guard("agreement.sign", sudo=True)},
+    "access_requests:agreement-scan-upload": {"POST": Guard("agreement.sign", sudo=True)},
+    "access_requests:agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
+    "access_requests:agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
     # applications API
     "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
     "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},

@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 # Downloads, exports, the API, and links that change something are not pages to look at.
-SKIP = re.compile(r"/documents/|/letter/|/api/|\.ttl$|\.jsonld$|remove|delete|withdraw|logout|/publish/|\?")
+SKIP = re.compile(
+    r"/documents/|/letter/|/pdf/|/scan/|/api/|\.ttl$|\.jsonld$|remove|delete|withdraw|logout|/publish/|\?"
+)
 
 
 def reachable(page, base: str) -> list[str]:

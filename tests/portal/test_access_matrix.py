@@ -22,6 +22,8 @@ from django.test import Client
 from django.urls import reverse
 
 from access_requests.models import (
+    AgreementSignature,
+    AgreementVersion,
     Application,
     ApplicationDataset,
     Committee,
@@ -52,7 +54,9 @@ from tests.helpers import team_join
 
 pytestmark = pytest.mark.django_db
 
-STATES = ("draft", "submitted", "returned", "in_review", "withdrawn")
+STATES = ("draft", "submitted", "returned", "in_review", "withdrawn", "approved")
+# the states in which the application has a data-access agreement (awaiting its parties' signatures)
+AGREEMENT_STATES = ("approved",)
 PERSONAS = (
     "anonymous",
     "applicant",
@@ -91,7 +95,7 @@ def application_relations_expected(persona: str, state: str) -> set:
     return {
         "rdo": {Rel.REVIEWING_RDO},
         # the committee persona chairs the committee the application is forwarded to
-        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR} if state == "in_review" else set(),
+        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR} if state in ("in_review", "approved") else set(),
         "steward": {Rel.REQUESTED_STEWARD},
     }.get(persona, set())
 
@@ -116,8 +120,18 @@ def signature_relations(persona: str, variant: str) -> set:
     return {Rel.SIGNATORY} if persona == "outsider" and variant == "real" else set()
 
 
+def agreement_relations_expected(persona: str, state: str) -> set:
+    """As to the application, and the parties entitled to sign: the outsider (named as the institution's
+    signatory, on no team), the steward of the holder whose dataset was approved, the reviewing RDO."""
+    found = application_relations_expected(persona, state)
+    if state in AGREEMENT_STATES and persona in ("outsider", "steward", "rdo"):
+        found = found | {Rel.AGREEMENT_PARTY}
+    return found
+
+
 OBJECT_RELATIONS = {
     "application": application_relations_expected,
+    "agreement": agreement_relations_expected,
     "dataset": dataset_relations,
     "token": token_relations,
     "invitation": invitation_relations,
@@ -152,6 +166,7 @@ class World:
     invitation: str  # the link token of a pending invitation to the outsider
     signature: str  # the link token that asks the outsider, named as signatory, to accept the statements
     absent: frozenset = frozenset()  # URL parameters whose object does not exist in this state (a review round)
+    has_agreement: bool = False  # the application has a data-access agreement in this state
 
 
 def build_world(state: str) -> World:
@@ -221,9 +236,10 @@ def build_world(state: str) -> World:
         tr.application_submit(actor=applicant, application=application)
         if state == "returned":
             tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
-        elif state == "in_review":
+        elif state in ("in_review", "approved"):
             tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
             tr.application_forward(actor=rdo, application=application, committee=committee)
+    signature_pk = _agreement(application, people) if state == "approved" else None
     application.refresh_from_db()
     assert application.status == state
     review_round = _decision_letter(application, committee)
@@ -250,8 +266,11 @@ def build_world(state: str) -> World:
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
+        "signature_pk": signature_pk or 0,  # the steward's countersigned scan of the agreement, awaiting the RDO
     }
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
+    if signature_pk is None:
+        absent |= {"signature_pk"}
     return World(
         application,
         clients,
@@ -262,7 +281,25 @@ def build_world(state: str) -> World:
         invitation,
         signature,
         absent,
+        has_agreement=signature_pk is not None,
     )
+
+
+def _agreement(application, people) -> int:
+    """Approve the application in review (the committee persona chairs a committee of quorum 1), create
+    and render its agreement (the tasks that follow a commit do not run here), and have the steward
+    upload a countersigned scan the RDO has yet to check. Returns the scan signature's id."""
+    from access_requests.services import agreements as ag
+    from access_requests.services import review as rv
+    from tests.access_requests.conftest import pdf_upload
+
+    chair = people["committee"]
+    review_round = rv.current_round(application)
+    rv.vote_cast(actor=chair, review_round=review_round, choice="approve")
+    rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
+    agreement = ag.agreement_create(actor="system:test", application=application)
+    version = ag.agreement_version_render(version_id=agreement.current_version.pk)
+    return ag.agreement_scan_upload(actor=people["steward"], version=version, upload=pdf_upload("countersigned.pdf")).pk
 
 
 def _decision_letter(application, committee):
@@ -339,8 +376,10 @@ def variants(name: str, route: str, world: World):
         kind = kinds.pop() if kinds else "application"
         pk = world.token.pk if kind == "token" else world.application.pk
         sections = SECTIONS if "section" in params else (None,)
-        # a sub-object the state has not got (no review round before the forward): as for a missing object
-        variant = "missing" if world.absent & set(params) else "real"
+        # a sub-object the state has not got (no review round before the forward, no agreement before an
+        # approval): as for a missing object
+        lacking = world.absent & set(params) or (kind == "agreement" and not world.has_agreement)
+        variant = "missing" if lacking else "real"
         for section in sections:
             kwargs = {**base, "pk": pk} | ({"section": section} if section else {})
             yield section or kind, kwargs, kind, variant
@@ -372,6 +411,8 @@ COUNTED = (
     Vote,
     DatasetDecision,
     DecisionClockEvent,
+    AgreementVersion,
+    AgreementSignature,
 )
 
 
@@ -449,6 +490,27 @@ ACTING_BODIES |= {
 }
 
 
+def _agreement_signing(kwargs) -> dict:
+    """A signature over the current version for its first party (the outsider, as the institution's
+    signatory, by their own name): it would be recorded if the table let the wrong caller through."""
+    version = AgreementVersion.objects.filter(
+        agreement__application_id=kwargs["pk"], superseded_at__isnull=True
+    ).first()
+    if version is None:
+        return {}
+    return {
+        "version": version.number,
+        "shown_sha256": version.sha256,
+        "party": version.parties.first().pk,
+        "typed_name": "Charlie Outsider",
+        "confirm": "on",
+    }
+
+
+ACTING_BODIES["access_requests:agreement-sign"] = _agreement_signing
+ACTING_BODIES["access_requests:agreement-revise"] = lambda kwargs: {"reason": "The access period changed."}
+
+
 def call(client, method: str, url: str, body: dict | None = None):
     api = url.startswith("/api/")
     if method == "GET":
@@ -468,14 +530,15 @@ def walk(world: World, state: str, *, state_free: bool) -> list[str]:
     problems, checked = [], 0
     for name, route in routes():
         for label, kwargs, kind, variant in variants(name, route, world):
-            if (kind == "application") == state_free:
+            if (kind in ("application", "agreement")) == state_free:
                 continue
             url = reverse(name, kwargs=kwargs)
             for method, guard in URLS[name].items():
                 for persona in PERSONAS:
                     held = set(ROLE_RELATIONS[persona])
                     if kind:
-                        held |= OBJECT_RELATIONS[kind](persona, state if kind == "application" else variant)
+                        about_application = kind in ("application", "agreement")
+                        held |= OBJECT_RELATIONS[kind](persona, state if about_application else variant)
                     want = expected(guard.rule, held, object_exists=variant != "missing")
                     before = fingerprint(world) if want != 200 else None
                     cache.clear()
