@@ -162,6 +162,12 @@ def decision_letter_response(request, application: Application, number: int):
         name=f"{application.reference}-decision-round-{number}.pdf",
         sha256=letter.sha256,
     )
-    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(letter.sha256)).decode()}:"
-    response["X-Content-SHA256"] = letter.sha256
+    return with_digest(response, letter.sha256)
+
+
+def with_digest(response, sha256: str):
+    """A served PDF's SHA-256 in `Repr-Digest` (RFC 9530) and, in hexadecimal, in `X-Content-SHA256`:
+    the checksum the letter or the agreement records, for the reader to compare."""
+    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
+    response["X-Content-SHA256"] = sha256
     return response

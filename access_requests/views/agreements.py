@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from access_requests.downloads import document_response
+from access_requests.downloads import document_response, with_digest
 from access_requests.forms_agreements import ReviseForm, ScanForm, SignForm
 from access_requests.models import AgreementSignature, AgreementStatus, SignatureMethod
 from access_requests.permissions import agreement_in_force, agreement_parties_for
@@ -127,11 +127,6 @@ def agreement_status(request, pk: int):
     return response
 
 
-def _with_digest(response, sha256: str):
-    response["X-Content-SHA256"] = sha256
-    return response
-
-
 @login_required
 @require_GET
 def agreement_version_pdf(request, pk: int, number: int):
@@ -149,7 +144,7 @@ def agreement_version_pdf(request, pk: int, number: int):
         name=f"{agreement.reference}-version-{version.number}.pdf",
         sha256=version.sha256,
     )
-    return _with_digest(response, version.sha256)
+    return with_digest(response, version.sha256)
 
 
 @login_required
@@ -166,7 +161,7 @@ def agreement_executed_pdf(request, pk: int):
         name=f"{agreement.reference}-executed.pdf",
         sha256=agreement.executed_sha256,
     )
-    return _with_digest(response, agreement.executed_sha256)
+    return with_digest(response, agreement.executed_sha256)
 
 
 @login_required
