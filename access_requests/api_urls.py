@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_review
+from access_requests import apis, apis_agreements, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -51,5 +51,29 @@ urlpatterns = [
         f"{one}rounds/<int:number>/letter/",
         apis.DecisionLetterApi.as_view(),
         name="api-application-decision-letter",
+    ),
+    # the data-access agreement (access_requests/apis_agreements.py)
+    path(f"{one}agreement/", apis_agreements.AgreementApi.as_view(), name="api-application-agreement"),
+    path(
+        f"{one}agreement/versions/<int:number>/pdf/",
+        apis_agreements.AgreementVersionPdfApi.as_view(),
+        name="api-application-agreement-version-pdf",
+    ),
+    path(
+        f"{one}agreement/executed/pdf/",
+        apis_agreements.AgreementExecutedPdfApi.as_view(),
+        name="api-application-agreement-executed-pdf",
+    ),
+    path(f"{one}agreement/sign/", apis_agreements.AgreementSignApi.as_view(), name="api-application-agreement-sign"),
+    path(f"{one}agreement/scan/", apis_agreements.AgreementScanApi.as_view(), name="api-application-agreement-scan"),
+    path(
+        f"{one}agreement/signatures/<int:signature_pk>/verify/",
+        apis_agreements.AgreementScanVerifyApi.as_view(),
+        name="api-application-agreement-scan-verify",
+    ),
+    path(
+        f"{one}agreement/revise/",
+        apis_agreements.AgreementReviseApi.as_view(),
+        name="api-application-agreement-revise",
     ),
 ]

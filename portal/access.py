@@ -478,6 +478,13 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-clock": {"GET": APP_VIEW},
     "api-application-clock-extension": {"POST": Guard("application.chair", sudo=True)},
     "api-application-decision-letter": {"GET": APP_VIEW},
+    "api-application-agreement": {"GET": Guard("agreement.view")},
+    "api-application-agreement-version-pdf": {"GET": Guard("agreement.view")},
+    "api-application-agreement-executed-pdf": {"GET": Guard("agreement.view")},
+    "api-application-agreement-sign": {"POST": Guard("agreement.sign", sudo=True)},
+    "api-application-agreement-scan": {"POST": Guard("agreement.sign", sudo=True)},
+    "api-application-agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
+    "api-application-agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
 }
 
 

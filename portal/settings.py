@@ -353,6 +353,9 @@ SPECTACULAR_SETTINGS = {
         "DecisionOutcomeEnum": "access_requests.serializers_review.DECISION_OUTCOMES",
         "RoundOutcomeEnum": "access_requests.models.ReviewRound.Outcome",
         "CheckKindEnum": "access_requests.models.CheckKind",
+        "AgreementStatusEnum": "access_requests.models.AgreementStatus",
+        "StatusEnum": "access_requests.models.ApplicationStatus",
+        "SignatureMethodEnum": "access_requests.models.SignatureMethod",
     },
 }
 

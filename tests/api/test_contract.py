@@ -17,13 +17,15 @@ from rest_framework.exceptions import Throttled
 from rest_framework.test import APIClient
 
 from access_requests.models import Application, ApplicationStatus
+from access_requests.services import agreements as ag
 from access_requests.services import applications as svc
+from access_requests.services import review as rv
 from catalogue.models import BasketItem, Dataset, DatasetStatus
 from portal.apis import exception_handler
 from portal.errorpages import server_error
 from portal.errors import InvalidInput
 from portal.serializers import UNKNOWN_FIELD
-from tests.access_requests.conftest import make_dataset, pdf_upload
+from tests.access_requests.conftest import bring_to, complete, make_dataset, pdf_upload
 from tests.conftest import PASSWORD
 
 APPLICATIONS = "/api/v1/applications/"
@@ -89,7 +91,8 @@ def test_every_operation_documents_the_errors_its_shape_allows(openapi):
             expected.add("400")
         if "requestBody" in operation:
             expected.add("415")
-        if "/document/" in path or path.endswith("/letter/"):  # downloads answer with the file whatever is accepted
+        # downloads answer with the file whatever is accepted
+        if "/document/" in path or path.endswith(("/letter/", "/pdf/")):
             expected.discard("406")
         assert expected <= set(responses), f"{method} {path} lacks {expected - set(responses)}"
         assert "WWW-Authenticate" in responses["401"]["headers"]
@@ -261,12 +264,32 @@ def write_targets(submitted, in_review, chair, dataset, alice, rdo, steward, hol
         "identifier": own.identifier,
         "kind": "legal",
     }
+    agreement_values = {}
+
+    def approved_with_agreement() -> dict:
+        """A second application of Alice's, approved, with its agreement (the RDO signs for the
+        infrastructure and revises): made when the first agreement operation is reached."""
+        if not agreement_values:
+            application = complete(svc.application_create(actor=alice, title="Agreed", datasets=[dataset]), alice)
+            application = bring_to(
+                ApplicationStatus.IN_REVIEW, application, applicant=alice, rdo=rdo, committee=in_review.committee
+            )
+            review_round = rv.current_round(application)
+            for voter in review_round.committee.members.all():
+                rv.vote_cast(actor=voter, review_round=review_round, choice="approve")
+            rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.")
+            ag.agreement_create(actor="system:test", application=application)
+            agreement_values.update(values, id=application.pk)
+        return agreement_values
+
     reviewer = {"return", "forward", "checklist"}
     committee = {"review", "decision", "clock"}
 
     def target(path: str) -> tuple:
         if path.startswith("/api/v1/datasets/"):
             return steward, values
+        if "/agreement/" in path:
+            return rdo, approved_with_agreement()
         if any(f"/{name}/" in path for name in reviewer):
             return rdo, {**values, "id": submitted.pk}
         if any(f"/{name}/" in path for name in committee):

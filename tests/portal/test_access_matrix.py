@@ -511,6 +511,24 @@ ACTING_BODIES["access_requests:agreement-sign"] = _agreement_signing
 ACTING_BODIES["access_requests:agreement-revise"] = lambda kwargs: {"reason": "The access period changed."}
 
 
+def _agreement_signing_api(kwargs) -> dict:
+    """The same signature through the API (the scan's upload is multipart: an empty JSON body is refused
+    as input anyway, after the table)."""
+    body = _agreement_signing(kwargs)
+    if not body:
+        return {}
+    return {
+        "version": body["version"],
+        "sha256": body["shown_sha256"],
+        "party": body["party"],
+        "typed_name": body["typed_name"],
+    }
+
+
+ACTING_BODIES["api-application-agreement-sign"] = _agreement_signing_api
+ACTING_BODIES["api-application-agreement-revise"] = ACTING_BODIES["access_requests:agreement-revise"]
+
+
 def call(client, method: str, url: str, body: dict | None = None):
     api = url.startswith("/api/")
     if method == "GET":
