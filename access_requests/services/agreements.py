@@ -492,10 +492,31 @@ def agreement_revise(*, actor, agreement: Agreement, reason: str) -> AgreementVe
     """A new version from what the application and the decision now say (the RDO, with a reason).
     The signatures on the version before are voided; each party who had signed is told why and
     what changed. Refused once the agreement is executed or voided."""
+    application = Application.objects.get(pk=agreement.application_id)
+    require_actor(actor, "application.review", application)
+    return _revise(actor=actor, agreement=agreement, reason=reason)
+
+
+def agreements_follow(*, actor, application: Application, reason: str) -> int:
+    """Call inside the transaction of any change to what an agreement covers that happens without the
+    RDO (a team invitation accepted after the approval): each agreement in force whose snapshot no
+    longer matches the application gets a new version, its signatures voided and the signers told
+    `reason`. `actor` is whoever made the change, named in the audit event; no permission is asked,
+    since the portal, not the actor, makes the revision. Answers how many agreements were revised."""
+    revised = 0
+    for agreement in Agreement.objects.filter(application=application).exclude(status__in=_CLOSED):
+        current = AgreementVersion.objects.filter(agreement=agreement, superseded_at__isnull=True).first()
+        if current is None or not snapshot_changes(current.snapshot, agreement_snapshot(application, agreement.round)):
+            continue
+        _revise(actor=actor, agreement=agreement, reason=reason)
+        revised += 1
+    return revised
+
+
+def _revise(*, actor, agreement: Agreement, reason: str) -> AgreementVersion:
     reason = " ".join((reason or "").split())
     with transaction.atomic():
         application = Application.objects.get(pk=agreement.application_id)
-        require_actor(actor, "application.review", application)
         agreement = Agreement.objects.select_for_update(of=("self",)).get(pk=agreement.pk)
         if agreement.status in _CLOSED:
             raise TransitionError(f"Agreement {agreement.reference} is {agreement.get_status_display().lower()}.")

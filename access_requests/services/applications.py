@@ -497,6 +497,14 @@ def team_invitation_accept(*, actor: User, member: TeamMember) -> TeamMember:
         member.save(update_fields=["user", "joined_at", "invitation_key"])
         _grant_team_perms(actor, application)
         audit_record(actor=actor, verb="application.team_accept", target=application, payload={"email": member.email})
+        # an invitation sent before the approval may be accepted after it: the agreement names the team
+        from access_requests.services.agreements import agreements_follow
+
+        agreements_follow(
+            actor=actor,
+            application=application,
+            reason=f"{actor.full_name or actor.email} joined the team after the approval.",
+        )
     return member
 
 

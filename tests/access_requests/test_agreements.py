@@ -24,6 +24,7 @@ from portal.errors import InvalidInput, NotPermitted, TransitionError
 from portal.models import AuditEvent, OutboxEmail
 from portal.services.audit import audit_verify
 from tests.access_requests.conftest import pdf_upload, signatory_person
+from tests.conftest import _person
 from tests.helpers import last_event
 
 CONDITIONS = "Publish the model weights openly and cite the data holders."
@@ -252,6 +253,34 @@ def test_a_change_voids_the_signatures_and_tells_each_signer_why(
     assert sorted(told.to) == sorted([steward.email, signatory.email])
     assert "six months only" in told.body_text and "the access period" in told.body_text
     assert [p.kind for p in ag.awaited_parties(second)] == [PartyKind.SIGNATORY, PartyKind.STEWARD, PartyKind.RDO]
+
+
+@pytest.fixture
+def invited(ready, alice):
+    """An invitation sent while the application was a draft, still open when the approval comes."""
+    from access_requests.services import applications as svc
+
+    person = _person("late@university.example", "Lena Late", ["researcher"])
+    return person, svc.team_member_add(actor=alice, application=ready, email=person.email)
+
+
+def test_a_member_joining_after_the_approval_makes_a_new_version_and_voids_the_signatures(
+    invited, agreement, steward, django_capture_on_commit_callbacks
+):
+    from access_requests.services import applications as svc
+
+    person, invitation = invited
+    version = current(agreement)
+    sign(steward, version)
+    with django_capture_on_commit_callbacks(execute=True):
+        svc.team_invitation_accept(actor=person, member=invitation)
+    revised = current(agreement)
+    assert revised.number == 2 and revised.reason == "Lena Late joined the team after the approval."
+    assert "Lena Late" in str(revised.snapshot) and "Lena Late" not in str(version.snapshot)
+    assert AgreementSignature.objects.get(version=version).voided_at is not None
+    event = AuditEvent.objects.filter(verb="agreement.revise").latest("pk")
+    assert event.actor == person and event.payload["version"] == 2
+    assert OutboxEmail.objects.filter(template="agreement_signatures_voided", to__contains=[steward.email]).exists()
 
 
 def test_only_the_rdo_revises_and_never_after_execution(
