@@ -336,3 +336,13 @@ def agreement_parties_for(user, agreement, held: set | None = None) -> list:
         version__agreement=agreement, version__superseded_at__isnull=True, kind__in=kinds
     ).select_related("version")
     return [party for party in parties if party_entitled(user, party, agreement.application)]
+
+
+def grant_relations(user, grant) -> set[Rel]:
+    """How `user` stands to an access grant: as to its application, plus GRANTEE when the grant names them."""
+    if not _signed_in(user):
+        return set()
+    found = application_relations(user, grant.application)
+    if grant.grantees.filter(pk=user.pk).exists():
+        found.add(Rel.GRANTEE)
+    return found

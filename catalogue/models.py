@@ -25,6 +25,16 @@ class DataHolder(models.Model):
     stewards = models.ManyToManyField(
         "portal.User", through="Stewardship", related_name="stewarded_holders", blank=True
     )
+    # Where the holder's secure processing environment lives: grantees of processing grants are told
+    # how to reach it, and it receives the grants' entitlement events, signed with the secret
+    # (access_requests/services/entitlements.py). Empty: nothing is pushed, the events wait.
+    processing_environment = models.TextField(
+        blank=True, help_text="for grantees: where and how to reach the processing environment"
+    )
+    processing_push_url = models.URLField(blank=True, help_text="receives entitlement events (HTTPS in production)")
+    processing_push_secret = models.CharField(
+        max_length=128, blank=True, help_text="HMAC-SHA256 key the events are signed with"
+    )
 
     class Meta:
         ordering = ["name"]

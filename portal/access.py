@@ -54,6 +54,8 @@ class Rel(StrEnum):
     # to a data-access agreement: entitled to sign its current version for one of its parties (the
     # institution's signatory by proved address, a steward of a data holder it names, the reviewing RDO)
     AGREEMENT_PARTY = "agreement_party"
+    # to an access grant: named in it (the executed agreement's team), whatever its state
+    GRANTEE = "grantee"
 
 
 # Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
@@ -142,6 +144,32 @@ RULES: dict[str, Rule] = {
         Rel.REVIEWING_RDO,
         sees="agreement.view",
         refusal="Only the Research Data Office, and nobody on the application's team, can do this.",
+    ),
+    # ending access early: the reviewing RDO, or the chair of the committee that decided
+    "application.revoke": _rule(
+        "application",
+        Rel.REVIEWING_RDO,
+        Rel.COMMITTEE_CHAIR,
+        sees="application.view",
+        refusal="Only the Research Data Office or the committee's chair, and nobody on the team, can revoke access.",
+    ),
+    # an access grant: its grantees, and whoever may see its application
+    "grant.view": _rule(
+        "grant", Rel.GRANTEE, Rel.TEAM, Rel.REVIEWING_RDO, Rel.ASSIGNED_COMMITTEE, Rel.REQUESTED_STEWARD
+    ),
+    "grant.use": _rule("grant", Rel.GRANTEE, sees="grant.view", refusal="Only the people the grant names can use it."),
+    "grant.review": _rule(
+        "grant",
+        Rel.REVIEWING_RDO,
+        sees="grant.view",
+        refusal="Only the Research Data Office, and nobody on the application's team, can do this.",
+    ),
+    "grant.revoke": _rule(
+        "grant",
+        Rel.REVIEWING_RDO,
+        Rel.COMMITTEE_CHAIR,
+        sees="grant.view",
+        refusal="Only the Research Data Office or the committee's chair, and nobody on the team, can revoke access.",
     ),
 }
 
@@ -253,6 +281,18 @@ def _agreement_relations(user, agreement) -> set[Rel]:
     return agreement_relations(user, agreement)
 
 
+def _load_grant(value):
+    from access_requests.models import Grant
+
+    return Grant.objects.select_related("application__committee", "dataset").filter(pk=value).first()
+
+
+def _grant_relations(user, grant) -> set[Rel]:
+    from access_requests.permissions import grant_relations
+
+    return grant_relations(user, grant)
+
+
 KINDS: dict[str, Kind] = {
     "application": Kind("pk", _load_application, _application_relations, "No such application."),
     "dataset": Kind("identifier", _load_dataset, _dataset_relations, "No such dataset."),
@@ -261,6 +301,7 @@ KINDS: dict[str, Kind] = {
     "signature": Kind("token", _load_signature, _signature_relations, "This signature link is not available."),
     # named by the application's pk: its agreement in force (not voided), if any
     "agreement": Kind("pk", _load_agreement, _agreement_relations, "This application has no data-access agreement."),
+    "grant": Kind("grant_pk", _load_grant, _grant_relations, "No such grant."),
 }
 
 

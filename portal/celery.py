@@ -11,3 +11,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The data-access agreements keep their tasks in access_requests/agreement_tasks.py.
 app.autodiscover_tasks(["access_requests"], related_name="agreement_tasks")
+app.autodiscover_tasks(["access_requests"], related_name="grant_tasks")

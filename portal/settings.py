@@ -317,6 +317,15 @@ CELERY_BEAT_SCHEDULE["agreements-sweep"] = {"task": "access_requests.agreements_
 # Flags overdue agreements to the RDO and reminds the awaited parties, once each.
 CELERY_BEAT_SCHEDULE["agreements-overdue"] = {"task": "access_requests.agreements_overdue_notify", "schedule": 3600.0}
 
+# Access grants (access_requests/services/grants.py). Download links are signed, bound to the user,
+# the grant and the file, and live this long; every request re-checks the grant all the same.
+DOWNLOAD_LINK_SECONDS = env_int("DOWNLOAD_LINK_SECONDS", 3600)
+# Expires grants past their last day, closes applications with nothing left, sends reminders.
+GRANTS_SWEEP_SECONDS = env_int("GRANTS_SWEEP_SECONDS", 900)
+CELERY_BEAT_SCHEDULE["grants-sweep"] = {"task": "access_requests.grants_sweep", "schedule": float(GRANTS_SWEEP_SECONDS)}
+# Delivers entitlement events whose earlier attempt failed, once their backoff has passed.
+CELERY_BEAT_SCHEDULE["entitlements-deliver"] = {"task": "access_requests.entitlements_deliver", "schedule": 60.0}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.authentication.ApiTokenAuthentication",

@@ -29,6 +29,21 @@ from access_requests.models.applications import (
     TeamMember,
 )
 from access_requests.models.committees import Committee, CommitteeAssignment, CommitteeMembership, DecisionRule
+from access_requests.models.grants import (
+    Closeout,
+    DeliveryStatus,
+    Download,
+    EntitlementEvent,
+    EntitlementEventKind,
+    ExtensionRequest,
+    ExtensionStatus,
+    Grant,
+    GrantKind,
+    GrantLimit,
+    GrantStatus,
+    OutputKind,
+    ResearchOutput,
+)
 from access_requests.models.review import (
     CHECK_ITEMS,
     CheckKind,
@@ -44,6 +59,19 @@ from access_requests.models.review import (
 )
 
 __all__ = [
+    "Closeout",
+    "DeliveryStatus",
+    "Download",
+    "EntitlementEvent",
+    "EntitlementEventKind",
+    "ExtensionRequest",
+    "ExtensionStatus",
+    "Grant",
+    "GrantKind",
+    "GrantLimit",
+    "GrantStatus",
+    "OutputKind",
+    "ResearchOutput",
     "Agreement",
     "AgreementParty",
     "AgreementSignature",

@@ -126,6 +126,8 @@ class Application(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True, help_text="latest submission")
     first_submitted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="when it was closed or revoked")
+    end_reason = models.TextField(blank=True, help_text="why it was revoked, or that its access period ended")
 
     class Meta:
         ordering = ["-created_at"]

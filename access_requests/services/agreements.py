@@ -625,6 +625,7 @@ def agreement_execute(*, agreement_id: int) -> Agreement:
     awaited, and refuses when the application is no longer approved (withdrawn meanwhile)."""
     from access_requests import sealing
     from access_requests.services import transitions as tr
+    from access_requests.services.grants import grants_issue
 
     agreement = Agreement.objects.select_related("application").get(pk=agreement_id)
     if agreement.status != AgreementStatus.AWAITING_SIGNATURES:
@@ -686,6 +687,8 @@ def agreement_execute(*, agreement_id: int) -> Agreement:
                 target=application,
                 payload={"status": ApplicationStatus.ACTIVE, "agreement": agreement.reference},
             )
+        agreement.application = application
+        grants_issue(agreement=agreement, version=version, now=now)
         recipients = [s.user for s in version.signatures.filter(voided_at__isnull=True).select_related("user")]
         notification_queue(
             to=recipients + tr._team_emails(application),

@@ -32,8 +32,7 @@ from portal.models import Role, User
 from portal.services.audit import audit_record
 from portal.services.notifications import notification_queue
 
-# action: (states it may start from, state it leads to). Later steps (activate, close, revoke) add
-# their rows here.
+# action: (states it may start from, state it leads to).
 TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "submit": (frozenset({S.DRAFT, S.RETURNED}), S.SUBMITTED),
     "return": (frozenset({S.SUBMITTED}), S.RETURNED),
@@ -45,6 +44,9 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "request_changes": (frozenset({S.IN_REVIEW}), S.RETURNED),
     # every party signed the data-access agreement: executed and sealed (services/agreements.py)
     "activate": (frozenset({S.APPROVED}), S.ACTIVE),
+    # access ends: every grant over (services/grants.py), or revoked by the RDO or the committee's chair
+    "close": (frozenset({S.ACTIVE}), S.CLOSED),
+    "revoke": (frozenset({S.ACTIVE}), S.REVOKED),
 }
 
 
@@ -58,6 +60,8 @@ ACTORS: dict[str, str] = {
     "decide_reject": "application.chair",
     "request_changes": "application.chair",
     "activate": "application.review",  # the portal itself, when the agreement is executed
+    "close": "application.review",  # the portal itself, when the last grant ends
+    "revoke": "application.revoke",
 }
 
 

@@ -299,3 +299,98 @@ def team_of_two(draft, alice, bob):
 def _fast_password_hashing(settings):
     """Personas are created per test: a cheap hasher keeps that from dominating the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- an active application: executed agreement, grants issued ------------------------------------
+
+
+def dataset_file_write(dataset, relative: str, content: bytes):
+    """Put `content` in the dataset's holder storage and register it (tests only)."""
+    import hashlib
+
+    from django.conf import settings
+
+    from catalogue.models import DatasetFile
+
+    target = settings.DATASET_STORAGE_ROOT / dataset.holder.storage_area / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    return DatasetFile.objects.create(
+        dataset=dataset,
+        path=f"{dataset.holder.storage_area}/{relative}",
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+@pytest.fixture
+def download_files(dataset):
+    """Three real files of `dataset` (offered for download, anonymisation verified), of 200 KiB and more."""
+    import os
+
+    Dataset.objects.filter(pk=dataset.pk).update(
+        anonymisation_profile="DICOM PS3.15 Basic Profile", anonymisation_verified_on=timezone.localdate()
+    )
+    dataset.refresh_from_db()
+    return [dataset_file_write(dataset, f"mg/case-{n:03}.dcm", os.urandom(200 * 1024 + n * 4099)) for n in range(3)]
+
+
+@pytest.fixture
+def processing_dataset(other_holder):
+    """A dataset offered only for processing where it lives (in situ)."""
+    from catalogue.models import DataHolder
+
+    DataHolder.objects.filter(pk=other_holder.pk).update(
+        processing_environment="Valencia secure workspace: https://workspace.valencia.example, VPN required."
+    )
+    return make_dataset(other_holder, "ES-MR-PROC", conditions=("C50",), modes=("IN_SITU_PROCESSING",))
+
+
+@pytest.fixture
+def active(
+    alice,
+    dataset,
+    download_files,
+    processing_dataset,
+    rdo,
+    committee,
+    chair,
+    member,
+    member2,
+    steward,
+    other_steward,
+    django_capture_on_commit_callbacks,
+):
+    """Alice's application for `dataset` (download) and `processing_dataset` (in situ), access from
+    today for 12 months: approved, its agreement signed by every party and executed, grants issued."""
+    from access_requests.models import Agreement, AgreementVersion, Application
+    from access_requests.services import agreements as ag
+    from access_requests.services import review as rv
+    from access_requests.services import transitions as tr
+
+    application = svc.application_create(
+        actor=alice, title="Breast density and AI", datasets=[dataset, processing_dataset]
+    )
+    complete(application, alice, start=timezone.localdate())
+    tr.application_submit(actor=alice, application=application)
+    tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+    tr.application_forward(actor=rdo, application=application, committee=committee)
+    review_round = rv.current_round(application)
+    rv.vote_cast(actor=member, review_round=review_round, choice="approve")
+    rv.vote_cast(actor=member2, review_round=review_round, choice="approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
+    agreement = Agreement.objects.get(application=application)
+    version = AgreementVersion.objects.get(agreement=agreement, superseded_at__isnull=True)
+    signers = [signatory_person(), steward, other_steward, rdo]
+    for person in signers:
+        with django_capture_on_commit_callbacks(execute=True):
+            ag.agreement_sign(
+                actor=person,
+                version=version,
+                typed_name=person.full_name,
+                ip="192.0.2.10",
+                user_agent="pytest browser",
+                shown_sha256=version.sha256,
+            )
+    return Application.objects.get(pk=application.pk)
