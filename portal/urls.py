@@ -32,6 +32,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("catalogue.urls")),
     path("applications/", include("access_requests.urls")),
+    path("", include("access_requests.grant_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
     path("api/v1/", include(api_v1)),

@@ -511,3 +511,39 @@ def grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
             _grant_ended_notify(grant, "grant_expiring", {"days_left": (grant.valid_until - today).days})
             counts["reminded"] += 1
     return counts
+
+
+# --- download links --------------------------------------------------------------------------------
+
+LINK_SALT = "access_requests.download-link"
+
+
+@dataclass(frozen=True)
+class Link:
+    user_id: int
+    grant_id: int
+    file_id: int
+
+
+def link_token(*, user, grant: Grant, file) -> str:
+    """A signed, time-stamped token naming the user, the grant and the file: the path of a download
+    link. It proves only who asked for what and when; `download_permit` decides at each request."""
+    from django.core import signing
+
+    return signing.TimestampSigner(salt=LINK_SALT).sign(f"{user.pk}.{grant.pk}.{file.pk}")
+
+
+def link_read(token: str, *, max_age: int | None = None) -> Link:
+    """The link a token names. A token changed in any character refuses 403 (`tampered`); one older
+    than DOWNLOAD_LINK_SECONDS refuses 410 (`link_expired`)."""
+    from django.core import signing
+
+    max_age = settings.DOWNLOAD_LINK_SECONDS if max_age is None else max_age
+    try:
+        value = signing.TimestampSigner(salt=LINK_SALT).unsign(token, max_age=max_age)
+    except signing.SignatureExpired:
+        raise GrantRefused(410, "link_expired", "This download link has expired: ask for a new one.") from None
+    except signing.BadSignature:
+        raise GrantRefused(403, "tampered", "This download link is not valid.") from None
+    user_id, grant_id, file_id = (int(part) for part in value.split("."))
+    return Link(user_id, grant_id, file_id)

@@ -26,14 +26,20 @@ from access_requests.models import (
     AgreementVersion,
     Application,
     ApplicationDataset,
+    Closeout,
     Committee,
     ConflictDeclaration,
     DatasetDecision,
     DecisionClockEvent,
+    Download,
     DpiaRisk,
+    EntitlementEvent,
     EthicsApproval,
+    ExtensionRequest,
+    Grant,
     Message,
     RdoChecklist,
+    ResearchOutput,
     ReturnComment,
     ReviewCheck,
     ReviewRound,
@@ -129,9 +135,23 @@ def agreement_relations_expected(persona: str, state: str) -> set:
     return found
 
 
+# the states in which the application has access grants (its agreement executed)
+GRANT_STATES = ("active",)
+
+
+def grant_relations_expected(persona: str, state: str) -> set:
+    """As to the application, and GRANTEE for the team the executed agreement names: the applicant and
+    the two members who joined before the approval (the outsider was only invited)."""
+    found = application_relations_expected(persona, state)
+    if state in GRANT_STATES and persona in ("applicant", "team", "rdo_on_team"):
+        found = found | {Rel.GRANTEE}
+    return found
+
+
 OBJECT_RELATIONS = {
     "application": application_relations_expected,
     "agreement": agreement_relations_expected,
+    "grant": grant_relations_expected,
     "dataset": dataset_relations,
     "token": token_relations,
     "invitation": invitation_relations,
@@ -267,10 +287,14 @@ def build_world(state: str) -> World:
         "kind": "legal",  # a committee member's check: legal or technical
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
         "signature_pk": signature_pk or 0,  # the steward's countersigned scan of the agreement, awaiting the RDO
+        # the download grant of an active application (none before the agreement is executed)
+        "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
     }
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     if signature_pk is None:
         absent |= {"signature_pk"}
+    if not kwargs["grant_pk"]:
+        absent |= {"grant_pk"}
     return World(
         application,
         clients,
@@ -372,6 +396,10 @@ def variants(name: str, route: str, world: World):
         else:
             yield "", {**base, "token": "not-a-real-token"}, None, None
         return
+    if "grant_pk" in params:  # a grant (no grant before the agreement is executed: as for a missing one)
+        kind = "grant" if "grant" in kinds else None
+        yield "grant", base, kind, "missing" if "grant_pk" in world.absent else "real"
+        return
     if "pk" in params:
         kind = kinds.pop() if kinds else "application"
         pk = world.token.pk if kind == "token" else world.application.pk
@@ -413,6 +441,12 @@ COUNTED = (
     DecisionClockEvent,
     AgreementVersion,
     AgreementSignature,
+    Grant,
+    Download,
+    ExtensionRequest,
+    EntitlementEvent,
+    Closeout,
+    ResearchOutput,
 )
 
 
@@ -548,14 +582,14 @@ def walk(world: World, state: str, *, state_free: bool) -> list[str]:
     problems, checked = [], 0
     for name, route in routes():
         for label, kwargs, kind, variant in variants(name, route, world):
-            if (kind in ("application", "agreement")) == state_free:
+            if (kind in ("application", "agreement", "grant")) == state_free:
                 continue
             url = reverse(name, kwargs=kwargs)
             for method, guard in URLS[name].items():
                 for persona in PERSONAS:
                     held = set(ROLE_RELATIONS[persona])
                     if kind:
-                        about_application = kind in ("application", "agreement")
+                        about_application = kind in ("application", "agreement", "grant")
                         held |= OBJECT_RELATIONS[kind](persona, state if about_application else variant)
                     want = expected(guard.rule, held, object_exists=variant != "missing")
                     before = fingerprint(world) if want != 200 else None
