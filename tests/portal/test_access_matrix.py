@@ -371,6 +371,17 @@ def routes() -> list[tuple[str, str]]:
     return found
 
 
+def _token_variants(base: dict, kinds: set, world: World):
+    if "signature" in kinds:
+        yield "signature", {**base, "token": world.signature}, "signature", "real"
+        yield "tampered", {**base, "token": world.signature[:-2] + "xx"}, "signature", "missing"
+    elif "invitation" in kinds:
+        yield "invitation", {**base, "token": world.invitation}, "invitation", "real"
+        yield "tampered", {**base, "token": world.invitation[:-2] + "xx"}, "invitation", "missing"
+    else:
+        yield "", {**base, "token": "not-a-real-token"}, None, None
+
+
 def variants(name: str, route: str, world: World):
     """(label, kwargs, kind, variant) for each object a route can name."""
     params = PARAMETER.findall(route)
@@ -387,14 +398,7 @@ def variants(name: str, route: str, world: World):
         yield "missing", {**base, "identifier": "NO-SUCH-DATASET"}, "dataset", "missing"
         return
     if "token" in params:
-        if "signature" in kinds:
-            yield "signature", {**base, "token": world.signature}, "signature", "real"
-            yield "tampered", {**base, "token": world.signature[:-2] + "xx"}, "signature", "missing"
-        elif "invitation" in kinds:
-            yield "invitation", {**base, "token": world.invitation}, "invitation", "real"
-            yield "tampered", {**base, "token": world.invitation[:-2] + "xx"}, "invitation", "missing"
-        else:
-            yield "", {**base, "token": "not-a-real-token"}, None, None
+        yield from _token_variants(base, kinds, world)
         return
     if "grant_pk" in params:  # a grant (no grant before the agreement is executed: as for a missing one)
         kind = "grant" if "grant" in kinds else None
