@@ -437,25 +437,37 @@ def application_revoke(*, actor, application: Application, reason: str) -> Appli
 
 def _close_if_all_ended(application: Application, now: datetime) -> bool:
     """Inside a transaction: an active application whose grants have all ended is closed."""
-    from access_requests.services import transitions as tr
-
     if Grant.objects.filter(application=application, status=GrantStatus.ACTIVE).exists():
         return False
-    locked, done = tr._begin("close", application, SYSTEM)
-    if done or locked.status != ApplicationStatus.ACTIVE:
+    if Application.objects.filter(pk=application.pk).values_list("status", flat=True).first() != "active":
         return False
-    locked.status = ApplicationStatus.CLOSED
-    locked.ended_at = now
-    locked.end_reason = locked.end_reason or "Every grant of the application has ended."
-    locked.save(update_fields=["status", "ended_at", "end_reason", "updated_at"])
-    audit_record(
-        actor=SYSTEM,
-        verb="application.close",
-        target=locked,
-        payload={"status": ApplicationStatus.CLOSED, "reason": locked.end_reason},
-    )
-    notification_queue(to=tr._team_emails(locked), template="application_closed", context={"application": locked})
+    application_close(application=application, now=now)
     return True
+
+
+def application_close(
+    *, application: Application, actor=SYSTEM, reason: str = "Every grant of the application has ended.", now=None
+) -> Application:
+    """Active → closed: access is over (the portal itself, when the last grant ends). The team is
+    asked to attest the deletion of their copies and to report the results."""
+    from access_requests.services import transitions as tr
+
+    with transaction.atomic():
+        locked, done = tr._begin("close", application, actor)
+        if done:
+            return locked
+        locked.status = ApplicationStatus.CLOSED
+        locked.ended_at = now or timezone.now()
+        locked.end_reason = locked.end_reason or reason
+        locked.save(update_fields=["status", "ended_at", "end_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="application.close",
+            target=locked,
+            payload={"status": ApplicationStatus.CLOSED, "reason": locked.end_reason},
+        )
+        notification_queue(to=tr._team_emails(locked), template="application_closed", context={"application": locked})
+    return locked
 
 
 def grants_sweep(*, now: datetime | None = None) -> dict[str, int]:

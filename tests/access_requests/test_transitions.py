@@ -4,6 +4,7 @@ import pytest
 
 from access_requests.models import ApplicationStatus, RdoChecklist, ReturnComment, Submission
 from access_requests.services import transitions as tr
+from access_requests.services.grants import application_close, application_revoke
 from access_requests.services.transitions import TRANSITIONS
 from portal.errors import NotPermitted, TransitionError
 from portal.models import OutboxEmail
@@ -32,6 +33,10 @@ def _perform(action, application, *, alice, rdo, committee):
         if application.status == S.SUBMITTED:
             tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
         return tr.application_forward(actor=rdo, application=application, committee=committee)
+    if action == "revoke":
+        return application_revoke(actor=rdo, application=application, reason="Data used beyond the purpose.")
+    if action == "close":
+        return application_close(application=application)
     return tr.application_withdraw(actor=alice, application=application, reason="No longer needed.")
 
 
@@ -56,7 +61,7 @@ def test_it_refuses_a_transition_from_a_state_the_table_does_not_allow_and_chang
 ):
     application = bring_to(status, ready, applicant=alice, rdo=rdo, committee=committee)
     before = frozen(application)
-    if action in ("return", "forward") and not application.submission_count:
+    if action in ("return", "forward", "revoke") and not application.submission_count:
         # never submitted, it is the team's alone: the RDO is refused as an actor before any state is looked at
         refusal = pytest.raises(NotPermitted, match="Only the Research Data Office")
     elif action in DECISIONS and application.committee_id is None:
