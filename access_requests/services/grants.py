@@ -333,16 +333,16 @@ def download_permit(grant: Grant, user, file, *, today: date) -> None:
         )
     if file is None or file.dataset_id != grant.dataset_id or file.removed_at is not None:
         raise GrantRefused(404, "file_outside_grant", "No such file in the datasets this grant covers.")
-    if not file_releasable(file):
+    if not file_releasable(file, grant.dataset):
         raise GrantRefused(
             403, "not_deidentified", f"{file.path} has not passed the de-identification check and is not released."
         )
 
 
-def file_releasable(file) -> bool:
-    """Whether a dataset file passed the de-identification check. Until the ingestion index checks
-    each file, the dataset's verified anonymisation stands for its files."""
-    return file.dataset.anonymisation_verified_on is not None
+def file_releasable(file, dataset) -> bool:
+    """Whether a file of `dataset` (loaded by the caller just now) passed the de-identification check.
+    Until the ingestion index checks each file, the dataset's verified anonymisation stands for its files."""
+    return file.dataset_id == dataset.pk and dataset.anonymisation_verified_on is not None
 
 
 # --- ending access -------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ def active(
 ):
     """Alice's application for `dataset` (download) and `processing_dataset` (in situ), access from
     today for 12 months: approved, its agreement signed by every party and executed, grants issued."""
-    from access_requests.models import Agreement, AgreementVersion, Application
+    from access_requests.models import AgreementVersion, Application
     from access_requests.services import agreements as ag
     from access_requests.services import review as rv
     from access_requests.services import transitions as tr
@@ -378,13 +378,16 @@ def active(
     review_round = rv.current_round(application)
     rv.vote_cast(actor=member, review_round=review_round, choice="approve")
     rv.vote_cast(actor=member2, review_round=review_round, choice="approve")
-    with django_capture_on_commit_callbacks(execute=True):
+    # What the approval's commit starts, minus the decision letter (tests/access_requests/test_decision_letter.py
+    # covers it): create the agreement and render its first version; the last signature executes it.
+    with django_capture_on_commit_callbacks(execute=False):
         rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
-    agreement = Agreement.objects.get(application=application)
+    agreement = ag.agreement_create(actor=ag.SYSTEM, application=application)
     version = AgreementVersion.objects.get(agreement=agreement, superseded_at__isnull=True)
-    signers = [signatory_person(), steward, other_steward, rdo]
-    for person in signers:
-        with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False):
+        version = ag.agreement_version_render(version_id=version.pk)
+    for person in [signatory_person(), steward, other_steward, rdo]:
+        with django_capture_on_commit_callbacks(execute=False):
             ag.agreement_sign(
                 actor=person,
                 version=version,
@@ -393,4 +396,6 @@ def active(
                 user_agent="pytest browser",
                 shown_sha256=version.sha256,
             )
+    with django_capture_on_commit_callbacks(execute=True):
+        ag.agreement_execute(agreement_id=agreement.pk)
     return Application.objects.get(pk=application.pk)
