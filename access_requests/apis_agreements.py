@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_requests.apis import AnyAcceptNegotiation, _validated
-from access_requests.downloads import document_response, with_digest
+from access_requests.downloads import agreement_executed_response, agreement_version_response
 from access_requests.models import AgreementSignature, AgreementStatus, SignatureMethod
 from access_requests.permissions import agreement_in_force, agreement_parties_for
 from access_requests.serializers_agreements import (
@@ -205,21 +205,7 @@ class AgreementVersionPdfApi(AgreementApiBase):
         },
     )
     def get(self, request, pk: int, number: int):
-        agreement = self.agreement(request, pk)
-        version = agreement.versions.filter(number=number).first()
-        if version is None:
-            raise Http404("This agreement has no such version.")
-        if not version.is_rendered:
-            raise TransitionError("This version is still being prepared: try again in a moment.")
-        response = document_response(
-            request,
-            agreement.application,
-            kind="agreement",
-            relative=version.path,
-            name=f"{agreement.reference}-version-{version.number}.pdf",
-            sha256=version.sha256,
-        )
-        return with_digest(response, version.sha256)
+        return agreement_version_response(request, self.agreement(request, pk), number)
 
 
 class AgreementExecutedPdfApi(AgreementApiBase):
@@ -241,18 +227,7 @@ class AgreementExecutedPdfApi(AgreementApiBase):
         },
     )
     def get(self, request, pk: int):
-        agreement = self.agreement(request, pk)
-        if agreement.status != AgreementStatus.EXECUTED:
-            raise TransitionError("The agreement is not executed yet: every party must sign it first.")
-        response = document_response(
-            request,
-            agreement.application,
-            kind="agreement_executed",
-            relative=agreement.executed_path,
-            name=f"{agreement.reference}-executed.pdf",
-            sha256=agreement.executed_sha256,
-        )
-        return with_digest(response, agreement.executed_sha256)
+        return agreement_executed_response(request, self.agreement(request, pk))
 
 
 class AgreementSignApi(AgreementApiBase):

@@ -171,3 +171,45 @@ def with_digest(response, sha256: str):
     response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
     response["X-Content-SHA256"] = sha256
     return response
+
+
+# --- a data-access agreement's PDFs (pages and API alike) -------------------------------------------
+
+
+def agreement_version_response(request, agreement, number: int):
+    """One version of the agreement as rendered, with its SHA-256 in `Repr-Digest`; 404 for a version
+    the agreement has not got, 409 while it is still being rendered."""
+    from portal.errors import TransitionError
+
+    version = agreement.versions.filter(number=number).first()
+    if version is None:
+        raise Http404("This agreement has no such version.")
+    if not version.is_rendered:
+        raise TransitionError("This version is still being prepared: try again in a moment.")
+    response = document_response(
+        request,
+        agreement.application,
+        kind="agreement",
+        relative=version.path,
+        name=f"{agreement.reference}-version-{version.number}.pdf",
+        sha256=version.sha256,
+    )
+    return with_digest(response, version.sha256)
+
+
+def agreement_executed_response(request, agreement):
+    """The executed, sealed agreement; 409 before every party has signed."""
+    from access_requests.models import AgreementStatus
+    from portal.errors import TransitionError
+
+    if agreement.status != AgreementStatus.EXECUTED:
+        raise TransitionError("The agreement is not executed yet: every party must sign it first.")
+    response = document_response(
+        request,
+        agreement.application,
+        kind="agreement_executed",
+        relative=agreement.executed_path,
+        name=f"{agreement.reference}-executed.pdf",
+        sha256=agreement.executed_sha256,
+    )
+    return with_digest(response, agreement.executed_sha256)

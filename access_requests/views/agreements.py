@@ -14,13 +14,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from access_requests.downloads import document_response, with_digest
+from access_requests.downloads import (
+    agreement_executed_response,
+    agreement_version_response,
+    document_response,
+)
 from access_requests.forms_agreements import ReviseForm, ScanForm, SignForm
 from access_requests.models import AgreementSignature, AgreementStatus, SignatureMethod
 from access_requests.permissions import agreement_in_force, agreement_parties_for
 from access_requests.services import agreements as ag
 from portal.access import may, require
-from portal.errors import DomainError, TransitionError
+from portal.errors import DomainError
 from portal.ratelimit import client_ip
 
 PAGE = "access_requests/agreements/page_agreement.html"
@@ -130,38 +134,13 @@ def agreement_status(request, pk: int):
 @login_required
 @require_GET
 def agreement_version_pdf(request, pk: int, number: int):
-    agreement = agreement_get_for(request.user, pk)
-    version = agreement.versions.filter(number=number).first()
-    if version is None:
-        raise Http404("This agreement has no such version.")
-    if not version.is_rendered:
-        raise TransitionError("This version is still being prepared: try again in a moment.")
-    response = document_response(
-        request,
-        agreement.application,
-        kind="agreement",
-        relative=version.path,
-        name=f"{agreement.reference}-version-{version.number}.pdf",
-        sha256=version.sha256,
-    )
-    return with_digest(response, version.sha256)
+    return agreement_version_response(request, agreement_get_for(request.user, pk), number)
 
 
 @login_required
 @require_GET
 def agreement_executed_pdf(request, pk: int):
-    agreement = agreement_get_for(request.user, pk)
-    if agreement.status != AgreementStatus.EXECUTED:
-        raise TransitionError("The agreement is not executed yet: every party must sign it first.")
-    response = document_response(
-        request,
-        agreement.application,
-        kind="agreement_executed",
-        relative=agreement.executed_path,
-        name=f"{agreement.reference}-executed.pdf",
-        sha256=agreement.executed_sha256,
-    )
-    return with_digest(response, agreement.executed_sha256)
+    return agreement_executed_response(request, agreement_get_for(request.user, pk))
 
 
 @login_required
