@@ -774,6 +774,168 @@ def seed_reviews(rng) -> None:
     log(f"seeded review rounds of {len(rows)} forwarded applications in {time.perf_counter() - started:.1f} s")
 
 
+BREACH = "The data holder reported a breach of the conditions."
+
+
+def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a batch
+    """What execution writes for every application that reached access, as services/agreements.py
+    `agreement_execute` and services/grants.py `grants_issue` do: the executed agreement and one grant
+    per requested dataset for the applicant and the joined team; download records on half the
+    active download grants, a pending extension request on a twentieth, and the closeout of half the
+    closed applications. Closed applications' grants have expired, revoked ones' were revoked."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from access_requests.models import (
+        Agreement,
+        Application,
+        ApplicationDataset,
+        Closeout,
+        Download,
+        ExtensionRequest,
+        Grant,
+        ReviewRound,
+        TeamMember,
+    )
+    from access_requests.models.applications import access_period_end
+    from catalogue.models import DatasetFile
+
+    if Grant.objects.filter(application__reference__startswith="AR-2025-").exists():
+        return
+    started = time.perf_counter()
+    apps = Application.objects.filter(reference__startswith="AR-2025-", status__in=["active", "closed", "revoked"])
+    rounds = dict(
+        ReviewRound.objects.filter(application__in=apps, outcome="approved").values_list("application_id", "pk")
+    )
+    requested: dict[int, list] = {}
+    for row in ApplicationDataset.objects.filter(application__in=apps).values_list(
+        "pk", "application_id", "dataset_id", "access_mode_id", "access_mode__code"
+    ):
+        requested.setdefault(row[1], []).append(row)
+    team: dict[int, list[int]] = {}
+    for app_id, user_id in TeamMember.objects.filter(
+        application__in=apps, user__isnull=False, joined_at__isnull=False
+    ).values_list("application_id", "user_id"):
+        team.setdefault(app_id, []).append(user_id)
+    datasets = {row[2] for rows in requested.values() for row in rows}
+    files: dict[int, list[tuple[int, int]]] = {}
+    for file_id, dataset_id, size in DatasetFile.objects.filter(dataset_id__in=datasets).values_list(
+        "pk", "dataset_id", "size_bytes"
+    ):
+        if len(files.setdefault(dataset_id, [])) < 3:
+            files[dataset_id].append((file_id, size))
+    now = timezone.now()
+    today = timezone.localdate()
+    rows = list(apps.values_list("pk", "reference", "status", "access_start", "access_months", "applicant_id"))
+    counts = {"agreements": 0, "grants": 0, "downloads": 0}
+    with transaction.atomic():
+        for first in range(0, len(rows), 1000):
+            batch = [r for r in rows[first : first + 1000] if r[0] in rounds]
+            agreements = Agreement.objects.bulk_create(
+                Agreement(
+                    application_id=pk,
+                    round_id=rounds[pk],
+                    reference=f"DAA-{reference}",
+                    status="executed",
+                    executed_at=now - timedelta(days=40),
+                    executed_path=f"applications/{reference}/executed.pdf",
+                    executed_sha256=f"{rng.getrandbits(256):064x}",
+                    executed_size=180_000,
+                    seal_certificate_sha256="0" * 64,
+                )
+                for pk, reference, *_ in batch
+            )
+            counts["agreements"] += len(agreements)
+            grants, plans = [], []
+            for agreement, (pk, _, status, start, months, applicant) in zip(agreements, batch, strict=True):
+                start = start or today - timedelta(days=30)
+                end = access_period_end(start, months or 12)
+                for req_pk, _, dataset_id, mode_id, code in requested.get(pk, []):
+                    if mode_id is None:
+                        continue
+                    state, until, ended = "active", end, None
+                    if status == "closed" or end < today:
+                        state, until, ended = "expired", min(end, today - timedelta(days=1)), now - timedelta(days=35)
+                    elif status == "revoked":
+                        state, ended = "revoked", now - timedelta(days=35)
+                    grants.append(
+                        Grant(
+                            application_id=pk,
+                            agreement_id=agreement.pk,
+                            requested_id=req_pk,
+                            dataset_id=dataset_id,
+                            kind="download" if code == "DOWNLOAD" else "processing",
+                            access_mode_id=mode_id,
+                            status=state,
+                            valid_from=min(start, until),
+                            valid_until=until,
+                            limited_by="agreement",
+                            agreement_end=end,
+                            issued_at=now - timedelta(days=40),
+                            ended_at=ended,
+                            revoke_reason="The data holder reported a breach of the conditions."
+                            if ended and state == "revoked"
+                            else "",
+                        )
+                    )
+                    plans.append(sorted({applicant, *team.get(pk, [])}))
+            made = Grant.objects.bulk_create(grants)
+            counts["grants"] += len(made)
+            through = Grant.grantees.through
+            through.objects.bulk_create(
+                through(grant_id=grant.pk, user_id=user_id)
+                for grant, users in zip(made, plans, strict=True)
+                for user_id in users
+            )
+            downloads, extensions = [], []
+            for grant, users in zip(made, plans, strict=True):
+                if grant.status != "active":
+                    continue
+                if grant.kind == "download" and rng.random() < 0.5:
+                    for k, (file_id, size) in enumerate(files.get(grant.dataset_id, [])):
+                        downloads.append(
+                            Download(
+                                grant_id=grant.pk,
+                                user_id=users[0],
+                                file_id=file_id,
+                                started_at=now - timedelta(days=k + 1),
+                                bytes_sent=size,
+                                ip="192.0.2.44",
+                                user_agent="portal-download/1.0",
+                            )
+                        )
+                if rng.random() < 0.05:
+                    extensions.append(
+                        ExtensionRequest(
+                            grant_id=grant.pk,
+                            requested_by_id=users[0],
+                            requested_at=now - timedelta(days=2),
+                            requested_until=grant.valid_until + timedelta(days=90),
+                            reason="The validation study needs three more months.",
+                        )
+                    )
+            counts["downloads"] += len(Download.objects.bulk_create(downloads))
+            ExtensionRequest.objects.bulk_create(extensions)
+            Closeout.objects.bulk_create(
+                Closeout(
+                    application_id=pk,
+                    attested_by_id=applicant,
+                    attested_at=now - timedelta(days=20),
+                    copies_deleted=True,
+                    statement="Every copy was deleted from the project storage and its backups.",
+                )
+                for pk, _, status, _, _, applicant in batch
+                if status == "closed" and rng.random() < 0.5
+            )
+        Application.objects.filter(pk__in=[r[0] for r in rows if r[2] != "active"]).update(
+            ended_at=now - timedelta(days=35)
+        )
+    log(
+        f"seeded {counts['agreements']} executed agreements, {counts['grants']} grants and "
+        f"{counts['downloads']} downloads in {time.perf_counter() - started:.1f} s"
+    )
+
+
 VERBS = [  # (verb, target kind, weight): sign-ins and documents opened dominate, as the issue says
     ("user.login", "user", 30),
     ("document.view", "application", 18),
@@ -902,6 +1064,7 @@ def seed(sizes) -> float:
     seed_people(sizes, rng)
     seed_applications(sizes, rng)
     seed_reviews(rng)
+    seed_grants(rng)
     seed_audit(sizes.audit_events, rng)
     seconds = time.perf_counter() - started
     if seconds > 5:
