@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -173,7 +174,7 @@ def test_a_download_through_nginx_with_x_accel_redirect_resumes_and_matches(acti
     assert AuditEvent.objects.filter(verb="download.serve").count() == 5
 
     # the internal location is not reachable from outside, and a refused link never reaches it
-    status, _, _ = _get(served, f"/protected/datasets/{file.path}", {})
+    status, _, _ = _get(served, f"/protected/datasets/{quote(file.path)}", {})
     assert status == 404
     status, headers, body = _get(served, url.replace(":", "x", 1), auth)
     assert status == 403 and b'"code":"tampered"' in body
