@@ -460,6 +460,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     world = seed(datasets, args.size_mib * 2**20)
+    from django.utils import timezone
+
+    began = timezone.now()
     size = world["file"].size_bytes
     auth = {"Authorization": f"Token {world['token']}", "User-Agent": "download-bench"}
 
@@ -496,7 +499,7 @@ def main() -> None:
     results, resume, rss, loads = measure(args, world, auth, ports, direct_path, workers)
     from access_requests.models import Download
 
-    recorded = Download.objects.count()
+    recorded = Download.objects.filter(started_at__gte=began).count()
     report(args, size, results, resume, rss, loads, recorded)
 
 
@@ -529,7 +532,8 @@ def report(args, size, results, resume, rss, loads, recorded) -> None:
             f"{warm:.0f} MiB after its first request (a 1-byte range), {peak:.0f} MiB after {args.runs + 1} whole "
             f"downloads of {size / 2**20:,.0f} MiB and two resumed ones."
         )
-    print(f"Download rows recorded: {recorded}. Client: {'curl ' + curl_version() if CURL else 'Python http.client'}.")
+    client = "curl " + curl_version() if CURL else "Python http.client"
+    print(f"Download rows this run recorded: {recorded}. Client: {client}.")
 
 
 if __name__ == "__main__":

@@ -182,8 +182,13 @@ def _open(real: Path):
 def _refusal_audit(request, refused: GrantRefused, *, link=None, grant=None, file=None) -> None:
     user = request.user
     key = f"download-refused:{user.pk}"
-    cache.add(key, 0, 60)
-    if cache.incr(key) > REFUSALS_AUDITED_PER_MINUTE:
+    try:
+        cache.add(key, 0, 60)
+        over = cache.incr(key) > REFUSALS_AUDITED_PER_MINUTE
+    except Exception:  # noqa: BLE001  the cache being down must not turn a refusal into a 500: record it
+        logger.warning("download refusal budget unavailable", exc_info=True)
+        over = False
+    if over:
         logger.warning("download refused (%s) for user %s, not recorded: over budget", refused.code, user.pk)
         return
     payload = {
@@ -293,11 +298,11 @@ def download_response(request, token: str):
         grant, file, real, accel = _permitted(request, token)
     except GrantRefused as refused:
         return refusal_response(refused)
-    if settings.PROTECTED_SERVE_MODE == "nginx":
-        return _accel_response(request, grant, file, real, accel)
     try:
+        if settings.PROTECTED_SERVE_MODE == "nginx":
+            return _accel_response(request, grant, file, real, accel)
         handle = _open(real)
-    except OSError:
+    except OSError:  # gone since it was resolved
         refused = GrantRefused(404, "file_missing", "This file is missing from the data holder's storage.")
         _refusal_audit(request, refused, grant=grant, file=file)
         return refusal_response(refused)
