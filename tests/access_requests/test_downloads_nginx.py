@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -179,3 +180,39 @@ def test_a_download_through_nginx_with_x_accel_redirect_resumes_and_matches(acti
     assert status == 404
     status, headers, body = _get(served, url.replace(":", "x", 1), auth)
     assert status == 403 and json.loads(body)["code"] == "tampered"
+
+
+def test_the_production_rendering_with_tls_passes_nginx_own_check(tmp_path):
+    """The same file rendered for production (TLS, port 80 redirecting) is a configuration nginx accepts."""
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # nosec B603 B607  # a throwaway self-signed certificate
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=portal.test"]
+        + ["-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )
+    for folder in ("static", "datasets", "documents"):
+        (tmp_path / folder).mkdir()
+    site = render_site(
+        upstream="127.0.0.1:8000",
+        server_name="portal.example.org",
+        static_root=tmp_path / "static",
+        dataset_storage_root=tmp_path / "datasets",
+        document_storage_root=tmp_path / "documents",
+        tls_certificate=certificate,
+        tls_certificate_key=key,
+    )
+    assert "listen 443 ssl http2;" in site and "return 301 https://$host$request_uri;" in site
+    assert not re.findall(r"@[A-Z_]+@", site)
+    conf = render_standalone(tmp_path / "nginx", site)
+    checked = subprocess.run([NGINX, "-t", "-p", str(conf.parent), "-c", str(conf)], capture_output=True, text=True)  # nosec B603
+    assert checked.returncode == 0, checked.stderr
+    plain = render_site(
+        upstream="127.0.0.1:8000",
+        listen="127.0.0.1:8080",
+        static_root=tmp_path / "static",
+        dataset_storage_root=tmp_path / "datasets",
+        document_storage_root=tmp_path / "documents",
+    )
+    assert "ssl_certificate" not in plain and "listen 80;" not in plain
+    assert not re.search(r"^\s*# @TLS[{}]$", plain + site, re.MULTILINE)
