@@ -26,6 +26,7 @@ names the same file.
 """
 
 import base64
+import ipaddress
 import logging
 import os
 import re
@@ -197,7 +198,7 @@ def _refusal_audit(request, refused: GrantRefused, *, link=None, grant=None, fil
         "user": user.pk,
         "grant": grant.pk if grant else (link.grant_id if link else None),
         "file": file.pk if file else (link.file_id if link else None),
-        "ip": client_ip(request),
+        "ip": _address(request),
     }
     if link is not None and link.user_id != user.pk:
         payload["link_user"] = link.user_id
@@ -211,9 +212,17 @@ def refusal_response(refused: GrantRefused) -> JsonResponse:
     return response
 
 
+def _address(request) -> str | None:
+    """The caller's address for the record, or None when what the proxies said is no address."""
+    try:
+        return str(ipaddress.ip_address((client_ip(request) or "").strip()))
+    except ValueError:
+        return None
+
+
 def _record(request, *, grant: Grant, file: DatasetFile, answer: Answer, bytes_sent: int, mode: str) -> Download:
     """The Download row and its audit event, in one transaction, before any byte is sent."""
-    ip = client_ip(request)
+    ip = _address(request)
     with transaction.atomic():
         download = Download.objects.create(
             grant=grant,

@@ -384,3 +384,15 @@ def test_link_url_is_the_api_download_path(grant, alice, download_files):
 def test_gzip_never_touches_a_download(settings):
     """GZipMiddleware would compress a FileResponse in Python and turn sendfile off."""
     assert "django.middleware.gzip.GZipMiddleware" not in settings.MIDDLEWARE
+
+
+def test_an_address_the_proxy_garbled_is_recorded_as_none_not_a_server_error(
+    grant, alice, alice_client, download_files, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = alice_client.get(_url(alice, grant, download_files[0]), HTTP_X_FORWARDED_FOR="not an address")
+    assert response.status_code == 200
+    assert Download.objects.get().ip is None
+    forwarded = alice_client.get(_url(alice, grant, download_files[0]), HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert forwarded.status_code == 200
+    assert Download.objects.order_by("-pk").first().ip == "198.51.100.7"
