@@ -184,6 +184,8 @@ def test_a_download_through_nginx_with_x_accel_redirect_resumes_and_matches(acti
 
 def test_the_production_rendering_with_tls_passes_nginx_own_check(tmp_path):
     """The same file rendered for production (TLS, port 80 redirecting) is a configuration nginx accepts."""
+    tmp_path = tmp_path / "production"
+    tmp_path.mkdir()
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(  # nosec B603 B607  # a throwaway self-signed certificate
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=portal.test"]
