@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_review
+from access_requests import apis, apis_agreements, apis_downloads, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -76,4 +76,6 @@ urlpatterns = [
         apis_agreements.AgreementReviseApi.as_view(),
         name="api-application-agreement-revise",
     ),
+    # a grant's signed download link (access_requests/apis_downloads.py)
+    path("downloads/<str:token>/", apis_downloads.DownloadApi.as_view(), name="api-download"),
 ]

@@ -526,6 +526,9 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-agreement-scan": {"POST": Guard("agreement.sign", sudo=True)},
     "api-application-agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "api-application-agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # a grant's download link: the link names the grant and the file, and the view checks the grant
+    # at every request (access_requests/services/downloads.py); HEAD is answered as GET
+    "api-download": {"GET": SIGNED_IN},
 }
 
 

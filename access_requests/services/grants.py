@@ -545,6 +545,14 @@ def link_token(*, user, grant: Grant, file) -> str:
     return signing.TimestampSigner(salt=LINK_SALT).sign(f"{user.pk}.{grant.pk}.{file.pk}")
 
 
+def link_url(token: str) -> str:
+    """The path a link token answers at (the API's download endpoint, for a browser session or a
+    personal API token alike)."""
+    from django.urls import reverse
+
+    return reverse("api-download", kwargs={"token": token})
+
+
 def link_read(token: str, *, max_age: int | None = None) -> Link:
     """The link a token names. A token changed in any character refuses 403 (`tampered`); one older
     than DOWNLOAD_LINK_SECONDS refuses 410 (`link_expired`)."""
