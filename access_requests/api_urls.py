@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_grants, apis_review
+from access_requests import apis, apis_agreements, apis_downloads, apis_grants, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -85,4 +85,6 @@ urlpatterns = [
         apis_grants.GrantFileLinkApi.as_view(),
         name="api-grant-file-link",
     ),
+    # a grant's signed download link (access_requests/apis_downloads.py)
+    path("downloads/<str:token>/", apis_downloads.DownloadApi.as_view(), name="api-download"),
 ]

@@ -537,6 +537,9 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-grant": {"GET": Guard("grant.view")},
     "api-grant-files": {"GET": Guard("grant.use")},
     "api-grant-file-link": {"POST": Guard("grant.use")},
+    # a grant's download link: the link names the grant and the file, and the view checks the grant
+    # at every request (access_requests/services/downloads.py); HEAD is answered as GET
+    "api-download": {"GET": SIGNED_IN},
 }
 
 

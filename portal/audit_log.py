@@ -39,6 +39,8 @@ AUDIT_VERBS: dict[str, str] = {
     "grant.expire": "Grant expired",
     "grant.manifest": "Grant: checksum manifest fetched",
     "grant.link_refuse": "Grant: download link refused",
+    "download.serve": "Dataset file downloaded",
+    "download.refuse": "Download refused",
     "application.checklist_update": "Application: review checklist updated",
     "application.create": "Application created",
     "application.dataset_add": "Application: dataset added",

@@ -539,6 +539,14 @@ def link_token(*, user, grant: Grant, file) -> str:
     return signing.TimestampSigner(salt=LINK_SALT).sign(f"{user.pk}.{grant.pk}.{file.pk}")
 
 
+def link_url(token: str) -> str:
+    """The path a link token answers at (the API's download endpoint, for a browser session or a
+    personal API token alike)."""
+    from django.urls import reverse
+
+    return reverse("api-download", kwargs={"token": token})
+
+
 def link_read(token: str, *, max_age: int | None = None) -> Link:
     """The link a token names. A token changed in any character refuses 403 (`tampered`); one older
     than DOWNLOAD_LINK_SECONDS refuses 410 (`link_expired`)."""
@@ -553,11 +561,6 @@ def link_read(token: str, *, max_age: int | None = None) -> Link:
         raise GrantRefused(403, "tampered", "This download link is not valid.") from None
     user_id, grant_id, file_id = (int(part) for part in value.split("."))
     return Link(user_id, grant_id, file_id)
-
-
-def link_url(token: str) -> str:
-    """The path of the download link a token makes (the download view, /api/v1/downloads/<token>/)."""
-    return f"/api/v1/downloads/{token}/"
 
 
 def link_expires_at(now: datetime | None = None) -> datetime:
