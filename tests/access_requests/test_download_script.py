@@ -134,3 +134,19 @@ def test_without_a_token_the_script_says_where_to_make_one(script):
     assert done.returncode == 2 and "/settings/tokens/" in done.stderr
     refused = script(token="dap_not-a-real-token")
     assert refused.returncode == 2 and "Could not list the grant's files" in refused.stderr
+
+
+def test_a_server_that_ignores_range_sends_the_whole_file_which_replaces_the_part(script, download_files, monkeypatch):
+    from access_requests.services import downloads
+
+    whole = downloads.range_answer
+    monkeypatch.setattr(downloads, "range_answer", lambda header, size: whole(None, size))
+    file = download_files[0]
+    target = script.dest / _relative(file)
+    target.parent.mkdir(parents=True)
+    target.with_name(target.name + ".part").write_bytes(b"x" * 50_000)  # not even the file's beginning
+    done = script()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert target.read_bytes() == _on_disk(file)
+    answered = Download.objects.get(grant=script.grant, file=file)
+    assert answered.status_code == 200 and answered.bytes_sent == file.size_bytes
