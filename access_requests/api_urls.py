@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_downloads, apis_review
+from access_requests import apis, apis_agreements, apis_downloads, apis_grants, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -75,6 +75,15 @@ urlpatterns = [
         f"{one}agreement/revise/",
         apis_agreements.AgreementReviseApi.as_view(),
         name="api-application-agreement-revise",
+    ),
+    # access grants, the grantee's side (access_requests/apis_grants.py)
+    path("grants/", apis_grants.GrantListApi.as_view(), name="api-grants"),
+    path("grants/<int:grant_pk>/", apis_grants.GrantDetailApi.as_view(), name="api-grant"),
+    path("grants/<int:grant_pk>/files/", apis_grants.GrantFilesApi.as_view(), name="api-grant-files"),
+    path(
+        "grants/<int:grant_pk>/files/<int:file_id>/link/",
+        apis_grants.GrantFileLinkApi.as_view(),
+        name="api-grant-file-link",
     ),
     # a grant's signed download link (access_requests/apis_downloads.py)
     path("downloads/<str:token>/", apis_downloads.DownloadApi.as_view(), name="api-download"),

@@ -1,6 +1,13 @@
 """Pages of access grants (mounted at the site's root): My data, download links, extensions,
 revocation, closeout. Each URL has its row in portal/access.py URLS."""
 
-from django.urls import path  # noqa: F401  (the helpers' views add their patterns here)
+from django.urls import path
 
-urlpatterns: list = []
+from access_requests.views import grants
+
+urlpatterns: list = [
+    path("my-data/", grants.my_data, name="my-data"),
+    path("my-data/grants/<int:grant_pk>/", grants.grant_detail, name="grant-detail"),
+    path("my-data/grants/<int:grant_pk>/manifest.sha256", grants.grant_manifest, name="grant-manifest"),
+    path("my-data/grants/<int:grant_pk>/download.py", grants.grant_script, name="grant-script"),
+]

@@ -485,6 +485,11 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:agreement-scan-upload": {"POST": Guard("agreement.sign", sudo=True)},
     "access_requests:agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "access_requests:agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # the grantee's side of access grants: My data, a grant's page, its manifest and download script
+    "my-data": {"GET": SIGNED_IN},
+    "grant-detail": {"GET": Guard("grant.view")},
+    "grant-manifest": {"GET": Guard("grant.use")},
+    "grant-script": {"GET": Guard("grant.use")},
     # applications API
     "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
     "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},
@@ -526,6 +531,12 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-agreement-scan": {"POST": Guard("agreement.sign", sudo=True)},
     "api-application-agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "api-application-agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # grants API: the caller's grants, a grant's files, and a fresh download link for one (not decisive:
+    # the download script asks for one per file)
+    "api-grants": {"GET": SIGNED_IN},
+    "api-grant": {"GET": Guard("grant.view")},
+    "api-grant-files": {"GET": Guard("grant.use")},
+    "api-grant-file-link": {"POST": Guard("grant.use")},
     # a grant's download link: the link names the grant and the file, and the view checks the grant
     # at every request (access_requests/services/downloads.py); HEAD is answered as GET
     "api-download": {"GET": SIGNED_IN},

@@ -37,6 +37,8 @@ AUDIT_VERBS: dict[str, str] = {
     "grant.issue": "Grants issued at execution",
     "grant.revoke": "Grant revoked",
     "grant.expire": "Grant expired",
+    "grant.manifest": "Grant: checksum manifest fetched",
+    "grant.link_refuse": "Grant: download link refused",
     "download.serve": "Dataset file downloaded",
     "download.refuse": "Download refused",
     "application.checklist_update": "Application: review checklist updated",

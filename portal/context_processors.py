@@ -11,6 +11,7 @@ NAVIGATION = [
     ("Basket", "catalogue:basket"),
     ("My datasets", "catalogue:steward-datasets"),
     ("Applications", "access_requests:application-list"),
+    ("My data", "my-data"),
     ("RDO queue", "access_requests:rdo-queue"),
     ("Committee queue", "access_requests:committee-queue"),
     ("Committees", "access_requests:committee-list"),

@@ -365,6 +365,9 @@ SPECTACULAR_SETTINGS = {
         "AgreementStatusEnum": "access_requests.models.AgreementStatus",
         "StatusEnum": "access_requests.models.ApplicationStatus",
         "SignatureMethodEnum": "access_requests.models.SignatureMethod",
+        "GrantKindEnum": "access_requests.models.GrantKind",
+        "GrantLimitEnum": "access_requests.models.GrantLimit",
+        "GrantStateEnum": "access_requests.serializers_grants.GRANT_STATES",
     },
 }
 

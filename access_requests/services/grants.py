@@ -321,9 +321,9 @@ def grant_usable(grant: Grant, user, *, today: date) -> None:
         )
 
 
-def download_permit(grant: Grant, user, file, *, today: date) -> None:
-    """Invariant 1 for one file: `grant_usable`, a download grant of a dataset offered for download
-    that passed the de-identification check, and a file of that dataset still registered."""
+def download_usable(grant: Grant, user, *, today: date) -> None:
+    """`grant_usable`, and a download grant of a dataset still offered for download: what every file
+    of the grant needs before its own checks (the My data page and the manifest ask this once)."""
     grant_usable(grant, user, today=today)
     if grant.kind != GrantKind.DOWNLOAD or DOWNLOAD_MODE not in {t.code for t in grant.dataset.access_modes.all()}:
         raise GrantRefused(
@@ -331,6 +331,12 @@ def download_permit(grant: Grant, user, file, *, today: date) -> None:
             "processing_only",
             f"{grant.dataset.identifier} is processed where it lives: its files are never downloaded.",
         )
+
+
+def download_permit(grant: Grant, user, file, *, today: date) -> None:
+    """Invariant 1 for one file: `grant_usable`, a download grant of a dataset offered for download
+    that passed the de-identification check, and a file of that dataset still registered."""
+    download_usable(grant, user, today=today)
     if file is None or file.dataset_id != grant.dataset_id or file.removed_at is not None:
         raise GrantRefused(404, "file_outside_grant", "No such file in the datasets this grant covers.")
     if not file_releasable(file, grant.dataset):
@@ -567,3 +573,15 @@ def link_read(token: str, *, max_age: int | None = None) -> Link:
         raise GrantRefused(403, "tampered", "This download link is not valid.") from None
     user_id, grant_id, file_id = (int(part) for part in value.split("."))
     return Link(user_id, grant_id, file_id)
+
+
+def link_expires_at(now: datetime | None = None) -> datetime:
+    """When a link made now stops working (DOWNLOAD_LINK_SECONDS)."""
+    return (now or timezone.now()) + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
+
+
+def file_relative_path(file, storage_area: str) -> str:
+    """A dataset file's path as its grantees see it: without the holder's storage area in front
+    (the manifest's and the download script's path under the folder the dataset is saved in)."""
+    prefix = f"{storage_area}/"
+    return file.path[len(prefix) :] if file.path.startswith(prefix) else file.path

@@ -289,6 +289,8 @@ def build_world(state: str) -> World:
         "signature_pk": signature_pk or 0,  # the steward's countersigned scan of the agreement, awaiting the RDO
         # the download grant of an active application (none before the agreement is executed)
         "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
+        # a file of the published dataset (a grant's link asks for one of its dataset's files)
+        "file_id": DatasetFile.objects.order_by("pk").values_list("pk", flat=True).first() or 0,
     }
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     if signature_pk is None:
