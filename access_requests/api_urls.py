@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_review
+from access_requests import apis, apis_agreements, apis_review, apis_visas
 
 one = "applications/<int:pk>/"
 
@@ -76,4 +76,7 @@ urlpatterns = [
         apis_agreements.AgreementReviseApi.as_view(),
         name="api-application-agreement-revise",
     ),
+    # GA4GH Passport visas for processing grants, and the keys that verify them (access_requests/apis_visas.py)
+    path("passport/", apis_visas.PassportApi.as_view(), name="api-passport"),
+    path("jwks/", apis_visas.JwksApi.as_view(), name="api-jwks"),
 ]

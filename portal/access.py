@@ -526,6 +526,10 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-agreement-scan": {"POST": Guard("agreement.sign", sudo=True)},
     "api-application-agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "api-application-agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # GA4GH Passport visas for the caller's processing grants, and the public keys that verify them
+    "api-passport": {"GET": SIGNED_IN},
+    "api-jwks": {"GET": ANYONE},
+    "jwks": {"GET": ANYONE},
 }
 
 

@@ -37,6 +37,7 @@ AUDIT_VERBS: dict[str, str] = {
     "grant.issue": "Grants issued at execution",
     "grant.revoke": "Grant revoked",
     "grant.expire": "Grant expired",
+    "visa.issue": "GA4GH visas issued for processing grants",
     "application.checklist_update": "Application: review checklist updated",
     "application.create": "Application created",
     "application.dataset_add": "Application: dataset added",
