@@ -72,8 +72,6 @@ class PassportApi(APIView):
 class JwksApi(APIView):
     """The public keys that verify the portal's visas (a JWK Set, RFC 7517)."""
 
-    authentication_classes: list = []  # public: a stale token sent along must not be refused
-
     @extend_schema(
         operation_id="jwks_retrieve", tags=["visas"], responses={200: JwksSerializer, 503: KEY_MISSING}, auth=[{}]
     )

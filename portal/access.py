@@ -530,6 +530,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-passport": {"GET": SIGNED_IN},
     "api-jwks": {"GET": ANYONE},
     "jwks": {"GET": ANYONE},
+    "grant-deliveries": {"GET": Guard("grant.review")},
 }
 
 

@@ -411,3 +411,48 @@ def test_the_dev_key_command_makes_a_key_once(settings, tmp_path):
     settings.VISA_SIGNING_KEY = str(tmp_path / "production.pem")
     with pytest.raises(CommandError):
         call_command("visa_dev_key", stdout=io.StringIO())
+
+
+# --- the RDO's view ---------------------------------------------------------------------------------
+
+
+def test_the_rdo_sees_each_event_and_why_it_waits(processing_grant, rdo, alice, charlie, client, receiver):
+    url = f"/grants/{processing_grant.pk}/deliveries/"
+    client.force_login(rdo)
+    detail = client.get(f"/applications/{processing_grant.application_id}/")
+    assert url in detail.content.decode()
+    page = client.get(url).content.decode()
+    assert "has no processing environment address configured" in page and "Waiting to be delivered" in page
+    receiver.start()
+    holder_points_at(processing_grant, receiver.url)
+    ent.entitlements_deliver()
+    page = client.get(url).content.decode()
+    assert "Every event has been delivered" in page and "Granted" in page
+    client.force_login(alice)
+    assert client.get(url).status_code == 403  # a grantee sees the grant, but this page is the RDO's
+    assert url not in client.get(f"/applications/{processing_grant.application_id}/").content.decode()
+    client.force_login(charlie)
+    assert client.get(url).status_code == 404
+
+
+def test_an_operator_sets_the_environment_with_the_command(processing_grant, receiver):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    slug = processing_grant.dataset.holder.slug
+    with pytest.raises(CommandError, match="32 characters"):
+        call_command("holder_processing", slug, "--url", receiver.url, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("holder_processing", slug, "--url", receiver.url, "--generate-secret", stdout=out)
+    secret = out.getvalue().rsplit(": ", 1)[1].strip()
+    holder = DataHolder.objects.get(slug=slug)
+    assert holder.processing_push_url == receiver.url and holder.processing_push_secret == secret
+    event = AuditEvent.objects.get(verb="data_holder.processing_set")
+    assert event.payload == {"push_url": receiver.url, "secret_changed": True} and secret not in json.dumps(
+        event.payload
+    )
+    receiver.secret = secret
+    receiver.start()
+    ent.entitlements_deliver()
+    assert receiver.kinds() == ["granted"]
