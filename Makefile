@@ -39,6 +39,7 @@ demo demo-reset: export PORTAL_PROFILE ?= demo
 
 ## Set up (venv, packages, database, demo data) and serve the portal on http://$(HOST):$(PORT)
 demo: migrate
+	$(BIN)/python manage.py visa_dev_key --if-missing
 	$(BIN)/python manage.py load_demo
 	@echo "Serving on $(SITE_URL)/ (Ctrl-C stops)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_downloads, apis_grants, apis_review
+from access_requests import apis, apis_agreements, apis_downloads, apis_grants, apis_review, apis_visas
 
 one = "applications/<int:pk>/"
 
@@ -87,4 +87,7 @@ urlpatterns = [
     ),
     # a grant's signed download link (access_requests/apis_downloads.py)
     path("downloads/<str:token>/", apis_downloads.DownloadApi.as_view(), name="api-download"),
+    # GA4GH Passport visas for processing grants, and the keys that verify them (access_requests/apis_visas.py)
+    path("passport/", apis_visas.PassportApi.as_view(), name="api-passport"),
+    path("jwks/", apis_visas.JwksApi.as_view(), name="api-jwks"),
 ]

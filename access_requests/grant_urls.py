@@ -3,11 +3,13 @@ revocation, closeout. Each URL has its row in portal/access.py URLS."""
 
 from django.urls import path
 
-from access_requests.views import grants
+from access_requests.views import entitlements, grants
 
 urlpatterns: list = [
     path("my-data/", grants.my_data, name="my-data"),
     path("my-data/grants/<int:grant_pk>/", grants.grant_detail, name="grant-detail"),
     path("my-data/grants/<int:grant_pk>/manifest.sha256", grants.grant_manifest, name="grant-manifest"),
     path("my-data/grants/<int:grant_pk>/download.py", grants.grant_script, name="grant-script"),
+    # the RDO's view of what a processing grant's environment was told (access_requests/views/entitlements.py)
+    path("grants/<int:grant_pk>/deliveries/", entitlements.grant_deliveries, name="grant-deliveries"),
 ]

@@ -540,6 +540,11 @@ URLS: dict[str, dict[str, Guard]] = {
     # a grant's download link: the link names the grant and the file, and the view checks the grant
     # at every request (access_requests/services/downloads.py); HEAD is answered as GET
     "api-download": {"GET": SIGNED_IN},
+    # GA4GH Passport visas for the caller's processing grants, and the public keys that verify them
+    "api-passport": {"GET": SIGNED_IN},
+    "api-jwks": {"GET": ANYONE},
+    "jwks": {"GET": ANYONE},
+    "grant-deliveries": {"GET": Guard("grant.review")},
 }
 
 

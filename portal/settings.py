@@ -325,6 +325,21 @@ GRANTS_SWEEP_SECONDS = env_int("GRANTS_SWEEP_SECONDS", 900)
 CELERY_BEAT_SCHEDULE["grants-sweep"] = {"task": "access_requests.grants_sweep", "schedule": float(GRANTS_SWEEP_SECONDS)}
 # Delivers entitlement events whose earlier attempt failed, once their backoff has passed.
 CELERY_BEAT_SCHEDULE["entitlements-deliver"] = {"task": "access_requests.entitlements_deliver", "schedule": 60.0}
+# Each push to a holder's processing environment gives up after this many seconds (connect and read):
+# the event is retried with backoff, and the grant's later events wait behind it.
+ENTITLEMENT_PUSH_TIMEOUT_SECONDS = env_int("ENTITLEMENT_PUSH_TIMEOUT_SECONDS", 5)
+# GA4GH Passport visas for processing grants (access_requests/services/visas.py), signed with
+# VISA_SIGNING_KEY: a PEM private key (EC P-256 signs ES256, RSA signs RS256), unencrypted or
+# encrypted with VISA_SIGNING_KEY_PASSPHRASE. Its public key, and the earlier ones listed in
+# VISA_PREVIOUS_PUBLIC_KEYS (comma-separated PEM paths, kept after a rotation until the visas they
+# signed have expired), are published at /.well-known/jwks.json. Development: `manage.py
+# visa_dev_key` writes a key to the default path (`make demo` runs it); production sets its own.
+VISA_KEY_DIR = VAR_DIR / "visa"
+VISA_SIGNING_KEY = env_str("VISA_SIGNING_KEY", str(VISA_KEY_DIR / "visa-key.pem"))
+VISA_SIGNING_KEY_PASSPHRASE = env_str("VISA_SIGNING_KEY_PASSPHRASE", "")
+VISA_PREVIOUS_PUBLIC_KEYS = env_list("VISA_PREVIOUS_PUBLIC_KEYS", [])
+# A visa lives at most this long, and never past the end of its grant's last day.
+VISA_LIFETIME_SECONDS = env_int("VISA_LIFETIME_SECONDS", 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from access_requests.apis_visas import WellKnownJwksApi
 from portal import apis, views
 
 api_v1 = [
@@ -35,6 +36,8 @@ urlpatterns = [
     path("", include("access_requests.grant_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
+    # the public keys that verify the portal's GA4GH visas (access_requests/services/visas.py)
+    path(".well-known/jwks.json", WellKnownJwksApi.as_view(), name="jwks"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI with its start-up script as a file of its own, so the strict CSP holds

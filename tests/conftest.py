@@ -183,6 +183,25 @@ def _isolated_agreement_seal(settings, agreement_seal_folder):
     settings.AGREEMENT_SEAL_PREVIOUS_CERTS = []
 
 
+@pytest.fixture(scope="session")
+def visa_key_folder(tmp_path_factory):
+    """A development key that signs GA4GH visas, made once per test session (as `manage.py visa_dev_key` does)."""
+    from access_requests.services.visas import visa_dev_key_create
+
+    folder = tmp_path_factory.mktemp("visa-key")
+    visa_dev_key_create(folder / "visa-key.pem")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_visa_key(settings, visa_key_folder):
+    """Tests sign visas with the session's development key, never the developer's var/."""
+    settings.VISA_KEY_DIR = visa_key_folder
+    settings.VISA_SIGNING_KEY = str(visa_key_folder / "visa-key.pem")
+    settings.VISA_SIGNING_KEY_PASSPHRASE = ""
+    settings.VISA_PREVIOUS_PUBLIC_KEYS = []
+
+
 @pytest.fixture(autouse=True)
 def _isolated_audit_anchors(settings, tmp_path):
     """Each test gets its own audit anchor file, so verify_audit never reads the developer's var/."""

@@ -215,7 +215,10 @@ def entitlement_payload(grant: Grant, kind: str) -> dict:
         "status": grant.status,
         "valid_from": grant.valid_from.isoformat(),
         "valid_until": grant.valid_until.isoformat(),
-        "grantees": [{"email": u.email, "name": u.full_name} for u in grant.grantees.order_by("email")],
+        # `sub`: the grantee as the `sub` of their GA4GH visas names them (services/visas.py)
+        "grantees": [
+            {"sub": str(u.pk), "email": u.email, "name": u.full_name} for u in grant.grantees.order_by("email")
+        ],
         "issuer": settings.SITE_URL,
     }
 

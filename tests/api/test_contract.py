@@ -111,9 +111,14 @@ def test_operations_whose_state_can_refuse_document_a_409(openapi):
             assert "409" in operation["responses"], f"{method} {path}"
 
 
-def test_only_the_public_catalogue_reads_allow_anonymous_callers(openapi):
+def test_only_the_public_catalogue_reads_and_the_visa_keys_allow_anonymous_callers(openapi):
     public = sorted(f"{method} {path}" for path, method, op in operations(openapi) if {} in op.get("security", []))
-    assert public == ["GET /api/v1/datasets/", "GET /api/v1/datasets/{identifier}/"]
+    assert public == [
+        "GET /.well-known/jwks.json",  # the public keys that verify the portal's visas
+        "GET /api/v1/datasets/",
+        "GET /api/v1/datasets/{identifier}/",
+        "GET /api/v1/jwks/",
+    ]
 
 
 # --- each error status --------------------------------------------------------------------
