@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_review
+from access_requests import apis, apis_access, apis_agreements, apis_review
 
 one = "applications/<int:pk>/"
 
@@ -75,5 +75,15 @@ urlpatterns = [
         f"{one}agreement/revise/",
         apis_agreements.AgreementReviseApi.as_view(),
         name="api-application-agreement-revise",
+    ),
+    # the grant lifecycle (access_requests/apis_access.py)
+    path(f"{one}revoke/", apis_access.ApplicationRevokeApi.as_view(), name="api-application-revoke"),
+    path(f"{one}closeout/", apis_access.ApplicationCloseoutApi.as_view(), name="api-application-closeout"),
+    path("grants/<int:grant_pk>/revoke/", apis_access.GrantRevokeApi.as_view(), name="api-grant-revoke"),
+    path("grants/<int:grant_pk>/extension/", apis_access.GrantExtensionApi.as_view(), name="api-grant-extension"),
+    path(
+        "grants/<int:grant_pk>/extension/decision/",
+        apis_access.GrantExtensionDecisionApi.as_view(),
+        name="api-grant-extension-decision",
     ),
 ]

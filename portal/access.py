@@ -485,6 +485,20 @@ URLS: dict[str, dict[str, Guard]] = {
     "access_requests:agreement-scan-upload": {"POST": Guard("agreement.sign", sudo=True)},
     "access_requests:agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "access_requests:agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # the end of access: revocation (the reviewing RDO or the committee's chair), the closeout (the applicant)
+    "access_requests:application-revoke": {
+        "GET": Guard("application.revoke"),
+        "POST": Guard("application.revoke", sudo=True),
+    },
+    "access_requests:application-closeout": {
+        "GET": Guard("application.applicant"),
+        "POST": Guard("application.applicant"),
+    },
+    "access_requests:application-closeout-remind": {"POST": APP_REVIEW},
+    # grant lifecycle pages (access_requests/grant_urls.py)
+    "grant-revoke": {"GET": Guard("grant.revoke"), "POST": Guard("grant.revoke", sudo=True)},
+    "grant-extension": {"GET": Guard("grant.use"), "POST": Guard("grant.use")},
+    "grant-extension-decide": {"POST": Guard("grant.review", sudo=True)},
     # applications API
     "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
     "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},
@@ -526,6 +540,12 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-application-agreement-scan": {"POST": Guard("agreement.sign", sudo=True)},
     "api-application-agreement-scan-verify": {"POST": Guard("agreement.review", sudo=True)},
     "api-application-agreement-revise": {"POST": Guard("agreement.review", sudo=True)},
+    # grant lifecycle API (access_requests/apis_access.py)
+    "api-grant-revoke": {"POST": Guard("grant.revoke", sudo=True)},
+    "api-application-revoke": {"POST": Guard("application.revoke", sudo=True)},
+    "api-grant-extension": {"POST": Guard("grant.use")},
+    "api-grant-extension-decision": {"POST": Guard("grant.review", sudo=True)},
+    "api-application-closeout": {"POST": Guard("application.applicant")},
 }
 
 

@@ -365,6 +365,8 @@ SPECTACULAR_SETTINGS = {
         "AgreementStatusEnum": "access_requests.models.AgreementStatus",
         "StatusEnum": "access_requests.models.ApplicationStatus",
         "SignatureMethodEnum": "access_requests.models.SignatureMethod",
+        "GrantKindEnum": "access_requests.models.GrantKind",
+        "OutputKindEnum": "access_requests.models.OutputKind",
     },
 }
 

@@ -48,6 +48,7 @@ from access_requests.services.checks import application_check
 from access_requests.services.letters import decision_letters_of
 from access_requests.services.messages import message_post
 from access_requests.services.transitions import TRANSITIONS, application_submit, application_withdraw
+from access_requests.views.lifecycle import access_overview
 from access_requests.views.presentation import (
     application_data,
     application_sections,
@@ -170,6 +171,7 @@ def detail_context(request, application, *, message_form=None) -> dict:
         **(clock_context(application) if reviewer or is_team(user, application) else {}),
         "decision_letters": decision_letters_of(application),
         "agreement": agreement_overview(application),
+        "access": access_overview(user, application),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)
