@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from access_requests import apis, apis_agreements, apis_downloads, apis_grants, apis_review, apis_visas
+from access_requests import apis, apis_access, apis_agreements, apis_downloads, apis_grants, apis_review, apis_visas
 
 one = "applications/<int:pk>/"
 
@@ -90,4 +90,14 @@ urlpatterns = [
     # GA4GH Passport visas for processing grants, and the keys that verify them (access_requests/apis_visas.py)
     path("passport/", apis_visas.PassportApi.as_view(), name="api-passport"),
     path("jwks/", apis_visas.JwksApi.as_view(), name="api-jwks"),
+    # the grant lifecycle (access_requests/apis_access.py)
+    path(f"{one}revoke/", apis_access.ApplicationRevokeApi.as_view(), name="api-application-revoke"),
+    path(f"{one}closeout/", apis_access.ApplicationCloseoutApi.as_view(), name="api-application-closeout"),
+    path("grants/<int:grant_pk>/revoke/", apis_access.GrantRevokeApi.as_view(), name="api-grant-revoke"),
+    path("grants/<int:grant_pk>/extension/", apis_access.GrantExtensionApi.as_view(), name="api-grant-extension"),
+    path(
+        "grants/<int:grant_pk>/extension/decision/",
+        apis_access.GrantExtensionDecisionApi.as_view(),
+        name="api-grant-extension-decision",
+    ),
 ]

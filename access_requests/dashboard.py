@@ -351,3 +351,60 @@ def agreements_to_sign_panel(user):
         empty="No data-access agreement waits for your signature.",
         note="Open each agreement, read the document, and sign it for the party you represent.",
     )
+
+
+@panel(role=Role.RDO, order=22)
+def extension_requests_panel(user):
+    """Pending extension requests of grants the RDO reviews (never one of their own team's)."""
+    from access_requests.models import ExtensionRequest, ExtensionStatus
+
+    reviewing = applications_where(user, Rel.REVIEWING_RDO).filter(status=ApplicationStatus.ACTIVE)
+    waiting = (
+        ExtensionRequest.objects.filter(
+            status=ExtensionStatus.PENDING, grant__application_id__in=reviewing.values("pk")
+        )
+        .select_related("grant__application", "grant__dataset")
+        .order_by("requested_at", "pk")
+    )
+    items = [
+        PanelItem(
+            f"{r.grant.application.reference} {r.grant.dataset.identifier}",
+            _url(r.grant.application) + "#access",
+            f"to {r.requested_until:%Y-%m-%d} (now {r.grant.valid_until:%Y-%m-%d}), asked {r.requested_at:%Y-%m-%d}",
+        )
+        for r in waiting[:PANEL_LIMIT]
+    ]
+    return Panel(
+        title="Extension requests",
+        items=items,
+        count=count_words(*capped_count(waiting)),
+        empty="No grantee waits for an extension.",
+        note="Grant or refuse each on the application's page, within the grant's limits.",
+    )
+
+
+@panel(role=Role.RDO, order=23)
+def closeouts_missing_panel(user):
+    """Closed or revoked applications whose applicant has not attested the closeout 30 days after
+    access ended, oldest first, each with a Remind button (at most one reminder a day)."""
+    from access_requests.services.lifecycle import CLOSEOUT_REMINDER_DAYS, closeout_missing
+
+    reviewing = applications_where(user, Rel.REVIEWING_RDO)
+    missing = closeout_missing().filter(pk__in=reviewing.values("pk")).order_by("ended_at", "pk")
+    now = timezone.now()
+    items = []
+    for application in missing[:PANEL_LIMIT]:
+        item = _item(
+            application, f"{application.get_status_display().lower()} {(now - application.ended_at).days} days ago"
+        )
+        item.url = _url(application) + "#access"
+        item.post_url = _url(application, "application-closeout-remind")
+        item.post_label = "Remind"
+        items.append(item)
+    return Panel(
+        title="Closeouts missing",
+        items=items,
+        count=count_words(*capped_count(missing)),
+        empty=f"Every application that ended more than {CLOSEOUT_REMINDER_DAYS} days ago has its closeout.",
+        note="The applicant must confirm that downloaded copies were deleted and list the results.",
+    )

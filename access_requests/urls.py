@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from access_requests.views import agreements, committee, committees, documents, invitations, rdo, researcher, signatory
+from access_requests.views import (
+    agreements,
+    committee,
+    committees,
+    documents,
+    invitations,
+    lifecycle,
+    rdo,
+    researcher,
+    signatory,
+)
 
 app_name = "access_requests"
 
@@ -21,6 +31,10 @@ urlpatterns = [
     path("signatures/<str:token>/", signatory.signature, name="signature"),
     path("<int:pk>/", researcher.application_detail, name="application-detail"),
     path("<int:pk>/messages/", researcher.message_create, name="message-create"),
+    # the end of access (access_requests/views/lifecycle.py)
+    path("<int:pk>/revoke/", lifecycle.application_revoke_page, name="application-revoke"),
+    path("<int:pk>/closeout/", lifecycle.application_closeout_page, name="application-closeout"),
+    path("<int:pk>/closeout/remind/", lifecycle.closeout_remind_page, name="application-closeout-remind"),
     path("<int:pk>/edit/<str:section>/", researcher.section_edit, name="section-edit"),
     path("<int:pk>/datasets/add/", researcher.dataset_add, name="dataset-add"),
     path("<int:pk>/datasets/<int:item_pk>/remove/", researcher.dataset_remove, name="dataset-remove"),

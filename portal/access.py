@@ -490,6 +490,20 @@ URLS: dict[str, dict[str, Guard]] = {
     "grant-detail": {"GET": Guard("grant.view")},
     "grant-manifest": {"GET": Guard("grant.use")},
     "grant-script": {"GET": Guard("grant.use")},
+    # the end of access: revocation (the reviewing RDO or the committee's chair), the closeout (the applicant)
+    "access_requests:application-revoke": {
+        "GET": Guard("application.revoke"),
+        "POST": Guard("application.revoke", sudo=True),
+    },
+    "access_requests:application-closeout": {
+        "GET": Guard("application.applicant"),
+        "POST": Guard("application.applicant"),
+    },
+    "access_requests:application-closeout-remind": {"POST": APP_REVIEW},
+    # grant lifecycle pages (access_requests/grant_urls.py)
+    "grant-revoke": {"GET": Guard("grant.revoke"), "POST": Guard("grant.revoke", sudo=True)},
+    "grant-extension": {"GET": Guard("grant.use"), "POST": Guard("grant.use")},
+    "grant-extension-decide": {"POST": Guard("grant.review", sudo=True)},
     # applications API
     "api-applications": {"GET": SIGNED_IN, "POST": Guard("researcher")},
     "api-application": {"GET": APP_VIEW, "PATCH": APP_TEAM, "DELETE": Guard("application.applicant")},
@@ -545,6 +559,12 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-jwks": {"GET": ANYONE},
     "jwks": {"GET": ANYONE},
     "grant-deliveries": {"GET": Guard("grant.review")},
+    # grant lifecycle API (access_requests/apis_access.py)
+    "api-grant-revoke": {"POST": Guard("grant.revoke", sudo=True)},
+    "api-application-revoke": {"POST": Guard("application.revoke", sudo=True)},
+    "api-grant-extension": {"POST": Guard("grant.use")},
+    "api-grant-extension-decision": {"POST": Guard("grant.review", sudo=True)},
+    "api-application-closeout": {"POST": Guard("application.applicant")},
 }
 
 

@@ -15,6 +15,8 @@ class PanelItem:
     label: str
     url: str = ""
     detail: str = ""
+    post_url: str = ""  # an action on the item, sent as a POST form (a button)
+    post_label: str = ""
 
 
 @dataclass

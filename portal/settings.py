@@ -383,6 +383,7 @@ SPECTACULAR_SETTINGS = {
         "GrantKindEnum": "access_requests.models.GrantKind",
         "GrantLimitEnum": "access_requests.models.GrantLimit",
         "GrantStateEnum": "access_requests.serializers_grants.GRANT_STATES",
+        "OutputKindEnum": "access_requests.models.OutputKind",
     },
 }
 

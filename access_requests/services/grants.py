@@ -446,11 +446,16 @@ def application_revoke(*, actor, application: Application, reason: str) -> Appli
 
 def _close_if_all_ended(application: Application, now: datetime) -> bool:
     """Inside a transaction: an active application whose grants have all ended is closed."""
-    if Grant.objects.filter(application=application, status=GrantStatus.ACTIVE).exists():
-        return False
+    from access_requests.services import transitions as tr
+
     if Application.objects.filter(pk=application.pk).values_list("status", flat=True).first() != "active":
         return False
-    application_close(application=application, now=now)
+    locked, done = tr._begin("close", application, SYSTEM)  # locked first: a grant issued or ended meanwhile waits
+    if done or locked.status != ApplicationStatus.ACTIVE:
+        return False
+    if Grant.objects.filter(application=locked, status=GrantStatus.ACTIVE).exists():
+        return False
+    application_close(application=locked, now=now)
     return True
 
 
@@ -481,11 +486,14 @@ def application_close(
 
 def grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """The periodic task: grants past their last day become `expired` (pushed, notified), an active
-    application whose grants have all ended is closed, and grantees are reminded seven days before
-    the end. Each grant in its own transaction; safe to run at any time and twice."""
+    application whose grants have all ended is closed, grantees of a grant still running are reminded
+    once, seven days before the end, and an applicant whose closeout is missing 30 days after access
+    ended is reminded once. Each change in its own transaction; safe to run at any time and twice."""
+    from access_requests.services.lifecycle import closeout_reminders_due
+
     now = now or timezone.now()
     today = portal_today(now)
-    counts = {"expired": 0, "closed": 0, "reminded": 0}
+    counts = {"expired": 0, "closed": 0, "reminded": 0, "closeout_reminded": 0}
     for grant_id in Grant.objects.filter(status=GrantStatus.ACTIVE, valid_until__lt=today).values_list("pk", flat=True):
         with transaction.atomic():
             grant = (
@@ -515,14 +523,20 @@ def grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
         with transaction.atomic():
             counts["closed"] += int(_close_if_all_ended(application, now))
     horizon = today + timedelta(days=REMINDER_DAYS)
-    for grant_id in Grant.objects.filter(
-        status=GrantStatus.ACTIVE, reminded_at__isnull=True, valid_until__lte=horizon, valid_until__gte=today
-    ).values_list("pk", flat=True):
+    due = {
+        "status": GrantStatus.ACTIVE,
+        "application__status": ApplicationStatus.ACTIVE,
+        "reminded_at__isnull": True,
+        "valid_until__lte": horizon,
+        "valid_until__gte": today,
+    }
+    for grant_id in Grant.objects.filter(**due).values_list("pk", flat=True):
         with transaction.atomic():
+            # checked again under the lock: a grant revoked or extended meanwhile is not reminded
             grant = (
                 Grant.objects.select_for_update(of=("self",))
                 .select_related("application", "dataset")
-                .filter(pk=grant_id, reminded_at__isnull=True)
+                .filter(pk=grant_id, **due)
                 .first()
             )
             if grant is None:
@@ -531,6 +545,7 @@ def grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
             grant.save(update_fields=["reminded_at"])
             _grant_ended_notify(grant, "grant_expiring", {"days_left": (grant.valid_until - today).days})
             counts["reminded"] += 1
+    counts["closeout_reminded"] = closeout_reminders_due(now)
     return counts
 
 

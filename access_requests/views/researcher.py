@@ -49,6 +49,7 @@ from access_requests.services.letters import decision_letters_of
 from access_requests.services.messages import message_post
 from access_requests.services.transitions import TRANSITIONS, application_submit, application_withdraw
 from access_requests.views.entitlements import processing_grants_for_review
+from access_requests.views.lifecycle import access_overview
 from access_requests.views.presentation import (
     application_data,
     application_sections,
@@ -172,6 +173,7 @@ def detail_context(request, application, *, message_form=None) -> dict:
         "decision_letters": decision_letters_of(application),
         "agreement": agreement_overview(application),
         "processing_deliveries": processing_grants_for_review(user, application),
+        "access": access_overview(user, application),
         "committee_next": COMMITTEE_NEXT
         if application.status == ApplicationStatus.IN_REVIEW
         and Rel.ASSIGNED_COMMITTEE in application_relations(user, application)
