@@ -120,6 +120,44 @@ def data_holder_add_steward(*, actor, holder: DataHolder, user: User) -> Steward
     return stewardship
 
 
+def data_holder_processing_configure(
+    *, actor, holder: DataHolder, environment: str, push_url: str = "", push_secret: str | None = None
+) -> DataHolder:
+    """Say where the holder's secure processing environment is (what grantees of its processing grants
+    read) and where its entitlement events are pushed, signed with `push_secret` (None keeps the secret
+    as it is). Audited without the secret; nothing changed, nothing written."""
+    with transaction.atomic():
+        holder = DataHolder.objects.select_for_update().get(pk=holder.pk)
+        before = (holder.processing_environment, holder.processing_push_url, holder.processing_push_secret)
+        holder.processing_environment = (environment or "").strip()
+        holder.processing_push_url = (push_url or "").strip()
+        if push_secret is not None:
+            holder.processing_push_secret = push_secret
+        after = (holder.processing_environment, holder.processing_push_url, holder.processing_push_secret)
+        if after == before:
+            return holder
+        try:
+            holder.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput("The processing environment's settings are not valid.", fields=exc.message_dict) from exc
+        holder.save(update_fields=["processing_environment", "processing_push_url", "processing_push_secret"])
+        audit_record(
+            actor=actor,
+            verb="data_holder.processing_configure",
+            target=holder,
+            payload={
+                "changed": [
+                    name
+                    for name, old, new in zip(("environment", "push_url", "push_secret"), before, after, strict=True)
+                    if old != new
+                ],
+                "push_url": holder.processing_push_url,
+            },
+        )
+        catalogue_changed()
+    return holder
+
+
 # --- dataset input ------------------------------------------------------------------------
 
 SCALAR_FIELDS = (

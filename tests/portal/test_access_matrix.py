@@ -60,9 +60,11 @@ from tests.helpers import team_join
 
 pytestmark = pytest.mark.django_db
 
-STATES = ("draft", "submitted", "returned", "in_review", "withdrawn", "approved")
-# the states in which the application has a data-access agreement (awaiting its parties' signatures)
-AGREEMENT_STATES = ("approved",)
+STATES = ("draft", "submitted", "returned", "in_review", "withdrawn", "approved", "active")
+# the states in which the application has a data-access agreement (awaiting its parties' signatures in
+# `approved`, executed in `active`: its parties keep seeing the agreement they signed, which the e-mail
+# telling them of the execution points them to; signing it again is refused by its state, 409)
+AGREEMENT_STATES = ("approved", "active")
 PERSONAS = (
     "anonymous",
     "applicant",
@@ -101,7 +103,9 @@ def application_relations_expected(persona: str, state: str) -> set:
     return {
         "rdo": {Rel.REVIEWING_RDO},
         # the committee persona chairs the committee the application is forwarded to
-        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR} if state in ("in_review", "approved") else set(),
+        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR}
+        if state in ("in_review", "approved", "active")
+        else set(),
         "steward": {Rel.REQUESTED_STEWARD},
     }.get(persona, set())
 
@@ -256,10 +260,14 @@ def build_world(state: str) -> World:
         tr.application_submit(actor=applicant, application=application)
         if state == "returned":
             tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
-        elif state in ("in_review", "approved"):
+        elif state in ("in_review", "approved", "active"):
             tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
             tr.application_forward(actor=rdo, application=application, committee=committee)
-    signature_pk = _agreement(application, people) if state == "approved" else None
+    signature_pk = None
+    if state == "approved":
+        signature_pk = _agreement(application, people)
+    elif state == "active":
+        signature_pk = _executed(application, people)
     application.refresh_from_db()
     assert application.status == state
     review_round = _decision_letter(application, committee)
@@ -286,7 +294,8 @@ def build_world(state: str) -> World:
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
-        "signature_pk": signature_pk or 0,  # the steward's countersigned scan of the agreement, awaiting the RDO
+        # the steward's countersigned scan of the agreement awaiting the RDO (approved), their online signature (active)
+        "signature_pk": signature_pk or 0,
         # the download grant of an active application (none before the agreement is executed)
         "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
     }
@@ -305,7 +314,7 @@ def build_world(state: str) -> World:
         invitation,
         signature,
         absent,
-        has_agreement=signature_pk is not None,
+        has_agreement=state in AGREEMENT_STATES,
     )
 
 
@@ -324,6 +333,35 @@ def _agreement(application, people) -> int:
     agreement = ag.agreement_create(actor="system:test", application=application)
     version = ag.agreement_version_render(version_id=agreement.current_version.pk)
     return ag.agreement_scan_upload(actor=people["steward"], version=version, upload=pdf_upload("countersigned.pdf")).pk
+
+
+def _executed(application, people) -> int:
+    """Approve the application in review, have every party of its agreement's version sign online (the
+    outsider as the institution's signatory, the steward for the holder, the RDO), and execute it: the
+    application becomes active and its grant is issued (the tasks that follow a commit do not run here,
+    so the rendering and the execution are called as those tasks would). Returns the steward's signature's
+    id (online, nothing for the RDO to verify: only who may ask is tested)."""
+    from access_requests.services import agreements as ag
+    from access_requests.services import review as rv
+
+    chair = people["committee"]
+    rv.vote_cast(actor=chair, review_round=rv.current_round(application), choice="approve")
+    rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
+    agreement = ag.agreement_create(actor="system:test", application=application)
+    version = ag.agreement_version_render(version_id=agreement.current_version.pk)
+    signatures = {}
+    for persona in ("outsider", "steward", "rdo"):
+        person = people[persona]
+        signatures[persona] = ag.agreement_sign(
+            actor=person,
+            version=version,
+            typed_name=person.full_name,
+            ip="192.0.2.10",
+            user_agent="matrix",
+            shown_sha256=version.sha256,
+        )
+    ag.agreement_execute(agreement_id=agreement.pk)
+    return signatures["steward"].pk
 
 
 def _decision_letter(application, committee):
