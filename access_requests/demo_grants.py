@@ -172,4 +172,3 @@ def load_grants(*, people: dict, datasets: dict, committees: dict, agreements: d
         "expired": _newest(applications.get("expired"), status=GrantStatus.EXPIRED),
     }
     return {key: grant for key, grant in found.items() if grant is not None}
-
