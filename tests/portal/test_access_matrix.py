@@ -294,7 +294,7 @@ def build_world(state: str) -> World:
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
-        # the steward's countersigned scan of the agreement awaiting the RDO (approved), their online signature (active)
+        # the steward's countersigned scan of the agreement: awaiting the RDO (approved), verified (active)
         "signature_pk": signature_pk or 0,
         # the download grant of an active application (none before the agreement is executed)
         "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
@@ -336,23 +336,23 @@ def _agreement(application, people) -> int:
 
 
 def _executed(application, people) -> int:
-    """Approve the application in review, have every party of its agreement's version sign online (the
-    outsider as the institution's signatory, the steward for the holder, the RDO), and execute it: the
-    application becomes active and its grant is issued (the tasks that follow a commit do not run here,
-    so the rendering and the execution are called as those tasks would). Returns the steward's signature's
-    id (online, nothing for the RDO to verify: only who may ask is tested)."""
+    """Approve the application in review, have every party of its agreement's version sign (the outsider,
+    named as the institution's signatory, and the RDO online; the steward by a countersigned scan, which
+    the RDO verifies), and execute it: the application becomes active and its grant is issued (the tasks
+    that follow a commit do not run here, so the rendering and the execution are called as those tasks
+    would). Returns the steward's verified scan's id."""
     from access_requests.services import agreements as ag
     from access_requests.services import review as rv
+    from tests.access_requests.conftest import pdf_upload
 
-    chair = people["committee"]
+    chair, rdo = people["committee"], people["rdo"]
     rv.vote_cast(actor=chair, review_round=rv.current_round(application), choice="approve")
     rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
     agreement = ag.agreement_create(actor="system:test", application=application)
     version = ag.agreement_version_render(version_id=agreement.current_version.pk)
-    signatures = {}
-    for persona in ("outsider", "steward", "rdo"):
+    for persona in ("outsider", "rdo"):
         person = people[persona]
-        signatures[persona] = ag.agreement_sign(
+        ag.agreement_sign(
             actor=person,
             version=version,
             typed_name=person.full_name,
@@ -360,8 +360,11 @@ def _executed(application, people) -> int:
             user_agent="matrix",
             shown_sha256=version.sha256,
         )
-    ag.agreement_execute(agreement_id=agreement.pk)
-    return signatures["steward"].pk
+    scan = ag.agreement_scan_upload(actor=people["steward"], version=version, upload=pdf_upload("countersigned.pdf"))
+    ag.agreement_scan_verify(actor=rdo, signature=scan)
+    executed = ag.agreement_execute(agreement_id=agreement.pk)
+    assert executed.status == "executed"
+    return scan.pk
 
 
 def _decision_letter(application, committee):
