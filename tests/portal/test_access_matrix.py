@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from access_requests.models import (
     AgreementSignature,
@@ -247,27 +248,15 @@ def build_world(state: str) -> World:
     team_join(application=application, inviter=applicant, user=people["rdo_on_team"])
     invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
     invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
-    application = complete(application, applicant, signatory=people["outsider"])
+    # an active application's access starts today, so that its grant is in its days (grant.use lets its
+    # grantees through); the others start in a week
+    start = timezone.localdate() if state == "active" else None
+    application = complete(application, applicant, signatory=people["outsider"], start=start)
     signature = svc.signature_path(application.representations).rstrip("/").rsplit("/", 1)[-1]
     svc.dpia_update(
         actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
     )  # so the DPIA document exists to be fetched
-    rdo = people["rdo"]
-    if state == "withdrawn":
-        tr.application_submit(actor=applicant, application=application)
-        tr.application_withdraw(actor=applicant, application=application, reason="Test.")
-    elif state != "draft":
-        tr.application_submit(actor=applicant, application=application)
-        if state == "returned":
-            tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
-        elif state in ("in_review", "approved", "active"):
-            tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
-            tr.application_forward(actor=rdo, application=application, committee=committee)
-    signature_pk = None
-    if state == "approved":
-        signature_pk = _agreement(application, people)
-    elif state == "active":
-        signature_pk = _executed(application, people)
+    signature_pk = _bring_to(state, application, people, committee)
     application.refresh_from_db()
     assert application.status == state
     review_round = _decision_letter(application, committee)
@@ -299,6 +288,9 @@ def build_world(state: str) -> World:
         # the download grant of an active application (none before the agreement is executed)
         "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
     }
+    if state == "active":
+        grant = application.grants.get(pk=kwargs["grant_pk"])
+        assert (grant.kind, grant.status, grant.valid_from) == ("download", "active", timezone.localdate())
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     if signature_pk is None:
         absent |= {"signature_pk"}
@@ -316,6 +308,27 @@ def build_world(state: str) -> World:
         absent,
         has_agreement=state in AGREEMENT_STATES,
     )
+
+
+def _bring_to(state: str, application, people, committee) -> int | None:
+    """Take the complete draft to `state` through the services; returns the steward's countersigned scan's
+    id where the state has an agreement (None otherwise)."""
+    applicant, rdo = people["applicant"], people["rdo"]
+    if state == "draft":
+        return None
+    tr.application_submit(actor=applicant, application=application)
+    if state == "withdrawn":
+        tr.application_withdraw(actor=applicant, application=application, reason="Test.")
+    elif state == "returned":
+        tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
+    elif state in ("in_review", "approved", "active"):
+        tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+        tr.application_forward(actor=rdo, application=application, committee=committee)
+    if state == "approved":
+        return _agreement(application, people)
+    if state == "active":
+        return _executed(application, people)
+    return None
 
 
 def _agreement(application, people) -> int:
