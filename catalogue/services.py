@@ -108,6 +108,35 @@ def data_holder_create(
     return holder
 
 
+def data_holder_processing_set(
+    *, actor, holder: DataHolder, environment: str | None = None, push_url: str | None = None, push_secret=None
+) -> DataHolder:
+    """Set where a holder's processing environment lives: the words grantees read (`environment`), the
+    address that receives entitlement events (`push_url`, empty: events wait) and the HMAC secret they
+    are signed with (`push_secret`). What is None stays as it is; audited (the secret never is)."""
+    with transaction.atomic():
+        holder = DataHolder.objects.select_for_update().get(pk=holder.pk)
+        changed = {}
+        if environment is not None:
+            holder.processing_environment = environment.strip()
+            changed["environment"] = holder.processing_environment
+        if push_url is not None:
+            holder.processing_push_url = push_url.strip()
+            changed["push_url"] = holder.processing_push_url
+        if push_secret is not None:
+            holder.processing_push_secret = push_secret
+            changed["secret_changed"] = True
+        if holder.processing_push_url and len(holder.processing_push_secret) < 32:
+            raise InvalidInput(
+                "A processing environment that receives events needs a secret of at least 32 characters.",
+                fields={"push_secret": ["At least 32 characters."]},
+            )
+        holder.full_clean()
+        holder.save(update_fields=["processing_environment", "processing_push_url", "processing_push_secret"])
+        audit_record(actor=actor, verb="data_holder.processing_set", target=holder, payload=changed)
+    return holder
+
+
 def data_holder_add_steward(*, actor, holder: DataHolder, user: User) -> Stewardship:
     """Make `user` a steward of `holder`: the steward role plus the object permission on the holder."""
     with transaction.atomic():
@@ -118,44 +147,6 @@ def data_holder_add_steward(*, actor, holder: DataHolder, user: User) -> Steward
         assign_perm("catalogue.change_dataholder", user, holder)
         audit_record(actor=actor, verb="data_holder.steward_add", target=holder, payload={"steward": user.email})
     return stewardship
-
-
-def data_holder_processing_configure(
-    *, actor, holder: DataHolder, environment: str, push_url: str = "", push_secret: str | None = None
-) -> DataHolder:
-    """Say where the holder's secure processing environment is (what grantees of its processing grants
-    read) and where its entitlement events are pushed, signed with `push_secret` (None keeps the secret
-    as it is). Audited without the secret; nothing changed, nothing written."""
-    with transaction.atomic():
-        holder = DataHolder.objects.select_for_update().get(pk=holder.pk)
-        before = (holder.processing_environment, holder.processing_push_url, holder.processing_push_secret)
-        holder.processing_environment = (environment or "").strip()
-        holder.processing_push_url = (push_url or "").strip()
-        if push_secret is not None:
-            holder.processing_push_secret = push_secret
-        after = (holder.processing_environment, holder.processing_push_url, holder.processing_push_secret)
-        if after == before:
-            return holder
-        try:
-            holder.full_clean()
-        except ValidationError as exc:
-            raise InvalidInput("The processing environment's settings are not valid.", fields=exc.message_dict) from exc
-        holder.save(update_fields=["processing_environment", "processing_push_url", "processing_push_secret"])
-        audit_record(
-            actor=actor,
-            verb="data_holder.processing_configure",
-            target=holder,
-            payload={
-                "changed": [
-                    name
-                    for name, old, new in zip(("environment", "push_url", "push_secret"), before, after, strict=True)
-                    if old != new
-                ],
-                "push_url": holder.processing_push_url,
-            },
-        )
-        catalogue_changed()
-    return holder
 
 
 # --- dataset input ------------------------------------------------------------------------

@@ -71,7 +71,7 @@ AUDIT_VERBS: dict[str, str] = {
     "committee.create": "Committee created",
     "committee.member_add": "Committee: member added",
     "data_holder.create": "Data holder created",
-    "data_holder.processing_configure": "Data holder: processing environment configured",
+    "data_holder.processing_set": "Data holder: processing environment set",
     "data_holder.steward_add": "Data holder: steward added",
     "dataset.create": "Dataset created",
     "dataset.file_remove": "Dataset: file removed",

@@ -159,7 +159,7 @@ def load_people() -> dict[str, User]:
 
 def load_holders(people: dict[str, User]) -> dict:
     from catalogue.models import DataHolder
-    from catalogue.services import data_holder_add_steward, data_holder_create, data_holder_processing_configure
+    from catalogue.services import data_holder_add_steward, data_holder_create, data_holder_processing_set
 
     holders = {}
     for spec in HOLDERS:
@@ -167,10 +167,9 @@ def load_holders(people: dict[str, User]) -> dict:
         holder = DataHolder.objects.filter(slug=spec["slug"]).first() or data_holder_create(actor=ACTOR, **fields)
         data_holder_add_steward(actor=ACTOR, holder=holder, user=people[spec["steward"]])
         # where grantees of its processing grants work (no push address: the demo has no environment to
-        # receive entitlement events, which wait for one); unchanged on a second run, nothing written
-        holder = data_holder_processing_configure(
-            actor=ACTOR, holder=holder, environment=spec["processing_environment"]
-        )
+        # receive entitlement events, which wait for one); set once, so a second run writes nothing
+        if holder.processing_environment != spec["processing_environment"]:
+            holder = data_holder_processing_set(actor=ACTOR, holder=holder, environment=spec["processing_environment"])
         holders[spec["key"]] = holder
     return holders
 
