@@ -6,7 +6,7 @@ to the demo committee (so the RDO's change view has something to show), and a wi
 Idempotent: an application is looked up by its title and applicant and never created twice.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from html import escape
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -160,10 +160,20 @@ def _mammography(candidates: list[Dataset]) -> list[Dataset]:
     return [d for d in candidates if any(t.code == MAMMOGRAPHY for t in d.modalities.all())]
 
 
-def _fill(application: Application, actor, fit: _Fit, signatory, project: dict = PROJECT) -> Application:
+def _fill(
+    application: Application,
+    actor,
+    fit: _Fit,
+    signatory,
+    project: dict = PROJECT,
+    *,
+    start: date | None = None,
+    ethics_from: date | None = None,
+) -> Application:
     """Every section, so that the submission check passes; the institution's signatory accepts the
-    statements from the link they are sent, as a signatory does."""
-    start = timezone.localdate() + timedelta(days=21)
+    statements from the link they are sent, as a signatory does. The access period starts in three
+    weeks unless `start` says when; the ethics approval was given 40 days ago unless `ethics_from` says."""
+    start = start or timezone.localdate() + timedelta(days=21)
     svc.application_update(
         actor=actor,
         application=application,
@@ -192,7 +202,7 @@ def _fill(application: Application, actor, fit: _Fit, signatory, project: dict =
         application=application,
         committee_name=f"{application.organisation or 'University'} Research Ethics Committee",
         reference=reference,
-        approved_on=timezone.localdate() - timedelta(days=40),
+        approved_on=ethics_from or timezone.localdate() - timedelta(days=40),
         expires_on=start + timedelta(days=800),
         covered_ids=list(application.requested.values_list("pk", flat=True)),
         document=_upload(

@@ -19,6 +19,7 @@ and its story is told only when it is first created.
 from datetime import timedelta
 
 from django.db.models import F
+from django.utils import timezone
 
 from access_requests.demo import CHECKLIST_DONE, DATASETS_PER_APPLICATION, PROJECT, _candidates, _fill, _Fit
 from access_requests.models import (
@@ -43,6 +44,11 @@ PLAN = {
     "partial": ("Cancer imaging across two national screening programmes", "main", ("riga", "valencia")),
     "rejected": ("Predicting age from medical images", "main", ("riga",)),
 }
+
+# The approved application's access period starts on the day the demo is loaded, so that the grants its
+# executed agreement issues (access_requests/demo_agreements.py, demo_grants.py) are active at once; the
+# others start three weeks later, as an application written today would.
+STARTS_TODAY = ("approved",)
 
 # The extended review's clock looks this old (see _backdate).
 CLOCK_AGE = timedelta(weeks=10)
@@ -264,7 +270,8 @@ def load_reviews(*, people: dict, datasets: dict, committees: dict) -> dict[str,
         if {d.holder_id for d in chosen} != {h.pk for h in wanted}:
             continue
         application = svc.application_create(actor=applicant, title=title, datasets=chosen)
-        application = _fill(application, applicant, fit, people["signatory"], PROJECT)
+        start = timezone.localdate() if key in STARTS_TODAY else None
+        application = _fill(application, applicant, fit, people["signatory"], PROJECT, start=start)
         STEPS[key](application, people, committees)
         result[key] = Application.objects.get(pk=application.pk)
     return result

@@ -16,6 +16,9 @@ from catalogue.models import Dataset, DatasetStatus, FileScanStatus
 logger = logging.getLogger(__name__)
 
 ANONYMISATION = "DICOM PS3.15 Basic Application Level Confidentiality Profile, retain longitudinal dates (shifted)"
+# The day each published collection's anonymisation was checked against that profile: until then
+# its files are not released through download grants (access_requests/services/grants.py file_releasable).
+ANONYMISATION_VERIFIED_ON = "2025-11-03"
 RETROSPECTIVE = "Retrospective collection from clinical routine"
 
 # key: (holder key, publish?, files as (study folder, pydicom test file), dataset input)
@@ -284,13 +287,22 @@ def _copy_files(holder, identifier: str, files: list[tuple[str, str]]) -> Path:
     return folder
 
 
-def _dataset(spec: dict, holder, steward) -> Dataset:
-    from catalogue.services import dataset_create
+def _dataset(spec: dict, holder, steward, *, verified: bool) -> Dataset:
+    """The dataset, created if missing; a published one's anonymisation is recorded as verified (set by
+    its steward on a dataset loaded before that date was part of the demo)."""
+    from catalogue.services import dataset_create, dataset_update
 
     data = {"anonymisation_profile": ANONYMISATION, "collection_method": RETROSPECTIVE, **spec}
-    return Dataset.objects.filter(identifier=spec["identifier"]).first() or dataset_create(
-        actor=steward, holder=holder, data=data
-    )
+    if verified:
+        data["anonymisation_verified_on"] = ANONYMISATION_VERIFIED_ON
+    dataset = Dataset.objects.filter(identifier=spec["identifier"]).first()
+    if dataset is None:
+        return dataset_create(actor=steward, holder=holder, data=data)
+    if verified and dataset.anonymisation_verified_on is None:
+        dataset = dataset_update(
+            actor=steward, dataset=dataset, data={"anonymisation_verified_on": ANONYMISATION_VERIFIED_ON}
+        )
+    return dataset
 
 
 def load_catalogue(*, people: dict, holders: dict) -> dict:
@@ -300,7 +312,7 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
     datasets = {}
     for key, (holder_key, publish, files, spec) in DATASETS.items():
         steward = people[f"steward_{holder_key}"]
-        dataset = _dataset(spec, holders[holder_key], steward)
+        dataset = _dataset(spec, holders[holder_key], steward, verified=publish)
         folder = _copy_files(dataset.holder, dataset.identifier, files)
         stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
         scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()

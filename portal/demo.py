@@ -119,6 +119,10 @@ HOLDERS = [
         "contact_email": "imaging-data@riga.demo.example",
         "rdo_email": "rdo@riga.demo.example",
         "steward": "steward_riga",
+        "processing_environment": "Riga East secure research workspace (a demo address): sign in at "
+        "https://workspace.riga.demo.example with your portal e-mail address after connecting to the "
+        "hospital's research VPN; the datasets of your processing grants are mounted read-only under "
+        "/data/<dataset identifier>, and only aggregate results may be exported, after the steward's check.",
     },
     {
         "key": "valencia",
@@ -130,6 +134,9 @@ HOLDERS = [
         "contact_email": "imaging-data@lafe.demo.example",
         "rdo_email": "rdo@lafe.demo.example",
         "steward": "steward_valencia",
+        "processing_environment": "La Fe remote analysis platform (a demo address): open "
+        "https://analysis.lafe.demo.example in a browser and sign in with your portal e-mail address; the "
+        "datasets of your processing grants appear in your project's workspace, with no way to download them.",
     },
 ]
 
@@ -152,13 +159,17 @@ def load_people() -> dict[str, User]:
 
 def load_holders(people: dict[str, User]) -> dict:
     from catalogue.models import DataHolder
-    from catalogue.services import data_holder_add_steward, data_holder_create
+    from catalogue.services import data_holder_add_steward, data_holder_create, data_holder_processing_set
 
     holders = {}
     for spec in HOLDERS:
-        fields = {k: v for k, v in spec.items() if k not in ("key", "steward")}
+        fields = {k: v for k, v in spec.items() if k not in ("key", "steward", "processing_environment")}
         holder = DataHolder.objects.filter(slug=spec["slug"]).first() or data_holder_create(actor=ACTOR, **fields)
         data_holder_add_steward(actor=ACTOR, holder=holder, user=people[spec["steward"]])
+        # where grantees of its processing grants work (no push address: the demo has no environment to
+        # receive entitlement events, which wait for one); set once, so a second run writes nothing
+        if holder.processing_environment != spec["processing_environment"]:
+            holder = data_holder_processing_set(actor=ACTOR, holder=holder, environment=spec["processing_environment"])
         holders[spec["key"]] = holder
     return holders
 
@@ -224,6 +235,7 @@ def load_demo() -> dict:
     """Create (or find) every demo object; returns them by key for tests and later steps."""
     from access_requests.demo import load_applications
     from access_requests.demo_agreements import load_agreements
+    from access_requests.demo_grants import load_grants
     from access_requests.demo_review import load_reviews
     from catalogue.demo import load_catalogue, load_catalogue_changes
 
@@ -240,6 +252,9 @@ def load_demo() -> dict:
     # The approvals above queued their agreements' creation and rendering for after the commit; the
     # parties sign (and the last signature executes and seals) once they exist.
     agreements = load_agreements(people=people, reviews=reviews)
+    # The executed agreement issued its grants; one is revoked, and two more applications get theirs
+    # (a processing grant, and one whose period has ended).
+    grants = load_grants(people=people, datasets=datasets, committees=committees, agreements=agreements)
     for application in reviews.values():
         application.refresh_from_db()  # an executed agreement made its application active
     return {
@@ -251,4 +266,5 @@ def load_demo() -> dict:
         "applications": applications,
         "reviews": reviews,
         "agreements": agreements,
+        "grants": grants,
     }

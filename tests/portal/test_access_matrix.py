@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from access_requests.models import (
     AgreementSignature,
@@ -60,9 +61,11 @@ from tests.helpers import team_join
 
 pytestmark = pytest.mark.django_db
 
-STATES = ("draft", "submitted", "returned", "in_review", "withdrawn", "approved")
-# the states in which the application has a data-access agreement (awaiting its parties' signatures)
-AGREEMENT_STATES = ("approved",)
+STATES = ("draft", "submitted", "returned", "in_review", "withdrawn", "approved", "active")
+# the states in which the application has a data-access agreement (awaiting its parties' signatures in
+# `approved`, executed in `active`: its parties keep seeing the agreement they signed, which the e-mail
+# telling them of the execution points them to; signing it again is refused by its state, 409)
+AGREEMENT_STATES = ("approved", "active")
 PERSONAS = (
     "anonymous",
     "applicant",
@@ -101,7 +104,9 @@ def application_relations_expected(persona: str, state: str) -> set:
     return {
         "rdo": {Rel.REVIEWING_RDO},
         # the committee persona chairs the committee the application is forwarded to
-        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR} if state in ("in_review", "approved") else set(),
+        "committee": {Rel.ASSIGNED_COMMITTEE, Rel.COMMITTEE_CHAIR}
+        if state in ("in_review", "approved", "active")
+        else set(),
         "steward": {Rel.REQUESTED_STEWARD},
     }.get(persona, set())
 
@@ -243,23 +248,15 @@ def build_world(state: str) -> World:
     team_join(application=application, inviter=applicant, user=people["rdo_on_team"])
     invited = svc.team_member_add(actor=applicant, application=application, email=people["outsider"].email)
     invitation = svc.team_invitation_path(invited).rstrip("/").rsplit("/", 1)[-1]
-    application = complete(application, applicant, signatory=people["outsider"])
+    # an active application's access starts today, so that its grant is in its days (grant.use lets its
+    # grantees through); the others start in a week
+    start = timezone.localdate() if state == "active" else None
+    application = complete(application, applicant, signatory=people["outsider"], start=start)
     signature = svc.signature_path(application.representations).rstrip("/").rsplit("/", 1)[-1]
     svc.dpia_update(
         actor=applicant, application=application, data={}, document=pdf_upload("dpia.pdf")
     )  # so the DPIA document exists to be fetched
-    rdo = people["rdo"]
-    if state == "withdrawn":
-        tr.application_submit(actor=applicant, application=application)
-        tr.application_withdraw(actor=applicant, application=application, reason="Test.")
-    elif state != "draft":
-        tr.application_submit(actor=applicant, application=application)
-        if state == "returned":
-            tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
-        elif state in ("in_review", "approved"):
-            tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
-            tr.application_forward(actor=rdo, application=application, committee=committee)
-    signature_pk = _agreement(application, people) if state == "approved" else None
+    signature_pk = _bring_to(state, application, people, committee)
     application.refresh_from_db()
     assert application.status == state
     review_round = _decision_letter(application, committee)
@@ -286,12 +283,16 @@ def build_world(state: str) -> World:
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
-        "signature_pk": signature_pk or 0,  # the steward's countersigned scan of the agreement, awaiting the RDO
+        # the steward's countersigned scan of the agreement: awaiting the RDO (approved), verified (active)
+        "signature_pk": signature_pk or 0,
         # the download grant of an active application (none before the agreement is executed)
         "grant_pk": application.grants.order_by("pk").values_list("pk", flat=True).first() or 0,
         # a file of the published dataset (a grant's link asks for one of its dataset's files)
         "file_id": DatasetFile.objects.order_by("pk").values_list("pk", flat=True).first() or 0,
     }
+    if state == "active":
+        grant = application.grants.get(pk=kwargs["grant_pk"])
+        assert (grant.kind, grant.status, grant.valid_from) == ("download", "active", timezone.localdate())
     absent = frozenset() if ReviewRound.objects.filter(application=application).exists() else frozenset({"number"})
     if signature_pk is None:
         absent |= {"signature_pk"}
@@ -307,8 +308,29 @@ def build_world(state: str) -> World:
         invitation,
         signature,
         absent,
-        has_agreement=signature_pk is not None,
+        has_agreement=state in AGREEMENT_STATES,
     )
+
+
+def _bring_to(state: str, application, people, committee) -> int | None:
+    """Take the complete draft to `state` through the services; returns the steward's countersigned scan's
+    id where the state has an agreement (None otherwise)."""
+    applicant, rdo = people["applicant"], people["rdo"]
+    if state == "draft":
+        return None
+    tr.application_submit(actor=applicant, application=application)
+    if state == "withdrawn":
+        tr.application_withdraw(actor=applicant, application=application, reason="Test.")
+    elif state == "returned":
+        tr.application_return(actor=rdo, application=application, comments={"dpia": "Name the DPO's office."})
+    elif state in ("in_review", "approved", "active"):
+        tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+        tr.application_forward(actor=rdo, application=application, committee=committee)
+    if state == "approved":
+        return _agreement(application, people)
+    if state == "active":
+        return _executed(application, people)
+    return None
 
 
 def _agreement(application, people) -> int:
@@ -326,6 +348,38 @@ def _agreement(application, people) -> int:
     agreement = ag.agreement_create(actor="system:test", application=application)
     version = ag.agreement_version_render(version_id=agreement.current_version.pk)
     return ag.agreement_scan_upload(actor=people["steward"], version=version, upload=pdf_upload("countersigned.pdf")).pk
+
+
+def _executed(application, people) -> int:
+    """Approve the application in review, have every party of its agreement's version sign (the outsider,
+    named as the institution's signatory, and the RDO online; the steward by a countersigned scan, which
+    the RDO verifies), and execute it: the application becomes active and its grant is issued (the tasks
+    that follow a commit do not run here, so the rendering and the execution are called as those tasks
+    would). Returns the steward's verified scan's id."""
+    from access_requests.services import agreements as ag
+    from access_requests.services import review as rv
+    from tests.access_requests.conftest import pdf_upload
+
+    chair, rdo = people["committee"], people["rdo"]
+    rv.vote_cast(actor=chair, review_round=rv.current_round(application), choice="approve")
+    rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
+    agreement = ag.agreement_create(actor="system:test", application=application)
+    version = ag.agreement_version_render(version_id=agreement.current_version.pk)
+    for persona in ("outsider", "rdo"):
+        person = people[persona]
+        ag.agreement_sign(
+            actor=person,
+            version=version,
+            typed_name=person.full_name,
+            ip="192.0.2.10",
+            user_agent="matrix",
+            shown_sha256=version.sha256,
+        )
+    scan = ag.agreement_scan_upload(actor=people["steward"], version=version, upload=pdf_upload("countersigned.pdf"))
+    ag.agreement_scan_verify(actor=rdo, signature=scan)
+    executed = ag.agreement_execute(agreement_id=agreement.pk)
+    assert executed.status == "executed"
+    return scan.pk
 
 
 def _decision_letter(application, committee):
