@@ -233,6 +233,9 @@ def build_world(state: str) -> World:
     data_holder_add_steward(actor="system:test", holder=holder, user=people["steward"])
     data_holder_add_steward(actor="system:test", holder=other_holder, user=people["other_steward"])
     published = make_dataset(holder, "LV-MG-001", conditions=("C50",), use=[("ETHICS_APPROVAL_REQUIRED", {})])
+    # its anonymisation verified, so that its files are released to the grantees of an active grant (a link
+    # asked for by one of them is then let through: any refusal is the table's)
+    Dataset.objects.filter(pk=published.pk).update(anonymisation_verified_on=timezone.localdate())
     draft_dataset = make_dataset(holder, "LV-CT-DRAFT", status=DatasetStatus.DRAFT)
     # a registered file on each of the steward's datasets, so that a removal someone may not make has
     # something to remove (the matrix checks it stays)
