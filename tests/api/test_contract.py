@@ -243,8 +243,37 @@ def test_a_server_error_under_the_api_is_json(db, error_schema):
 # --- unknown and read-only fields ---------------------------------------------------------
 
 
+def _grant_of(application_pk: int, grantee) -> int:
+    """A grant of `grantee`'s on the approved application's agreement, set on the row (the input is
+    refused before its state is asked)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from access_requests.models import Grant
+
+    application = Application.objects.get(pk=application_pk)
+    requested = application.requested.select_related("dataset").first()
+    today = timezone.localdate()
+    grant = Grant.objects.create(
+        application=application,
+        agreement=application.agreements.get(),
+        requested=requested,
+        dataset=requested.dataset,
+        kind="download",
+        access_mode=requested.dataset.access_modes.first(),
+        valid_from=today,
+        valid_until=today + timedelta(days=30),
+        limited_by="agreement",
+        agreement_end=today + timedelta(days=30),
+        issued_at=timezone.now(),
+    )
+    grant.grantees.add(grantee)
+    return grant.pk
+
+
 @pytest.fixture
-def write_targets(submitted, in_review, chair, dataset, alice, rdo, steward, holder):
+def write_targets(submitted, in_review, chair, dataset, alice, rdo, steward, holder):  # noqa: C901  (one branch per family of paths)
     """For each write operation, who may call it and with which path values, on real objects (the
     submitted application is then forwarded: the input is refused before its state is asked)."""
     draft = svc.application_create(actor=alice, title="Walked", datasets=[dataset])
@@ -287,12 +316,23 @@ def write_targets(submitted, in_review, chair, dataset, alice, rdo, steward, hol
             agreement_values.update(values, id=application.pk)
         return agreement_values
 
+    grant_values = {}
+
+    def with_grant() -> dict:
+        if not grant_values:
+            grant_values.update(values, grant_pk=_grant_of(approved_with_agreement()["id"], alice))
+        return grant_values
+
     reviewer = {"return", "forward", "checklist"}
     committee = {"review", "decision", "clock"}
 
     def target(path: str) -> tuple:
         if path.startswith("/api/v1/datasets/"):
             return steward, values
+        if path.startswith("/api/v1/grants/"):
+            return (alice if path.endswith("/extension/") else rdo), with_grant()
+        if path.endswith("/revoke/"):
+            return rdo, {**values, "id": submitted.pk}
         if "/agreement/" in path:
             return rdo, approved_with_agreement()
         if any(f"/{name}/" in path for name in reviewer):
