@@ -92,6 +92,10 @@ TARGETS = [
     Target("committee queue", "committee", "access_requests:committee-queue"),
     Target("committee review page", "committee", "access_requests:committee-review", (("pk", "review"),)),
     Target("API review rounds (committee member)", "committee", "api-application-rounds", (("pk", "review"),)),
+    Target("My data (grantee)", "grantee", "my-data"),
+    Target("grant page, files (grantee)", "grantee", "grant-detail", (("grant_pk", "grant"),)),
+    Target("API grant files (grantee)", "grantee", "api-grant-files", (("grant_pk", "grant"),)),
+    Target("application page, active (RDO)", "rdo", "access_requests:application-detail", (("pk", "active"),)),
     Target("dashboard (researcher)", "researcher", "dashboard"),
     Target("dashboard (RDO)", "rdo", "dashboard"),
     Target("dashboard (committee member)", "committee", "dashboard"),
@@ -788,6 +792,7 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
 
     from access_requests.models import (
         Agreement,
+        AgreementVersion,
         Application,
         ApplicationDataset,
         Closeout,
@@ -798,7 +803,7 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
         TeamMember,
     )
     from access_requests.models.applications import access_period_end
-    from catalogue.models import DatasetFile
+    from catalogue.models import Dataset, DatasetFile
 
     if Grant.objects.filter(application__reference__startswith="AR-2025-").exists():
         return
@@ -826,6 +831,10 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
             files[dataset_id].append((file_id, size))
     now = timezone.now()
     today = timezone.localdate()
+    # the published datasets passed the de-identification check, so their files may be released
+    Dataset.objects.filter(status="published", anonymisation_verified_on__isnull=True).update(
+        anonymisation_verified_on=today - timedelta(days=100)
+    )
     rows = list(apps.values_list("pk", "reference", "status", "access_start", "access_months", "applicant_id"))
     counts = {"agreements": 0, "grants": 0, "downloads": 0}
     with transaction.atomic():
@@ -846,6 +855,20 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
                 for pk, reference, *_ in batch
             )
             counts["agreements"] += len(agreements)
+            AgreementVersion.objects.bulk_create(
+                AgreementVersion(
+                    agreement_id=agreement.pk,
+                    number=1,
+                    template_version="2026.1",
+                    reason="The first version, after the committee's approval.",
+                    snapshot={"application": {"reference": reference}},
+                    path=f"applications/{reference}/agreement-v1.pdf",
+                    sha256=f"{rng.getrandbits(256):064x}",
+                    size=170_000,
+                    rendered_at=now - timedelta(days=50),
+                )
+                for agreement, (_, reference, *_) in zip(agreements, batch, strict=True)
+            )
             grants, plans = [], []
             for agreement, (pk, _, status, start, months, applicant) in zip(agreements, batch, strict=True):
                 start = start or today - timedelta(days=30)
@@ -1122,6 +1145,31 @@ def pick_people() -> dict:
         .order_by("-v", "pk")
         .first()
     )
+    # the grantee with the most active grants, and their download grant with the most files
+    from django.utils import timezone
+
+    from access_requests.models import Grant
+
+    today = timezone.localdate()
+    grant = (
+        Grant.objects.filter(
+            status="active",
+            kind="download",
+            valid_from__lte=today,
+            valid_until__gte=today,
+            application__status="active",
+            application__reference__startswith="AR-2025-",
+        )
+        .annotate(f=Count("dataset__files"))
+        .order_by("-f", "pk")
+        .first()
+    )
+    grantee = (
+        User.objects.filter(grants__status="active").annotate(g=Count("grants")).order_by("-g", "pk").first()
+        if grant is None
+        else grant.grantees.order_by("pk").first()
+    )
+    active = Application.objects.filter(status="active", reference__startswith="AR-2025-").order_by("pk").first()
     return {
         "people": {
             "rdo": rdo,
@@ -1129,8 +1177,14 @@ def pick_people() -> dict:
             "steward": steward,
             "committee": committee,
             "applicant": app.applicant,
+            "grantee": grantee,
         },
-        "objects": {"app": app.pk, "review": review.pk},
+        "objects": {
+            "app": app.pk,
+            "review": review.pk,
+            "grant": grant.pk if grant else 0,
+            "active": grant.application_id if grant else active.pk,
+        },
     }
 
 
