@@ -399,3 +399,17 @@ def active(
     with django_capture_on_commit_callbacks(execute=True):
         ag.agreement_execute(agreement_id=agreement.pk)
     return Application.objects.get(pk=application.pk)
+
+
+@pytest.fixture
+def demo(db, django_capture_on_commit_callbacks):
+    """The whole demo, loaded as `make demo` loads it, with the tasks its commits queue run."""
+    from catalogue.demo import load_catalogue_changes
+    from portal.demo import load_demo
+
+    # the queued tasks (file scans, agreement rendering) and the stored files' final names run after commit
+    with django_capture_on_commit_callbacks(execute=True):
+        data = load_demo()
+    # the scans ran only as the capture ended, after the catalogue's last step needed them: run it again
+    load_catalogue_changes(people=data["people"], datasets=data["datasets"])
+    return data

@@ -4,7 +4,6 @@ sealed, both signed through the signing service over the version's hash, and mad
 import hashlib
 import io
 
-import pytest
 from django.core.management import call_command
 
 from access_requests.models import (
@@ -20,19 +19,6 @@ from access_requests.services.agreements import awaited_parties
 from access_requests.services.documents import document_absolute_path
 from portal.models import AuditEvent, OutboxEmail
 from portal.services.audit import audit_verify
-
-
-@pytest.fixture
-def demo(db, django_capture_on_commit_callbacks):
-    from catalogue.demo import load_catalogue_changes
-    from portal.demo import load_demo
-
-    # the queued tasks (file scans, agreement rendering) and the stored files' final names run after commit
-    with django_capture_on_commit_callbacks(execute=True):
-        data = load_demo()
-    # the scans ran only as the capture ended, after the catalogue's last step needed them: run it again
-    load_catalogue_changes(people=data["people"], datasets=data["datasets"])
-    return data
 
 
 def _signers(version) -> dict[str, str]:

@@ -3,7 +3,6 @@ the state the README promises, and created only once."""
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from access_requests import rules
@@ -21,18 +20,6 @@ from access_requests.models import (
 from access_requests.services.review import clock_for, current_round, default_committee_for, round_outcome
 from portal.models import AuditEvent, OutboxEmail, Role
 from portal.services.audit import audit_verify
-
-
-@pytest.fixture
-def demo(db, django_capture_on_commit_callbacks):
-    from catalogue.demo import load_catalogue_changes
-    from portal.demo import load_demo
-
-    with django_capture_on_commit_callbacks(execute=True):  # file scans run after commit, eagerly
-        data = load_demo()
-    # here the scans ran only as the capture ended, after the loader's last step needed them: run it again
-    load_catalogue_changes(people=data["people"], datasets=data["datasets"])
-    return data
 
 
 def _emails(users) -> set[str]:

@@ -25,19 +25,6 @@ from portal.models import AuditEvent, OutboxEmail
 from portal.services.audit import audit_verify
 
 
-@pytest.fixture
-def demo(db, django_capture_on_commit_callbacks):
-    from catalogue.demo import load_catalogue_changes
-    from portal.demo import load_demo
-
-    # the queued tasks (file scans, agreement rendering) and the stored files' final names run after commit
-    with django_capture_on_commit_callbacks(execute=True):
-        data = load_demo()
-    # the scans ran only as the capture ended, after the catalogue's last step needed them: run it again
-    load_catalogue_changes(people=data["people"], datasets=data["datasets"])
-    return data
-
-
 def _refusal(grant, user, file) -> GrantRefused:
     with pytest.raises(GrantRefused) as refused:
         download_permit(Grant.objects.get(pk=grant.pk), user, file, today=timezone.localdate())
