@@ -346,8 +346,31 @@ def processing_dataset(other_holder):
     return make_dataset(other_holder, "ES-MR-PROC", conditions=("C50",), modes=("IN_SITU_PROCESSING",))
 
 
+# An agreement's PDF, rendered once per test session for the `active` fixture (see there).
+_AGREEMENT_PDFS: dict[str, bytes] = {}
+
+
+@pytest.fixture
+def _agreement_pdf_rendered_once(monkeypatch):
+    """The grant tests need an executed agreement, not its wording: the first agreement of the session is
+    rendered by WeasyPrint for real (and the executed one sealed for real every time), later ones reuse
+    those bytes. The agreement's own tests (test_agreements.py) render every version afresh."""
+    from access_requests.services import agreements as ag
+
+    real = ag.pdf_render
+
+    def render(template, context, *args, **kwargs):
+        key = f"{template}{'+certificate' if context.get('certificate') else ''}"
+        if key not in _AGREEMENT_PDFS:
+            _AGREEMENT_PDFS[key] = real(template, context, *args, **kwargs)
+        return _AGREEMENT_PDFS[key]
+
+    monkeypatch.setattr(ag, "pdf_render", render)
+
+
 @pytest.fixture
 def active(
+    _agreement_pdf_rendered_once,
     alice,
     dataset,
     download_files,
