@@ -464,7 +464,7 @@ def main() -> None:
 
     began = timezone.now()
     size = world["file"].size_bytes
-    auth = {"Authorization": f"Token {world['token']}", "User-Agent": "download-bench"}
+    auth = {"Authorization": f"Bearer {world['token']}", "User-Agent": "download-bench"}
 
     django_port, accel_app_port, web_port, direct_port = (free_port() for _ in range(4))
     django_app = start_gunicorn(env, "django", django_port, args.threads)
