@@ -377,7 +377,8 @@ def extension_requests_panel(user):
     return Panel(
         title="Extension requests",
         items=items,
-        count=count_words(*capped_count(waiting)),
+        # counted only when the page of rows is full: one statement on most dashboards
+        count=count_words(*capped_count(waiting)) if len(items) == PANEL_LIMIT else len(items),
         empty="No grantee waits for an extension.",
         note="Grant or refuse each on the application's page, within the grant's limits.",
     )
@@ -404,7 +405,7 @@ def closeouts_missing_panel(user):
     return Panel(
         title="Closeouts missing",
         items=items,
-        count=count_words(*capped_count(missing)),
+        count=count_words(*capped_count(missing)) if len(items) == PANEL_LIMIT else len(items),
         empty=f"Every application that ended more than {CLOSEOUT_REMINDER_DAYS} days ago has its closeout.",
         note="The applicant must confirm that downloaded copies were deleted and list the results.",
     )

@@ -163,7 +163,7 @@ def test_each_list_page_runs_the_same_statements_for_3_or_30_applications(
     applications(3, 30, committee=committee, **people)
     large = statements(client, url)
     assert small == large, f"{persona} {url_name}: {small} statements with 3 applications, {large} with 30"
-    assert large <= 12  # measured: 5 for the lists and the queue, 6 to 10 for the dashboards
+    assert large <= 14  # measured: 5 for the lists and the queue, 6 to 14 for the dashboards (the RDO's has 8 panels)
 
 
 @pytest.mark.parametrize("persona", ["alice", "rdo", "steward", "member"])
