@@ -33,7 +33,12 @@ from render import render_site, render_standalone  # noqa: E402
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not os.path.exists(NGINX), reason="Debian's nginx is not installed (make system-test)"),
+    # outside CI a machine without nginx skips these; CI installs it (scripts/system_packages.sh), so there a
+    # missing nginx fails the run instead of passing it by skipping
+    pytest.mark.skipif(
+        not os.path.exists(NGINX) and os.environ.get("CI", "").strip().lower() not in {"1", "true", "yes"},
+        reason="Debian's nginx is not installed (make system-test)",
+    ),
 ]
 
 
