@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from access_requests.models import Grant, GrantKind
 from tests.access_requests.conftest import (  # noqa: F401 (fixtures: an active application with files on disk)
+    _agreement_pdf_rendered_once,
     active,
     dataset,
     download_files,
