@@ -7,3 +7,7 @@ class AccessRequestsConfig(AppConfig):
 
     def ready(self) -> None:
         from access_requests import dashboard  # noqa: F401  (registers panels)
+        from access_requests.services.agreements import agreements_follow_dataset
+        from catalogue.signals import dataset_changed
+
+        dataset_changed.connect(agreements_follow_dataset, dispatch_uid="access_requests.agreements_follow_dataset")

@@ -124,10 +124,19 @@ class Violation:
 
 
 def _app(pk, reference: str | None = None) -> str:
+    """An application by reference and id (the reference read here when the caller has none at hand:
+    violations are few, so the lookup is one query for each)."""
+    if reference is None and str(pk).isdigit():
+        reference = Application.objects.filter(pk=int(pk)).values_list("reference", flat=True).first()
     return f"application {reference} (#{pk})" if reference else f"application #{pk}"
 
 
 def _user(pk, email: str | None = None) -> str:
+    """A person by e-mail address and id (the address read here when the caller has none at hand)."""
+    from portal.models import User
+
+    if email is None and pk is not None:
+        email = User.objects.filter(pk=pk).values_list("email", flat=True).first()
     return f"user {email} (#{pk})" if email else f"user #{pk}"
 
 

@@ -38,6 +38,7 @@ from catalogue.models import (
 )
 from catalogue.permissions import require_steward
 from catalogue.search import dataset_refresh_search_vector
+from catalogue.signals import dataset_changed
 from catalogue.storage import (
     Confinement,
     Refused,
@@ -543,6 +544,9 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
         if "identifier" in changed:
             payload["identifier"] = {"from": before["identifier"], "to": dataset.identifier}
         audit_record(actor=actor, verb="dataset.update", target=dataset, payload=payload)
+        dataset_changed.send(
+            sender=Dataset, dataset=dataset, actor=actor, what=f"its description changed ({', '.join(sorted(changed))})"
+        )
         catalogue_changed()
     return dataset
 
@@ -892,6 +896,13 @@ def _file_scan_finish(scan: FileScan, folder: str, records: list[dict], skipped:
                 "skipped": [s["path"] for s in skipped][:50],
             },
         )
+        if counts["added"] or counts["updated"] or counts["removed"]:
+            dataset_changed.send(
+                sender=Dataset,
+                dataset=dataset,
+                actor=scan.requested_by,
+                what=f"its files were registered from {folder}",
+            )
         catalogue_changed()
     return scan
 
@@ -1070,5 +1081,6 @@ def dataset_file_remove(*, actor, dataset: Dataset, path: str, reason: str, sha2
         if revision:
             payload |= {"version": {"from": revision.previous_version, "to": revision.version}, "announced": announced}
         audit_record(actor=actor, verb="dataset.file_remove", target=locked, payload=payload)
+        dataset_changed.send(sender=Dataset, dataset=locked, actor=actor, what=f"the file {file.path} was removed")
         catalogue_changed()  # the catalogue's export gives the dataset's byte size and checksums
     return file

@@ -513,6 +513,24 @@ def agreements_follow(*, actor, application: Application, reason: str) -> int:
     return revised
 
 
+def agreements_follow_dataset(sender, *, dataset, actor, what: str, **kwargs) -> int:
+    """The catalogue's `dataset_changed` (catalogue/signals.py), inside the change's transaction: every
+    agreement in force that is not yet executed and names the dataset follows the change as
+    `agreements_follow` does (a new version, the signatures on the old one voided, the signers told
+    why), so no signature stands on a description or a file manifest that is no longer the dataset's.
+    An executed agreement stays as sealed. Answers how many agreements were revised."""
+    applications = (
+        Application.objects.filter(
+            agreements__status__in=[AgreementStatus.DRAFT, AgreementStatus.AWAITING_SIGNATURES],
+            requested__dataset=dataset,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+    reason = f"The dataset {dataset.identifier} changed: {what}."
+    return sum(agreements_follow(actor=actor, application=application, reason=reason) for application in applications)
+
+
 def _revise(*, actor, agreement: Agreement, reason: str) -> AgreementVersion:
     reason = " ".join((reason or "").split())
     with transaction.atomic():

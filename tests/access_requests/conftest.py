@@ -425,14 +425,18 @@ def active(
 
 
 @pytest.fixture
-def demo(db, django_capture_on_commit_callbacks):
-    """The whole demo, loaded as `make demo` loads it, with the tasks its commits queue run."""
-    from catalogue.demo import load_catalogue_changes
+def demo(db, monkeypatch):
+    """The whole demo, loaded as `make demo` loads it, with the tasks its commits queue run.
+
+    `make demo` commits each service's transaction and runs what it queued for after the commit (file
+    scans, agreement rendering, the stored files' final names) at once, eagerly, before the next step.
+    Inside the test's transaction nothing commits, so each such callback runs where it is queued: the
+    next step sees its result, in the same order as in the demo (a scan that ran only at the end would
+    change the files of datasets whose agreements were already signed)."""
+    from django.db import transaction
+
     from portal.demo import load_demo
 
-    # the queued tasks (file scans, agreement rendering) and the stored files' final names run after commit
-    with django_capture_on_commit_callbacks(execute=True):
-        data = load_demo()
-    # the scans ran only as the capture ended, after the catalogue's last step needed them: run it again
-    load_catalogue_changes(people=data["people"], datasets=data["datasets"])
-    return data
+    with monkeypatch.context() as patch:
+        patch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+        return load_demo()
