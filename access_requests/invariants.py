@@ -697,6 +697,20 @@ def invariant_7(users: Iterable | None = None) -> Iterator[Violation]:
                 )
     yield from _object_permissions_only_for_the_team()
     yield from _dataset_files_confined()
+    yield from _the_public_sees_published_datasets_only()
+
+
+def _the_public_sees_published_datasets_only() -> Iterator[Violation]:
+    from django.contrib.auth.models import AnonymousUser
+
+    from catalogue.models import DatasetStatus
+    from catalogue.selectors import datasets_visible_to
+
+    shown = datasets_visible_to(AnonymousUser()).exclude(status=DatasetStatus.PUBLISHED)
+    for identifier, status in shown.values_list("identifier", "status"):
+        yield Violation(
+            7, f"the public catalogue shows a dataset that is {status}, not published", (f"dataset {identifier}",)
+        )
 
 
 def _object_permissions_only_for_the_team() -> Iterator[Violation]:

@@ -47,7 +47,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  ... and {len(violations) - limit} more")
         if total:
             raise CommandError(f"{total} violation(s) of the governance invariants ({seconds:.1f} s).")
-        self.stdout.write(self.style.SUCCESS(f"All {len(numbers)} invariants hold ({seconds:.1f} s)."))
+        held = f"All {len(numbers)} invariants hold" if len(numbers) > 1 else f"Invariant {numbers[0]} holds"
+        self.stdout.write(self.style.SUCCESS(f"{held} ({seconds:.1f} s)."))
 
     def _numbers(self, only: str | None) -> list[int]:
         if not only:
