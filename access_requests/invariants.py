@@ -39,8 +39,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Concat, TruncDate
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat, TruncDate
 
 from access_requests import rules
 from access_requests.models import (
@@ -591,8 +591,17 @@ def _submissions_hold() -> Iterator[Violation]:
     from access_requests.services.snapshots import application_snapshot, snapshot_changes
 
     latest = Submission.objects.filter(application_id=OuterRef("pk")).order_by("-number")
+    # An application withdrawn while returned was the team's to change until then.
+    withdrawn_while_editable = _events(["application.withdraw"]).filter(
+        target_type="access_requests.application",
+        payload__from__in=[ApplicationStatus.DRAFT, ApplicationStatus.RETURNED],
+    )
     locked = (
         Application.objects.filter(status__in=LOCKED_STATES, submission_count__gt=0)
+        .exclude(
+            Q(status=ApplicationStatus.WITHDRAWN)
+            & Q(pk__in=withdrawn_while_editable.annotate(app=Cast("target_id", BigIntegerField())).values("app"))
+        )
         .select_related("dpia", "representations")
         .prefetch_related("purpose_conditions", "team", "ethics_approvals", "dpia__risks")
         .annotate(submitted_snapshot=latest.values("snapshot")[:1])

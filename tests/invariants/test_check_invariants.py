@@ -37,8 +37,12 @@ from tests.access_requests.conftest import (  # noqa: F401 (fixtures: an active 
     dataset,
     demo,
     download_files,
+    draft,
     member2,
     processing_dataset,
+    ready,
+    returned,
+    submitted,
 )
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +247,16 @@ def test_6_a_submitted_application_changed_and_a_signature_over_another_document
         AgreementSignature.objects.filter(pk=signature.pk).update(shown_sha256="0" * 64)
         violations = _found(6, f"signature #{signature.pk}")
         assert any("over another document" in v.message for v in violations)
+
+
+def test_6_an_application_withdrawn_while_returned_may_differ_from_its_submission(returned, alice):  # noqa: F811
+    from access_requests.services import applications as svc
+    from access_requests.services import transitions as tr
+
+    svc.application_update(actor=alice, application=returned, data={"title": "Reworked after the RDO's comments"})
+    tr.application_withdraw(actor=alice, application=returned, reason="The project was cancelled.")
+    assert Application.objects.get(pk=returned.pk).status == "withdrawn"
+    assert check([6]) == []
 
 
 def test_7_an_applicants_document_registered_as_a_dataset_file(world, charlie, broken):
