@@ -368,6 +368,30 @@ def _agreement_pdf_rendered_once(monkeypatch):
     monkeypatch.setattr(ag, "pdf_render", render)
 
 
+def approved_with_agreement(application, *, applicant, rdo, committee, chair, voters, capture):
+    """Complete `application` (access from today), submit, forward, approve by `voters`, then what the
+    approval's commit starts, minus the decision letter (tests/access_requests/test_decision_letter.py
+    covers it): create the agreement and render its first version, which is returned, awaiting signatures."""
+    from access_requests.models import AgreementVersion
+    from access_requests.services import agreements as ag
+    from access_requests.services import review as rv
+    from access_requests.services import transitions as tr
+
+    complete(application, applicant, start=timezone.localdate())
+    tr.application_submit(actor=applicant, application=application)
+    tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
+    tr.application_forward(actor=rdo, application=application, committee=committee)
+    review_round = rv.current_round(application)
+    for voter in voters:
+        rv.vote_cast(actor=voter, review_round=review_round, choice="approve")
+    with capture(execute=False):
+        rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
+    agreement = ag.agreement_create(actor=ag.SYSTEM, application=application)
+    version = AgreementVersion.objects.get(agreement=agreement, superseded_at__isnull=True)
+    with capture(execute=False):
+        return ag.agreement_version_render(version_id=version.pk)
+
+
 @pytest.fixture
 def active(
     _agreement_pdf_rendered_once,
@@ -386,29 +410,22 @@ def active(
 ):
     """Alice's application for `dataset` (download) and `processing_dataset` (in situ), access from
     today for 12 months: approved, its agreement signed by every party and executed, grants issued."""
-    from access_requests.models import AgreementVersion, Application
+    from access_requests.models import Application
     from access_requests.services import agreements as ag
-    from access_requests.services import review as rv
-    from access_requests.services import transitions as tr
 
     application = svc.application_create(
         actor=alice, title="Breast density and AI", datasets=[dataset, processing_dataset]
     )
-    complete(application, alice, start=timezone.localdate())
-    tr.application_submit(actor=alice, application=application)
-    tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
-    tr.application_forward(actor=rdo, application=application, committee=committee)
-    review_round = rv.current_round(application)
-    rv.vote_cast(actor=member, review_round=review_round, choice="approve")
-    rv.vote_cast(actor=member2, review_round=review_round, choice="approve")
-    # What the approval's commit starts, minus the decision letter (tests/access_requests/test_decision_letter.py
-    # covers it): create the agreement and render its first version; the last signature executes it.
-    with django_capture_on_commit_callbacks(execute=False):
-        rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
-    agreement = ag.agreement_create(actor=ag.SYSTEM, application=application)
-    version = AgreementVersion.objects.get(agreement=agreement, superseded_at__isnull=True)
-    with django_capture_on_commit_callbacks(execute=False):
-        version = ag.agreement_version_render(version_id=version.pk)
+    version = approved_with_agreement(
+        application,
+        applicant=alice,
+        rdo=rdo,
+        committee=committee,
+        chair=chair,
+        voters=[member, member2],
+        capture=django_capture_on_commit_callbacks,
+    )
+    agreement = version.agreement
     for person in [signatory_person(), steward, other_steward, rdo]:
         with django_capture_on_commit_callbacks(execute=False):
             ag.agreement_sign(

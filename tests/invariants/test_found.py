@@ -7,19 +7,15 @@ anything an agreement covers voids its signatures). The applicant's own changes 
 change now revises every unexecuted agreement naming the dataset (catalogue/signals.py)."""
 
 import pytest
-from django.utils import timezone
 
 from access_requests.invariants import check
 from access_requests.models import Agreement, AgreementSignature, AgreementStatus, AgreementVersion
 from access_requests.services import agreements as ag
 from access_requests.services import applications as svc
-from access_requests.services import review as rv
-from access_requests.services import transitions as tr
 from catalogue.services import dataset_file_remove, dataset_update
 from tests.access_requests.conftest import (  # noqa: F401 (fixtures)
-    CHECKLIST_DONE,
     _agreement_pdf_rendered_once,
-    complete,
+    approved_with_agreement,
     dataset,
     download_files,
     member2,
@@ -44,19 +40,15 @@ def signed_by_the_signatory(
 ):
     """An approved application whose agreement's first version the institution's signatory has signed."""
     application = svc.application_create(actor=alice, title="Breast density and AI", datasets=[dataset])
-    complete(application, alice, start=timezone.localdate())
-    tr.application_submit(actor=alice, application=application)
-    tr.rdo_checklist_update(actor=rdo, application=application, data=CHECKLIST_DONE)
-    tr.application_forward(actor=rdo, application=application, committee=committee)
-    review_round = rv.current_round(application)
-    rv.vote_cast(actor=member, review_round=review_round, choice="approve")
-    rv.vote_cast(actor=member2, review_round=review_round, choice="approve")
-    with django_capture_on_commit_callbacks(execute=False):
-        rv.round_decide(actor=chair, application=application, outcome="approved", rationale="Sound.", conditions="")
-    agreement = ag.agreement_create(actor=ag.SYSTEM, application=application)
-    version = AgreementVersion.objects.get(agreement=agreement, superseded_at__isnull=True)
-    with django_capture_on_commit_callbacks(execute=False):
-        version = ag.agreement_version_render(version_id=version.pk)
+    version = approved_with_agreement(
+        application,
+        applicant=alice,
+        rdo=rdo,
+        committee=committee,
+        chair=chair,
+        voters=[member, member2],
+        capture=django_capture_on_commit_callbacks,
+    )
     signatory = signatory_person()
     ag.agreement_sign(
         actor=signatory,
@@ -67,7 +59,7 @@ def signed_by_the_signatory(
         shown_sha256=version.sha256,
     )
     assert check([6]) == []
-    return agreement
+    return version.agreement
 
 
 def _signatures_voided(agreement: Agreement) -> None:
