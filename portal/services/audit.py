@@ -5,8 +5,10 @@ import hashlib
 import hmac
 import json
 import logging
+import multiprocessing
 import os
 import re
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -163,6 +165,37 @@ class ChainReport:
     latest_anchor: Anchor | None = None
 
 
+# What the walk reads of each event, as plain tuples: building a model instance per event costs more
+# than hashing it. `_hash_of` and `_walk` read the same attribute names from either.
+_FIELDS = (
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "verb",
+    "target_type",
+    "target_id",
+    "target_label",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+_Event = namedtuple("_Event", _FIELDS)
+_CHUNK = 10_000
+# The walk is split among processes (`audit_verify(processes=...)`) only from this many events on:
+# below, starting them costs more than it saves.
+PARALLEL_FROM = 100_000
+
+
+def _events(first: int | None, last: int) -> Iterator[_Event]:
+    """The events from `first` (from the lowest stored, when None) to `last`, in order, through a
+    server-side cursor."""
+    rows = AuditEvent.objects.filter(seq__lte=last)
+    if first is not None:
+        rows = rows.filter(seq__gte=first)
+    return map(_Event._make, rows.order_by("seq").values_list(*_FIELDS).iterator(chunk_size=_CHUNK))
+
+
 def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None, anchored: dict[int, list[Anchor]]) -> ChainReport:
     expected_seq = 1
     prev_hash = GENESIS_HASH
@@ -224,7 +257,104 @@ def _read_snapshot() -> Iterator[None]:
         yield
 
 
-def audit_verify(*, anchors: Sequence[Anchor] = ()) -> ChainReport:
+def _walk_part(first: int, last: int, prev_hash: str, anchored: dict[int, list[Anchor]]) -> tuple[bool, int, str]:
+    """One part of the chain, events `first` to `last`, the first following `prev_hash`: whether every
+    event is there, follows the one before, matches its hash and its anchors; how many it walked; the
+    last one's hash. (Only whether: a part that fails is walked again whole, for the exact report.)"""
+    count = 0
+    expected_seq = first
+    for event in _events(first, last):
+        if (
+            event.seq != expected_seq
+            or event.prev_hash != prev_hash
+            or _hash_of(event) != event.hash
+            or any(anchor.hash != event.hash for anchor in anchored.get(event.seq, ()))
+        ):
+            return False, count, prev_hash
+        prev_hash = event.hash
+        expected_seq += 1
+        count += 1
+    return count == last - first + 1, count, prev_hash
+
+
+def _walk_part_child(pipe, first: int, last: int, prev_hash: str, anchored: dict[int, list[Anchor]]) -> None:
+    try:
+        pipe.send(_walk_part(first, last, prev_hash, anchored))
+    finally:
+        connections.close_all()
+        pipe.close()
+
+
+@dataclass(frozen=True)
+class WalkPlan:
+    """The chain up to its head cut into contiguous parts, with the hash each part's first event must
+    follow (the stored hash of the event before it)."""
+
+    head_seq: int
+    head_hash: str
+    parts: list[tuple[int, int]]
+    follows: list[str]
+
+    def holds(self, results: Sequence[tuple[bool, int, str]]) -> bool:
+        """Whether every part held (`_walk_part`'s answers, in order) and each one's last hash is the
+        one the next part follows, the last part's the head's."""
+        ends = [last_hash for _ok, _count, last_hash in results]
+        return all(ok for ok, _count, _hash in results) and ends == [*self.follows[1:], self.head_hash]
+
+
+def walk_plan(processes: int) -> WalkPlan | None:
+    """How to walk the chain as `processes` parts at once, or None when it is not worth it or cannot
+    be: fewer than PARALLEL_FROM events, inside a transaction (other processes cannot see into it, and
+    connections must be closed before a fork), not PostgreSQL, no fork, or an event before a part's
+    first missing (the caller then walks the chain whole and reports). Events up to the head are
+    committed and never change, so the parts need no common snapshot."""
+    if (
+        processes < 2
+        or connection.in_atomic_block
+        or connection.vendor != "postgresql"
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return None
+    head = AuditChainHead.objects.filter(id=1).values_list("seq", "hash").first()
+    if head is None or head[0] < PARALLEL_FROM:
+        return None
+    head_seq, head_hash = head
+    size = -(-head_seq // processes)
+    parts = [(first, min(first + size - 1, head_seq)) for first in range(1, head_seq + 1, size)]
+    before = dict(AuditEvent.objects.filter(seq__in=[first - 1 for first, _ in parts[1:]]).values_list("seq", "hash"))
+    if len(before) != len(parts) - 1:
+        return None
+    return WalkPlan(head_seq, head_hash, parts, [GENESIS_HASH] + [before[first - 1] for first, _ in parts[1:]])
+
+
+def _walk_in_processes(processes: int, anchored: dict[int, list[Anchor]]) -> tuple[int, str] | None:
+    """Walk the chain up to its head as `walk_plan`'s parts at once (this process walks the first,
+    forked children the others, each on its own connection): the head's (seq, hash) when the plan
+    holds; None when a part fails or the walk cannot be split (then the caller walks it whole, in
+    one snapshot, and reports); the caller checks for surplus events and the newest anchor."""
+    plan = walk_plan(processes)
+    if plan is None:
+        return None
+    connections.close_all()  # the children open their own; this process reopens on its next query
+    context = multiprocessing.get_context("fork")
+    children = []
+    for (first, last), prev_hash in zip(plan.parts[1:], plan.follows[1:], strict=True):
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_walk_part_child, args=(send, first, last, prev_hash, anchored), daemon=True)
+        child.start()
+        send.close()
+        children.append((child, receive))
+    results = [_walk_part(*plan.parts[0], plan.follows[0], anchored)]
+    for child, receive in children:
+        try:
+            results.append(receive.recv())
+        except EOFError:  # the child died without an answer
+            results.append((False, 0, ""))
+        child.join()
+    return (plan.head_seq, plan.head_hash) if plan.holds(results) else None
+
+
+def audit_verify(*, anchors: Sequence[Anchor] = (), processes: int = 1) -> ChainReport:
     """Walk the chain up to its head in order and report the first event that breaks it.
 
     Safe while events are being written: the head is read first and only the events up to
@@ -232,16 +362,25 @@ def audit_verify(*, anchors: Sequence[Anchor] = ()) -> ChainReport:
     `anchors` (heads recorded outside the database), each anchored event must still be in
     the chain with the anchored hash, and the head may not be behind the newest anchor: a
     truncated, rolled-back or rewritten chain passes the walk but not this.
+
+    `processes` > 1 splits a long chain's walk among that many processes (outside a transaction,
+    on PostgreSQL: see `_walk_in_processes`); when a part fails, the chain is walked again whole,
+    so the report is the same as with one.
     """
     anchored: dict[int, list[Anchor]] = {}
     for anchor in anchors:
         anchored.setdefault(anchor.seq, []).append(anchor)
     latest = max(anchors, key=lambda a: (a.seq, a.at), default=None)
+    walked = _walk_in_processes(processes, anchored)
     with _read_snapshot():
-        head = AuditChainHead.objects.filter(id=1).first()
-        head_seq = head.seq if head else 0
-        events = AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq").iterator(chunk_size=2000)
-        report = _walk(events, head, anchored)
+        if walked is not None:
+            head = AuditChainHead(id=1, seq=walked[0], hash=walked[1])
+            head_seq = head.seq
+            report = ChainReport(True, head_seq)
+        else:
+            head = AuditChainHead.objects.filter(id=1).first()
+            head_seq = head.seq if head else 0
+            report = _walk(_events(None, head_seq), head, anchored)
         if not report.ok:
             return replace(report, anchors=len(anchors), latest_anchor=latest)
         # One statement compares with the head as it is now, so a concurrent append is not surplus.
