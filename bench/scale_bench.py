@@ -257,7 +257,7 @@ def seed_people(sizes, rng):
                 country=countries[i % len(countries)],
                 password=password,
                 email_verified_at=now,
-                date_joined=now - timedelta(days=400),
+                date_joined=now - timedelta(days=800),
             )
             for i, (email, name, _role) in enumerate(spec)
         ],
@@ -278,6 +278,8 @@ def seed_people(sizes, rng):
                 for k, u in enumerate(committee_users[c * 5 : c * 5 + 5])
             ]
         )
+    # members since before the first application (auto_now_add ignores a given value)
+    CommitteeMembership.objects.filter(committee__name__startswith="Bench").update(since=now - timedelta(days=760))
     holders = list(DataHolder.objects.order_by("pk"))
     stewards = [u for u in users if u.email.startswith("steward")]
     holder_ct = ContentType.objects.get_for_model(DataHolder)
@@ -348,35 +350,6 @@ def seed_files(total: int, rng) -> None:
     log(f"seeded {n} dataset files in {time.perf_counter() - started:.1f} s (COPY)")
 
 
-def _snapshot(app, items, team, signatory) -> dict:
-    """The shape `access_requests.services.snapshots.application_snapshot` writes, filled with seeded values."""
-    return {
-        "documents": [{"kind": "ethics", "name": "ethics-approval.pdf", "sha256": "0" * 64}],
-        "overview": {
-            "Title": app.title,
-            "Lay summary": app.lay_summary,
-            "Scientific description": app.scientific_description,
-            "Timeline": app.timeline,
-            "Intended use": app.intended_use,
-            "Research purpose": "Health, medical or biomedical research (DUO:0000006)",
-            "Conditions studied": "",
-            "Develops general methods": False,
-            "Commercial use": False,
-            "Access start": str(app.access_start or ""),
-            "Access months": app.access_months,
-            "Organisation": app.organisation,
-            "Organisation country": app.organisation_country,
-            "Not-for-profit organisation": True,
-        },
-        "datasets": {f"dataset {d}": "gives the cases the study needs" for d, _mode in items},
-        "team": {email: role for email, role in team},
-        "ethics": {"University Research Ethics Committee REC": "approved, covers the datasets requested"},
-        "dpia": {"Data categories": "images, image_metadata", "Residual risk": "Low"},
-        "representations": {"Institution": app.organisation, "Signatory": signatory},
-        "ai": {"Develops or uses AI": False},
-    }
-
-
 def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes every part of a batch
     """Applications in every state with the rows the services write for them.
 
@@ -409,6 +382,7 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
         Submission,
         TeamMember,
     )
+    from access_requests.services.snapshots import SNAPSHOT_RELATED, application_snapshot, snapshot_prefetch
     from catalogue.models import Dataset
     from portal.models import User
 
@@ -422,9 +396,9 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
     started = time.perf_counter()
     people = {
         prefix: list(User.objects.filter(email__startswith=prefix).order_by("email").values_list("pk", "email"))
-        for prefix in ("r0", "co", "rdo", "signatory")
+        for prefix in ("r0", "co0", "rdo", "signatory")
     }
-    researchers, coresearchers, rdos, signatories = people["r0"], people["co"], people["rdo"], people["signatory"]
+    researchers, coresearchers, rdos, signatories = people["r0"], people["co0"], people["rdo"], people["signatory"]
     committees = list(Committee.objects.filter(name__startswith="Bench").values_list("pk", flat=True))
     modes = {}
     for dataset_id, term_id in Dataset.access_modes.through.objects.filter(dataset__status="published").values_list(
@@ -455,7 +429,7 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
                 submissions = (1 if rng.random() < 0.7 else 2) if submitted else 0
                 if state == "returned":
                     submissions = max(submissions, 1)
-                created = now - timedelta(minutes=30 + (sizes.applications - n) * 30 + rng.randint(0, 20))
+                created = now - timedelta(days=90, minutes=(sizes.applications - n) * 30 + rng.randint(0, 20))
                 title = f"{rng.choice(['Radiomics', 'Deep learning', 'Outcome prediction', 'Screening'])} of "
                 title += f"{rng.choice(['breast', 'lung', 'prostate', 'liver', 'brain'])} imaging, study {n}"
                 app = Application(
@@ -538,7 +512,6 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
                         ]
             TeamMember.objects.bulk_create(members)
             UserObjectPermission.objects.bulk_create(grants)
-            emails = {pk: email for pk, email in researchers + coresearchers}
             approvals, covers, dpias, reps, accepts, subs, checks, comments, messages = ([] for _ in range(9))
             for a, p in zip(apps, plan, strict=True):
                 app, created, items, team, submissions = p
@@ -550,7 +523,7 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
                             application_id=a.pk,
                             committee_name=f"{app.organisation} Research Ethics Committee",
                             reference=f"REC-{app.reference[3:]}",
-                            approved_on=today - timedelta(days=200),
+                            approved_on=min(created.date(), app.access_start or today) - timedelta(days=30),
                             expires_on=today + timedelta(days=600),
                             document_path=f"applications/{a.pk}/ethics/approval.pdf",
                             document_name="ethics-approval.pdf",
@@ -593,8 +566,6 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
                         )
                         for code, text in LEGAL
                     ]
-                    team_rows = [(emails.get(m[0][0], m[0][1]), m[1]) for m in team]
-                    snapshot = _snapshot(app, items, team_rows, signatory[1])
                     rdo = rdos[a.pk % len(rdos)][0]
                     forwarded = app.committee_id is not None
                     for number in range(1, submissions + 1):
@@ -604,7 +575,7 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
                                 number=number,
                                 submitted_by_id=app.applicant_id,
                                 submitted_at=created + timedelta(days=number),
-                                snapshot=snapshot,
+                                snapshot={},  # below: what the product's application_snapshot makes of the rows
                             )
                         )
                         done = forwarded and number == submissions
@@ -664,6 +635,15 @@ def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes ever
             )
             Representations.objects.bulk_create(reps)
             StatementAcceptance.objects.bulk_create(accepts)
+            # the application as submitted: nothing changes after the (last) submission in this seed
+            snapshots = {
+                a.pk: application_snapshot(a)
+                for a in Application.objects.filter(pk__in={s.application_id for s in subs})
+                .select_related(*SNAPSHOT_RELATED)
+                .prefetch_related(*snapshot_prefetch())
+            }
+            for sub in subs:
+                sub.snapshot = snapshots[sub.application_id]
             Submission.objects.bulk_create(subs)
             RdoChecklist.objects.bulk_create(checks)
             ReturnComment.objects.bulk_create(comments)
@@ -792,6 +772,8 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
 
     from access_requests.models import (
         Agreement,
+        AgreementParty,
+        AgreementSignature,
         AgreementVersion,
         Application,
         ApplicationDataset,
@@ -799,19 +781,24 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
         Download,
         ExtensionRequest,
         Grant,
+        Representations,
         ReviewRound,
         TeamMember,
     )
     from access_requests.models.applications import access_period_end
-    from catalogue.models import Dataset, DatasetFile
+    from catalogue.models import DataHolder, Dataset, DatasetFile, Stewardship
+    from portal.models import User
 
     if Grant.objects.filter(application__reference__startswith="AR-2025-").exists():
         return
     started = time.perf_counter()
     apps = Application.objects.filter(reference__startswith="AR-2025-", status__in=["active", "closed", "revoked"])
-    rounds = dict(
-        ReviewRound.objects.filter(application__in=apps, outcome="approved").values_list("application_id", "pk")
-    )
+    rounds = {
+        app_id: (pk, closed_at)
+        for app_id, pk, closed_at in ReviewRound.objects.filter(application__in=apps, outcome="approved").values_list(
+            "application_id", "pk", "closed_at"
+        )
+    }
     requested: dict[int, list] = {}
     for row in ApplicationDataset.objects.filter(application__in=apps).values_list(
         "pk", "application_id", "dataset_id", "access_mode_id", "access_mode__code"
@@ -823,6 +810,20 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
     ).values_list("application_id", "user_id"):
         team.setdefault(app_id, []).append(user_id)
     datasets = {row[2] for rows in requested.values() for row in rows}
+    holder_of = dict(Dataset.objects.filter(pk__in=datasets).values_list("pk", "holder_id"))
+    holder_names = dict(DataHolder.objects.values_list("pk", "name"))
+    stewards: dict[int, list[int]] = {}
+    for holder_id, user_id in Stewardship.objects.order_by("user__email").values_list("holder_id", "user_id"):
+        stewards.setdefault(holder_id, []).append(user_id)
+    rdos = list(User.objects.filter(email__startswith="rdo").order_by("email").values_list("pk", "full_name"))
+    signers = dict(User.objects.filter(email__startswith="signatory").values_list("email", "pk"))
+    reps = {
+        app_id: (name, role, email)
+        for app_id, name, role, email in Representations.objects.filter(application__in=apps).values_list(
+            "application_id", "signatory_name", "signatory_role", "signatory_email"
+        )
+    }
+    institution = dict(apps.values_list("pk", "organisation"))
     files: dict[int, list[tuple[int, int]]] = {}
     for file_id, dataset_id, size in DatasetFile.objects.filter(dataset_id__in=datasets).values_list(
         "pk", "dataset_id", "size_bytes"
@@ -843,10 +844,10 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
             agreements = Agreement.objects.bulk_create(
                 Agreement(
                     application_id=pk,
-                    round_id=rounds[pk],
+                    round_id=rounds[pk][0],
                     reference=f"DAA-{reference}",
                     status="executed",
-                    executed_at=now - timedelta(days=40),
+                    executed_at=rounds[pk][1] + timedelta(days=5),
                     executed_path=f"applications/{reference}/executed.pdf",
                     executed_sha256=f"{rng.getrandbits(256):064x}",
                     executed_size=180_000,
@@ -855,7 +856,7 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
                 for pk, reference, *_ in batch
             )
             counts["agreements"] += len(agreements)
-            AgreementVersion.objects.bulk_create(
+            versions = AgreementVersion.objects.bulk_create(
                 AgreementVersion(
                     agreement_id=agreement.pk,
                     number=1,
@@ -865,12 +866,54 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
                     path=f"applications/{reference}/agreement-v1.pdf",
                     sha256=f"{rng.getrandbits(256):064x}",
                     size=170_000,
-                    rendered_at=now - timedelta(days=50),
+                    rendered_at=rounds[pk][1] + timedelta(days=1),
                 )
-                for agreement, (_, reference, *_) in zip(agreements, batch, strict=True)
+                for agreement, (pk, reference, *_) in zip(agreements, batch, strict=True)
+            )
+            # the parties agreement_render names (the institution's signatory, each data holder, the
+            # RDO) and their online signatures over the version's bytes, all before execution
+            parties, signers_of = [], []
+            for version, (pk, *_rest) in zip(versions, batch, strict=True):
+                name, role, email = reps[pk]
+                holders = sorted({holder_of[row[2]] for row in requested.get(pk, [])})
+                rdo = rdos[pk % len(rdos)]
+                spec = [("signatory", None, institution[pk], f"{name}, {role}", email, signers[email], name)]
+                spec += [
+                    ("steward", h, holder_names[h], "", "", stewards[h][pk % len(stewards[h])], f"Steward {h}")
+                    for h in holders
+                ]
+                spec.append(("rdo", None, "The Research Data Office", "", "", rdo[0], rdo[1]))
+                for position, (kind, holder, party_name, representative, address, user_id, typed) in enumerate(spec):
+                    parties.append(
+                        AgreementParty(
+                            version_id=version.pk,
+                            kind=kind,
+                            holder_id=holder,
+                            name=party_name,
+                            representative=representative,
+                            email=address,
+                            position=position,
+                        )
+                    )
+                    signers_of.append((version, user_id, typed, position))
+            made_parties = AgreementParty.objects.bulk_create(parties)
+            AgreementSignature.objects.bulk_create(
+                AgreementSignature(
+                    version_id=version.pk,
+                    party_id=party.pk,
+                    method="online",
+                    user_id=user_id,
+                    typed_name=typed,
+                    signed_at=version.rendered_at + timedelta(days=1, hours=position),
+                    ip="192.0.2.10",
+                    user_agent="Mozilla/5.0",
+                    shown_sha256=version.sha256,
+                )
+                for party, (version, user_id, typed, position) in zip(made_parties, signers_of, strict=True)
             )
             grants, plans = [], []
             for agreement, (pk, _, status, start, months, applicant) in zip(agreements, batch, strict=True):
+                rdo = rdos[pk % len(rdos)][0]
                 start = start or today - timedelta(days=30)
                 end = access_period_end(start, months or 12)
                 for req_pk, _, dataset_id, mode_id, code in requested.get(pk, []):
@@ -894,8 +937,9 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
                             valid_until=until,
                             limited_by="agreement",
                             agreement_end=end,
-                            issued_at=now - timedelta(days=40),
+                            issued_at=agreement.executed_at,
                             ended_at=ended,
+                            revoked_by_id=rdo if state == "revoked" else None,
                             revoke_reason="The data holder reported a breach of the conditions."
                             if ended and state == "revoked"
                             else "",
@@ -914,7 +958,8 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
             for grant, users in zip(made, plans, strict=True):
                 if grant.status != "active":
                     continue
-                if grant.kind == "download" and rng.random() < 0.5:
+                # downloads in the grant's days (its first day may lie ahead)
+                if grant.kind == "download" and grant.valid_from <= today - timedelta(days=3) and rng.random() < 0.5:
                     for k, (file_id, size) in enumerate(files.get(grant.dataset_id, [])):
                         downloads.append(
                             Download(
@@ -959,32 +1004,380 @@ def seed_grants(rng) -> None:  # noqa: C901  # one pass writes every part of a b
     )
 
 
-VERBS = [  # (verb, target kind, weight): sign-ins and documents opened dominate, as the issue says
-    ("user.login", "user", 30),
-    ("document.view", "application", 18),
-    ("application.update", "application", 12),
-    ("application.submit", "application", 5),
-    ("application.resubmit", "application", 2),
-    ("application.return", "application", 3),
-    ("application.forward", "application", 2),
-    ("application.note", "application", 4),
-    ("application.checklist_update", "application", 3),
-    ("application.dpia_update", "application", 3),
-    ("application.ethics_add", "application", 2),
-    ("application.team_accept", "application", 2),
-    ("dataset.update", "dataset", 8),
-    ("dataset.files_register", "dataset", 3),
-    ("user.logout", "user", 2),
-    ("api_token.create", "user", 1),
+# The events of no particular state change, spread over the chain between the applications' own
+# (verb, target kind, who acts, weight): sign-ins and documents opened dominate, as the issue says.
+# "applicant" and "rdo" act on a random application (its applicant, an RDO officer); "anyone" on
+# their own account; "steward" on a dataset.
+VERBS = [
+    ("user.login", "user", "anyone", 30),
+    ("document.view", "application", "applicant", 18),
+    ("application.update", "application", "applicant", 12),
+    ("application.note", "application", "rdo", 4),
+    ("application.checklist_update", "application", "rdo", 3),
+    ("application.dpia_update", "application", "applicant", 3),
+    ("application.ethics_add", "application", "applicant", 2),
+    ("dataset.update", "dataset", "steward", 8),
+    ("dataset.files_register", "dataset", "steward", 3),
+    ("user.logout", "user", "anyone", 2),
+    ("api_token.create", "user", "anyone", 1),
 ]
+AGREEMENTS_SYSTEM = "system:agreements"  # the actor labels of access_requests/services/agreements.py and grants.py
+GRANTS_SYSTEM = "system:grants"
+WITHDRAW_REASON = "The study lost its funding."
 
 
-def seed_audit(total: int, rng) -> None:
-    """Events 1..total chained with `portal.services.audit.event_hash`, continuing the current head."""
+def lifecycle_events(first_at: datetime) -> list[tuple]:  # noqa: C901  # one pass per kind of row
+    """The events the services wrote for the seeded rows, in time order: each committee's creation;
+    each application's creation and transitions (payload `status` as the transition left it), its
+    round's conflicts, checks, votes and decision, its agreement's signatures and execution, the
+    grants issued, every download served, and the end (grants expired and the application closed,
+    or revoked). Tuples (at, actor_id, actor_label, verb, target_type, target_id, target_label, payload)."""
+    from access_requests.models import (
+        AgreementSignature,
+        AgreementVersion,
+        Application,
+        ApplicationDataset,
+        Committee,
+        ConflictDeclaration,
+        Download,
+        Grant,
+        ReturnComment,
+        ReviewCheck,
+        ReviewRound,
+        Submission,
+        TeamMember,
+        Vote,
+    )
+    from portal.models import User
+
+    emails = dict(User.objects.values_list("pk", "email"))
+    rdos = list(User.objects.filter(email__startswith="rdo").order_by("email").values_list("pk", flat=True))
+    events: list[tuple] = []
+    us = timedelta(microseconds=1)
+
+    def add(at, actor, verb, target, payload):
+        actor_id, label = (None, actor) if isinstance(actor, str) else (actor, emails[actor])
+        events.append((at, actor_id, label, verb, *target, payload))
+
+    for k, (pk, name, quorum) in enumerate(Committee.objects.order_by("pk").values_list("pk", "name", "quorum")):
+        add(
+            first_at + timedelta(minutes=k),
+            rdos[0],
+            "committee.create",
+            ("access_requests.committee", str(pk), name),
+            {"name": name, "quorum": quorum},
+        )
+    datasets: dict[int, list[str]] = {}
+    for app_id, identifier in ApplicationDataset.objects.order_by("pk").values_list(
+        "application_id", "dataset__identifier"
+    ):
+        datasets.setdefault(app_id, []).append(identifier)
+    submissions: dict[int, list] = {}
+    for app_id, number, at in Submission.objects.order_by("number").values_list(
+        "application_id", "number", "submitted_at"
+    ):
+        submissions.setdefault(app_id, []).append((number, at))
+    sections: dict[tuple[int, int], set[str]] = {}
+    for app_id, number, section in ReturnComment.objects.values_list("application_id", "submission_number", "section"):
+        sections.setdefault((app_id, number), set()).add(section)
+    rounds = {
+        row[0]: row[1:]
+        for row in ReviewRound.objects.values_list(
+            "application_id",
+            "pk",
+            "number",
+            "opened_at",
+            "closed_at",
+            "outcome",
+            "decided_by_id",
+            "committee_id",
+            "committee__name",
+        )
+    }
+    by_round: dict[int, list] = {}
+    for round_id, member_id, reason in ConflictDeclaration.objects.values_list("round_id", "member_id", "reason"):
+        by_round.setdefault(round_id, []).append(("conflict", member_id, reason))
+    for round_id, member_id, choice, cast_at in Vote.objects.order_by("cast_at").values_list(
+        "round_id", "member_id", "choice", "cast_at"
+    ):
+        by_round.setdefault(round_id, []).append(("vote", member_id, choice, cast_at))
+    for round_id, member_id, kind, answers in ReviewCheck.objects.values_list(
+        "round_id", "member_id", "kind", "answers"
+    ):
+        by_round.setdefault(round_id, []).append(("check", member_id, kind, answers))
+    agreements = {
+        row[0]: row[1:]
+        for row in AgreementVersion.objects.filter(superseded_at__isnull=True).values_list(
+            "agreement__application_id",
+            "agreement__reference",
+            "number",
+            "sha256",
+            "rendered_at",
+            "agreement__executed_at",
+            "agreement__executed_sha256",
+        )
+    }
+    signatures: dict[int, list] = {}
+    for row in AgreementSignature.objects.order_by("signed_at").values_list(
+        "version__agreement__application_id", "user_id", "party__name", "party__kind", "shown_sha256", "signed_at", "ip"
+    ):
+        signatures.setdefault(row[0], []).append(row[1:])
+    grants: dict[int, list] = {}
+    for row in Grant.objects.order_by("pk").values_list(
+        "application_id",
+        "pk",
+        "dataset__identifier",
+        "kind",
+        "valid_from",
+        "valid_until",
+        "limited_by",
+        "status",
+        "ended_at",
+        "revoke_reason",
+    ):
+        grants.setdefault(row[0], []).append(row[1:])
+    grantees: dict[int, set[str]] = {}
+    for app_id, email in Grant.grantees.through.objects.values_list("grant__application_id", "user__email"):
+        grantees.setdefault(app_id, set()).add(email)
+    downloads: dict[int, list] = {}
+    for row in Download.objects.order_by("started_at").values_list(
+        "grant__application_id",
+        "pk",
+        "grant_id",
+        "grant__dataset__identifier",
+        "user_id",
+        "file_id",
+        "file__path",
+        "file__sha256",
+        "started_at",
+        "range_start",
+        "range_end",
+        "bytes_sent",
+        "status_code",
+        "mode",
+        "ip",
+    ):
+        downloads.setdefault(row[0], []).append(row[1:])
+    joined: dict[int, list] = {}
+    for app_id, email, user_id, at in TeamMember.objects.filter(
+        joined_at__isnull=False, user__isnull=False, invited_by__isnull=False
+    ).values_list("application_id", "email", "user_id", "joined_at"):
+        joined.setdefault(app_id, []).append((email, user_id, at))
+
+    for pk, reference, title, status, applicant, created, ended_at, end_reason in Application.objects.order_by(
+        "pk"
+    ).values_list("pk", "reference", "title", "status", "applicant_id", "created_at", "ended_at", "end_reason"):
+        app = ("access_requests.application", str(pk), f"{reference} {title}"[:300])
+        rdo = rdos[pk % len(rdos)]
+        add(created, applicant, "application.create", app, {"reference": reference, "datasets": datasets.get(pk, [])})
+        for email, user_id, at in joined.get(pk, []):
+            add(at + us, user_id, "application.team_accept", app, {"email": email})
+        subs = submissions.get(pk, [])
+        for number, at in subs:
+            verb = "application.resubmit" if number > 1 else "application.submit"
+            add(at, applicant, verb, app, {"status": "submitted", "submission": number})
+            if number < len(subs) or status == "returned":
+                add(
+                    at + timedelta(hours=6),
+                    rdo,
+                    "application.return",
+                    app,
+                    {"status": "returned", "sections": sorted(sections.get((pk, number), ()))},
+                )
+        if status == "withdrawn":
+            at = (subs[-1][1] if subs else created) + timedelta(days=1)
+            add(
+                at,
+                applicant,
+                "application.withdraw",
+                app,
+                {"status": "withdrawn", "from": "submitted" if subs else "draft", "reason": WITHDRAW_REASON},
+            )
+        if pk in rounds:
+            round_id, number, opened, closed, outcome, chair, committee_id, committee = rounds[pk]
+            add(
+                opened,
+                rdo,
+                "application.forward",
+                app,
+                {"status": "in_review", "committee": committee, "committee_id": committee_id, "round": number},
+            )
+            for row in by_round.get(round_id, []):
+                if row[0] == "conflict":
+                    add(
+                        opened + timedelta(hours=6),
+                        row[1],
+                        "review.conflict_declare",
+                        app,
+                        {"round": number, "reason": row[2]},
+                    )
+                elif row[0] == "vote":
+                    add(row[3], row[1], "review.vote", app, {"round": number, "choice": row[2]})
+                else:
+                    add(
+                        opened + timedelta(days=1, hours=1),
+                        row[1],
+                        "review.check_record",
+                        app,
+                        {"round": number, "kind": row[2], "answers": row[3]},
+                    )
+            if outcome:
+                verb = "application.decide_approve" if outcome == "approved" else "application.decide_reject"
+                add(
+                    closed,
+                    chair,
+                    verb,
+                    app,
+                    {
+                        "status": outcome,
+                        "round": number,
+                        "rule": "the committee's vote allowed it",
+                        "datasets": {identifier: outcome == "approved" for identifier in datasets.get(pk, [])},
+                    },
+                )
+        if pk in agreements:
+            agreement, version, sha256, rendered, executed, executed_sha256 = agreements[pk]
+            add(
+                rendered,
+                AGREEMENTS_SYSTEM,
+                "agreement.render",
+                app,
+                {"agreement": agreement, "version": version, "sha256": sha256},
+            )
+            signed = signatures.get(pk, [])
+            for user_id, party, kind, shown, at, ip in signed:
+                add(
+                    at,
+                    user_id,
+                    "agreement.sign",
+                    app,
+                    {
+                        "agreement": agreement,
+                        "version": version,
+                        "party": party,
+                        "kind": kind,
+                        "sha256": shown,
+                        "ip": ip or "",
+                    },
+                )
+            add(
+                executed,
+                AGREEMENTS_SYSTEM,
+                "agreement.execute",
+                app,
+                {
+                    "agreement": agreement,
+                    "version": version,
+                    "version_sha256": sha256,
+                    "sha256": executed_sha256,
+                    "signatures": len(signed),
+                },
+            )
+            add(
+                executed + us,
+                AGREEMENTS_SYSTEM,
+                "application.activate",
+                app,
+                {"status": "active", "agreement": agreement},
+            )
+            issued = grants.get(pk, [])
+            add(
+                executed + 2 * us,
+                GRANTS_SYSTEM,
+                "grant.issue",
+                app,
+                {
+                    "agreement": agreement,
+                    "grants": [
+                        {
+                            "grant": g[0],
+                            "dataset": g[1],
+                            "kind": g[2],
+                            "valid_from": g[3].isoformat(),
+                            "valid_until": g[4].isoformat(),
+                            "limited_by": g[5],
+                        }
+                        for g in issued
+                    ],
+                    "grantees": sorted(grantees.get(pk, ())),
+                    "withheld": [],
+                },
+            )
+            for (
+                download,
+                grant,
+                identifier,
+                user_id,
+                file_id,
+                path,
+                file_sha256,
+                at,
+                first,
+                last,
+                sent,
+                code,
+                mode,
+                ip,
+            ) in downloads.get(pk, []):
+                add(
+                    at,
+                    user_id,
+                    "download.serve",
+                    app,
+                    {
+                        "download": download,
+                        "grant": grant,
+                        "dataset": identifier,
+                        "file": file_id,
+                        "path": path,
+                        "sha256": file_sha256,
+                        "range": None if first is None else [first, last],
+                        "bytes": sent,
+                        "status": code,
+                        "mode": mode,
+                        "ip": ip,
+                    },
+                )
+            if status == "closed":
+                for g in issued:
+                    add(
+                        g[7],
+                        GRANTS_SYSTEM,
+                        "grant.expire",
+                        app,
+                        {"grant": g[0], "dataset": g[1], "ended_on": str(g[4])},
+                    )
+                add(ended_at + us, GRANTS_SYSTEM, "application.close", app, {"status": "closed", "reason": end_reason})
+            elif status == "revoked":
+                add(
+                    ended_at,
+                    rdo,
+                    "application.revoke",
+                    app,
+                    {"status": "revoked", "grants": [g[0] for g in issued if g[6] == "revoked"], "reason": BREACH},
+                )
+            else:
+                for g in issued:
+                    if g[6] == "expired":
+                        add(
+                            g[7],
+                            GRANTS_SYSTEM,
+                            "grant.expire",
+                            app,
+                            {"grant": g[0], "dataset": g[1], "ended_on": str(g[4])},
+                        )
+    events.sort(key=lambda e: e[0])  # stable: an application's events at one moment keep their order
+    return events
+
+
+def seed_audit(total: int, rng) -> None:  # noqa: C901  # one generator merges the two streams
+    """Events 1..total chained with `portal.services.audit.event_hash`, continuing the current head:
+    the events of every seeded row (`lifecycle_events`) at their moments, and between them events of
+    no state change (`VERBS`) up to `total` in all."""
     from django.db import connection, transaction
 
     from access_requests.models import Application
-    from catalogue.models import Dataset
+    from catalogue.models import Dataset, Stewardship
     from portal.models import AuditChainHead, AuditEvent, User
     from portal.services.audit import GENESIS_HASH, event_hash
 
@@ -995,61 +1388,79 @@ def seed_audit(total: int, rng) -> None:
             return
         started = time.perf_counter()
         users = list(User.objects.values_list("pk", "email"))
-        apps = list(Application.objects.values_list("pk", "reference", "title")[:50_000])
+        emails = dict(users)
+        rdos = list(User.objects.filter(email__startswith="rdo").values_list("pk", "email"))
+        stewards = list(Stewardship.objects.values_list("user_id", "user__email"))
+        apps = list(Application.objects.values_list("pk", "reference", "title", "applicant_id")[:50_000])
         datasets = list(Dataset.objects.values_list("pk", "identifier", "title")[:50_000])
-        verbs = [v for v, _k, _w in VERBS]
-        kinds = {v: k for v, k, _w in VERBS}
-        weights = [w for _v, _k, w in VERBS]
-        missing = total - seq
+        verbs = [v[0] for v in VERBS]
+        spec = {v[0]: v[1:3] for v in VERBS}
+        weights = [v[3] for v in VERBS]
         first_at = datetime.now(UTC) - timedelta(days=730)
-        step = timedelta(days=729) / missing
+        life = lifecycle_events(first_at)
+        missing = max(total - seq - len(life), 0)  # the other events, so that the chain holds `total`
+        step = timedelta(days=729) / max(missing, 1)
+        log(f"{len(life)} events of the seeded rows, {missing} others")
+
+        def other(k: int) -> tuple:
+            verb = rng.choices(verbs, weights)[0]
+            kind, who = spec[verb]
+            if kind == "user":
+                actor = rng.choice(users)
+                target = ("portal.user", str(actor[0]), actor[1])
+                payload = {"ip": f"10.0.{k % 250}.{k % 199}"}
+            elif kind == "application":
+                pk, ref, title, applicant = rng.choice(apps)
+                actor = rng.choice(rdos) if who == "rdo" else (applicant, emails[applicant])
+                target = ("access_requests.application", str(pk), f"{ref} {title}"[:300])
+                payload = {"reference": ref}
+            else:
+                actor = rng.choice(stewards)
+                pk, identifier, title = rng.choice(datasets)
+                target = ("catalogue.dataset", str(pk), f"{title} ({identifier})"[:300])
+                payload = {"identifier": identifier}
+            return (first_at + step * k, actor[0], actor[1], verb, *target, payload)
+
+        def merged():
+            i = 0
+            for k in range(missing):
+                event = other(k)
+                while i < len(life) and life[i][0] <= event[0]:
+                    yield life[i]
+                    i += 1
+                yield event
+            yield from life[i:]
 
         def rows():
             nonlocal seq, prev
-            for k in range(missing):
+            for created, actor_id, actor_label, verb, target_type, target_id, target_label, payload in merged():
                 seq += 1
-                verb = rng.choices(verbs, weights)[0]
-                actor_id, actor_label = rng.choice(users)
-                kind = kinds[verb]
-                if kind == "user":
-                    target = ("portal.user", str(actor_id), actor_label)
-                    payload = {"ip": f"10.0.{k % 250}.{k % 199}"}
-                elif kind == "application":
-                    pk, ref, title = rng.choice(apps)
-                    target = ("access_requests.application", str(pk), f"{ref} {title}"[:300])
-                    payload = {"reference": ref}
-                else:
-                    pk, identifier, title = rng.choice(datasets)
-                    target = ("catalogue.dataset", str(pk), f"{title} ({identifier})"[:300])
-                    payload = {"identifier": identifier}
-                created = first_at + step * k
-                fields = {
-                    "seq": seq,
-                    "created_at": created,
-                    "actor_id": actor_id,
-                    "actor_label": actor_label,
-                    "verb": verb,
-                    "target_type": target[0],
-                    "target_id": target[1],
-                    "target_label": target[2],
-                    "payload": payload,
-                    "prev_hash": prev,
-                }
-                digest = event_hash(**fields)
-                prev = digest
+                digest = event_hash(
+                    seq=seq,
+                    created_at=created,
+                    actor_id=actor_id,
+                    actor_label=actor_label,
+                    verb=verb,
+                    target_type=target_type,
+                    target_id=target_id,
+                    target_label=target_label,
+                    payload=payload,
+                    prev_hash=prev,
+                )
                 yield (
                     seq,
                     created,
                     actor_id,
                     actor_label,
                     verb,
-                    target[0],
-                    target[1],
-                    target[2],
+                    target_type,
+                    target_id,
+                    target_label,
                     json.dumps(payload),
-                    fields["prev_hash"],
+                    prev,
                     digest,
                 )
+                prev = digest
 
         columns = [
             "seq",
