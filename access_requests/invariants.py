@@ -602,7 +602,7 @@ def _submissions_hold() -> Iterator[Violation]:
         SNAPSHOT_RELATED,
         application_snapshot,
         snapshot_changes,
-        snapshot_prefetch,
+        snapshot_rows_load,
     )
 
     latest = Submission.objects.filter(application_id=OuterRef("pk")).order_by("-number")
@@ -611,18 +611,24 @@ def _submissions_hold() -> Iterator[Violation]:
         target_type="access_requests.application",
         payload__from__in=[ApplicationStatus.DRAFT, ApplicationStatus.RETURNED],
     )
-    locked = (
-        Application.objects.filter(status__in=LOCKED_STATES, submission_count__gt=0)
-        .exclude(
-            Q(status=ApplicationStatus.WITHDRAWN)
-            & Q(pk__in=withdrawn_while_editable.annotate(app=Cast("target_id", BigIntegerField())).values("app"))
-        )
-        .select_related(*SNAPSHOT_RELATED)
-        .prefetch_related(*snapshot_prefetch())
-        .annotate(submitted_snapshot=latest.values("snapshot")[:1])
-        .order_by("pk")
+    locked = Application.objects.filter(status__in=LOCKED_STATES, submission_count__gt=0).exclude(
+        Q(status=ApplicationStatus.WITHDRAWN)
+        & Q(pk__in=withdrawn_while_editable.annotate(app=Cast("target_id", BigIntegerField())).values("app"))
     )
-    for application in locked.iterator(chunk_size=500):
+    pks = list(locked.order_by("pk").values_list("pk", flat=True))
+    for first in range(0, len(pks), 1000):
+        chunk = list(
+            Application.objects.filter(pk__in=pks[first : first + 1000])
+            .select_related(*SNAPSHOT_RELATED)
+            .annotate(submitted_snapshot=latest.values("snapshot")[:1])
+            .order_by("pk")
+        )
+        snapshot_rows_load(chunk)  # what the snapshots read, for the whole chunk at once
+        yield from _as_submitted(chunk, application_snapshot, snapshot_changes)
+
+
+def _as_submitted(chunk: list, application_snapshot, snapshot_changes) -> Iterator[Violation]:
+    for application in chunk:
         if application.submitted_snapshot is None:
             yield Violation(
                 6, "a submitted application has no submission", (_app(application.pk, application.reference),)

@@ -49,12 +49,118 @@ def snapshot_prefetch() -> tuple:
 
 
 def _related(owner, name: str, *select: str) -> list:
-    """`owner.<name>` in its model's order: the prefetched rows when the caller prefetched them, else
-    one query (with `select` joined)."""
-    if name in getattr(owner, "_prefetched_objects_cache", {}):
-        return list(getattr(owner, name).all())
+    """`owner.<name>` in its model's order: the prefetched rows when the caller prefetched them
+    (`prefetch_related`, or `snapshot_rows_load`), else one query (with `select` joined)."""
+    cache = getattr(owner, "_prefetched_objects_cache", {})
+    if name in cache:
+        return list(cache[name])
     manager = getattr(owner, name)
     return list(manager.select_related(*select) if select else manager.all())
+
+
+def _rows(model, fields: tuple[str, ...], **where) -> list:
+    """Model instances with only `fields` loaded, in the model's order, without the queryset machinery."""
+    wanted = {model._meta.pk.attname, *fields}
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]  # from_db takes them in this order
+    rows = model.objects.filter(**where).order_by(*model._meta.ordering or ["pk"]).values_list(*names)
+    return [model.from_db("default", names, values) for values in rows]
+
+
+def snapshot_rows_load(applications: list) -> None:
+    """Load what `application_snapshot` reads for many applications at once (each with its `dpia` and
+    `representations` already joined), as `prefetch_related(*snapshot_prefetch())` would, in one
+    query per relation and without the prefetch machinery's cost per row: the snapshots of 25,000
+    applications are built from 400,000 related rows."""
+    from access_requests.models import ApplicationDataset, DpiaRisk, EthicsApproval, StatementAcceptance
+    from catalogue.models import Dataset, Term
+    from portal.models import User
+
+    ids = [a.pk for a in applications]
+
+    def grouped(rows, key: str) -> dict:
+        found: dict = {}
+        for row in rows:
+            found.setdefault(getattr(row, key), []).append(row)
+        return found
+
+    requested = _rows(
+        ApplicationDataset, ("application_id", "dataset_id", "access_mode_id", "justification"), application_id__in=ids
+    )
+    approvals = _rows(
+        EthicsApproval,
+        (
+            "application_id",
+            "committee_name",
+            "reference",
+            "approved_on",
+            "expires_on",
+            "document_path",
+            "document_name",
+            "document_sha256",
+            "document_size",
+        ),
+        application_id__in=ids,
+    )
+    through = EthicsApproval.datasets.through
+    pairs = list(
+        through.objects.filter(ethicsapproval__application_id__in=ids).values_list(
+            "ethicsapproval_id", "applicationdataset_id"
+        )
+    )
+    by_pk = {r.pk: r for r in requested}
+    elsewhere = {r for _a, r in pairs if r not in by_pk}  # another application's: never written by the services
+    by_pk.update(
+        (r.pk, r)
+        for r in _rows(
+            ApplicationDataset, ("application_id", "dataset_id", "access_mode_id", "justification"), pk__in=elsewhere
+        )
+    )
+    covered: dict[int, list] = {}
+    for approval_id, requested_id in pairs:
+        covered.setdefault(approval_id, []).append(by_pk[requested_id])
+    items = list(by_pk.values())
+    datasets = {d.pk: d for d in _rows(Dataset, ("identifier",), pk__in={r.dataset_id for r in items})}
+    modes = {t.pk: t for t in _rows(Term, ("label", "code"), pk__in={r.access_mode_id for r in items})}
+    for item in items:
+        ApplicationDataset.dataset.field.set_cached_value(item, datasets[item.dataset_id])
+        ApplicationDataset.access_mode.field.set_cached_value(item, modes.get(item.access_mode_id))
+    conditions: dict[int, list] = {}
+    through = Application.purpose_conditions.through
+    pairs = list(through.objects.filter(application_id__in=ids).values_list("application_id", "term_id"))
+    found = {t.pk: t for t in _rows(Term, ("code",), pk__in={t for _a, t in pairs})}
+    for app_id, term_id in pairs:
+        conditions.setdefault(app_id, []).append(found[term_id])
+    acceptances = _rows(
+        StatementAcceptance, ("application_id", "statement", "voided_at", "accepted_by_id"), application_id__in=ids
+    )
+    people = {u.pk: u for u in _rows(User, ("email",), pk__in={a.accepted_by_id for a in acceptances})}
+    for acceptance in acceptances:
+        StatementAcceptance.accepted_by.field.set_cached_value(acceptance, people[acceptance.accepted_by_id])
+    from access_requests.models import TeamMember
+
+    team = grouped(
+        TeamMember.objects.filter(application_id__in=ids).order_by(*TeamMember._meta.ordering or ["pk"]),
+        "application_id",
+    )
+    risks = grouped(
+        DpiaRisk.objects.filter(dpia__application_id__in=ids).order_by(*DpiaRisk._meta.ordering or ["pk"]), "dpia_id"
+    )
+    requested_of, approvals_of, accepted_of = (
+        grouped(requested, "application_id"),
+        grouped(approvals, "application_id"),
+        grouped(acceptances, "application_id"),
+    )
+    for approval in approvals:
+        approval._prefetched_objects_cache = {"datasets": covered.get(approval.pk, [])}
+    for application in applications:
+        application._prefetched_objects_cache = {
+            "purpose_conditions": conditions.get(application.pk, []),
+            "requested": requested_of.get(application.pk, []),
+            "team": team.get(application.pk, []),
+            "ethics_approvals": approvals_of.get(application.pk, []),
+            "statement_acceptances": accepted_of.get(application.pk, []),
+        }
+        application.dpia._prefetched_objects_cache = {"risks": risks.get(application.dpia.pk, [])}
 
 
 def snapshot_documents(application: Application) -> list[dict]:

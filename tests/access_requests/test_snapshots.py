@@ -7,7 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from access_requests.models import Application, Submission
-from access_requests.services.snapshots import SNAPSHOT_RELATED, application_snapshot, snapshot_prefetch
+from access_requests.services.snapshots import (
+    SNAPSHOT_RELATED,
+    application_snapshot,
+    snapshot_prefetch,
+    snapshot_rows_load,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +31,12 @@ def test_a_prefetched_snapshot_asks_nothing_and_is_the_submitted_one(ready, alic
     with CaptureQueriesContext(connection) as queries:
         prefetched = application_snapshot(many)
     assert [q["sql"] for q in queries] == []
+    [loaded] = Application.objects.filter(pk=ready.pk).select_related(*SNAPSHOT_RELATED)
+    snapshot_rows_load([loaded])
+    with CaptureQueriesContext(connection) as queries:
+        from_loaded = application_snapshot(loaded)
+    assert [q["sql"] for q in queries] == []
+    assert json.dumps(from_loaded, default=str) == json.dumps(plain, default=str)
     # the same, keys in the same order
     assert json.dumps(prefetched, default=str) == json.dumps(plain, default=str)
     assert len(plain["team"]) == 2
