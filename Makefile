@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-download clean
+.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6
 ## Scale benchmark (bench/README.md): seeds once, then serves with gunicorn and measures; BENCH_ARGS=--help
 bench-scale: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/scale_bench.py $(BENCH_ARGS)
+
+## manage.py check_invariants on the scale benchmark's data (seeded first if needed), timed: bench/README.md
+bench-invariants: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/scale_bench.py --invariants $(BENCH_ARGS)
 
 # A scratch PostgreSQL database the download benchmark drops and creates on every run.
 BENCH_DOWNLOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench_download

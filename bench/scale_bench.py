@@ -1897,6 +1897,30 @@ def measure_verify(env: dict) -> tuple[float, float, str]:
     return float(seconds), int(rss) / 1024, output
 
 
+def measure_invariants(env: dict) -> tuple[float, float, int, str]:
+    """Wall time, peak RSS (of the largest process: the command or one of its workers) and exit code
+    of `manage.py check_invariants --limit 5`, with its report, started by the launcher as above."""
+    out = subprocess.run(  # nosec B603  # fixed arguments: this Python running manage.py
+        [
+            sys.executable,
+            "-c",
+            _LAUNCHER.replace(".replace(chr(10), ' ')", ""),
+            sys.executable,
+            "manage.py",
+            "check_invariants",
+            "--limit",
+            "5",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, seconds, rss, output = out.stdout.strip().split(" ", 3)
+    return float(seconds), int(rss) / 1024, int(code), output
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -1940,7 +1964,7 @@ def small_counts(args, env_var: Path) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901  # one flag per part of the run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=30_000)
     parser.add_argument("--audit-events", type=int, default=1_000_000)
@@ -1958,6 +1982,11 @@ def main() -> None:
     )
     parser.add_argument("--exclude", default="", help="leave out the targets whose label matches this regex, e.g. DCAT")
     parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument(
+        "--invariants",
+        action="store_true",
+        help="seed if needed, then time manage.py check_invariants on the data (and nothing else)",
+    )
     parser.add_argument("--counts-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.database_url = os.environ.get("DATABASE_URL", "")
@@ -1990,6 +2019,11 @@ def main() -> None:
     log(f"seeding took {seeding:.1f} s; {describe_data()}")
     if args.seed_only:
         return
+    if args.invariants:
+        seconds, rss, code, output = measure_invariants(env)
+        print(output)
+        log(f"check_invariants: exit {code} in {seconds:.1f} s, peak RSS {rss:.0f} MiB; load average {load()}")
+        sys.exit(code)
     call_command("collectstatic", interactive=False, verbosity=0)
     if env.get("REDIS_URL"):
         from django.core.cache import cache
