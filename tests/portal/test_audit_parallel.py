@@ -54,3 +54,19 @@ def test_a_broken_part_gives_the_report_of_one_walk(long_chain, sql, where):
     assert not one.ok
     assert audit._walk_in_processes(2, {}) is None
     assert audit_verify(processes=2) == one
+
+
+def test_check_invariants_in_processes_finds_what_one_process_finds(long_chain):
+    from access_requests.invariants import timed_check
+
+    def found(processes):
+        return {number: violations for number, violations, _seconds in timed_check(processes=processes)}
+
+    assert found(2) == found(1)
+    assert not any(found(2).values())
+    _tamper("UPDATE portal_auditevent SET payload = '{\"n\": 99}' WHERE seq = %s", [20])
+    one = found(1)
+    assert [v.message for v in one[4]] == [
+        "the audit chain is broken: event #20 was altered: its content no longer matches its hash"
+    ]
+    assert found(2) == one
