@@ -165,8 +165,9 @@ def _approved_dataset_q(grant_path: str = "") -> Q:
 
 
 def _signed_by_every_party() -> Q:
-    """For an agreement row: its current version is rendered and every one of its parties has a
-    signature on it that counts (online, or a verified scan; not voided) over that version's hash."""
+    """For an agreement row: its current version is rendered, names a party of each kind, and every one
+    of its parties has a signature on it that counts (online, or a verified scan; not voided) over that
+    version's hash."""
     counting = AgreementSignature.objects.filter(
         party_id=OuterRef("pk"), voided_at__isnull=True, shown_sha256=OuterRef("version__sha256")
     ).filter(Q(method="online") | Q(verified_at__isnull=False))
@@ -175,7 +176,9 @@ def _signed_by_every_party() -> Q:
     rendered = AgreementVersion.objects.filter(agreement_id=OuterRef("pk"), superseded_at__isnull=True).exclude(
         sha256=""
     )
-    return Q(Exists(rendered)) & ~Q(Exists(unsigned))
+    # the parties an agreement always has: the institution's signatory, a data holder, the infrastructure
+    present = [Exists(AgreementParty.objects.filter(**current, kind=kind)) for kind in PartyKind.values]
+    return Q(Exists(rendered)) & ~Q(Exists(unsigned)) & Q(*present)
 
 
 # --- 1. bytes leave only under an active download grant --------------------------------------------

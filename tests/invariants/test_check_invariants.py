@@ -147,6 +147,12 @@ def test_1_bytes_for_someone_the_grant_does_not_name(world, charlie, broken):
         world["file"].dataset.__class__.objects.filter(pk=file.dataset_id).update(anonymisation_verified_on=None)
         (violation,) = _found(1, f"download #{world['download'].pk}")
         assert "de-identification" in violation.message
+    with broken():  # an agreement "executed" without the infrastructure as a party (its signature gone with it)
+        from access_requests.models import AgreementParty
+
+        AgreementParty.objects.filter(version__agreement__application=world["application"], kind=PartyKind.RDO).delete()
+        messages = {v.message for v in _found(1, f"download #{world['download'].pk}", f"grant #{grant.pk}")}
+        assert any("agreement was not executed" in m for m in messages)
 
 
 def test_2_a_grant_outlasting_its_ethics_approval(world, broken):
