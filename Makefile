@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download clean
+.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download invariants-search clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -c pyproject.toml -r portal catalogue access_requests scripts -q
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
+
+## The long search of the governance invariants (tests/invariants/test_workflows.py): 10,000 steps and more
+invariants-search: install-test
+	$(BIN)/python scripts/invariants_search.py $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
