@@ -13,7 +13,23 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
 
 
+def _worker_redis_url(url: str, worker: str) -> str:
+    """The Redis database of one xdist worker: the given one for the first worker, the next ones for the
+    others (counting down from the top of Redis' 16 when the given one is near it), so that two workers'
+    Celery queues and results never meet."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    index = int(worker.removeprefix("gw"))
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + index if base + index <= 15 else base - index
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("TEST_REDIS_URL"):
+        os.environ["TEST_REDIS_URL"] = _worker_redis_url(os.environ["TEST_REDIS_URL"], worker)
     if CI and not settings.DATABASES["default"]["ENGINE"].endswith(".postgresql"):
         pytest.exit("CI=true but the suite is not on PostgreSQL: set DATABASE_URL", returncode=3)
     if CI and not os.environ.get("TEST_REDIS_URL"):
