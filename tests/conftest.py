@@ -38,13 +38,35 @@ def pytest_configure(config):
         pytest.exit(f"CI=true but Chromium is missing at {CHROMIUM}", returncode=3)
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Say how many cells the access matrix checked (tests/portal/test_access_matrix.py)."""
+MATRIX_CELLS = pytest.StashKey[int]()
+
+
+def _matrix_cells_here() -> int:
+    """The access matrix cells this process checked (tests/portal/test_access_matrix.py)."""
     import sys
 
     matrix = sys.modules.get("tests.portal.test_access_matrix")
-    if matrix is not None and matrix.CHECKED:
-        terminalreporter.write_line(f"access matrix: {sum(matrix.CHECKED)} cells checked")
+    return sum(matrix.CHECKED) if matrix is not None else 0
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands its count of matrix cells to the controller, which reports it."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["matrix_cells"] = _matrix_cells_here()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    cells = getattr(node, "workeroutput", {}).get("matrix_cells", 0)
+    node.config.stash[MATRIX_CELLS] = node.config.stash.get(MATRIX_CELLS, 0) + cells
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say how many cells the access matrix checked, in this process or in the xdist workers."""
+    cells = _matrix_cells_here() + config.stash.get(MATRIX_CELLS, 0)
+    if cells:
+        terminalreporter.write_line(f"access matrix: {cells} cells checked")
 
 
 def pytest_collection_modifyitems(config, items):
