@@ -192,6 +192,13 @@ def _client_login_with_request():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas and the demo's people are created per test: a cheap hasher keeps their passwords' hashing
+    from dominating the suite's time (the configured hashers still check any hash they made)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own storage roots: dataset files (one area per holder) and documents."""
     settings.DATASET_STORAGE_ROOT = tmp_path / "datasets"
