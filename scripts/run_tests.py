@@ -3,7 +3,8 @@
 
 DATABASE_URL and TEST_REDIS_URL (or REDIS_URL) are used when given, else the standard local
 ports. Under CI a missing service is a failure. Elsewhere the suite falls back to SQLite and
-skips what needs the missing service, and says so.
+skips what needs the missing service, and says so. The tests run in two pytest-xdist workers
+(PYTEST_WORKERS says how many; `-n 0` runs them in this one process).
 """
 
 import os
@@ -12,6 +13,7 @@ import sys
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+WORKERS = os.environ.get("PYTEST_WORKERS", "2")
 
 
 def postgres_reachable(url: str) -> str | None:
@@ -45,6 +47,16 @@ def redis_reachable(url: str) -> str | None:
     return None
 
 
+def parallel(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers (CI's two cores), each on its own test database and Redis database,
+    taking tests one by one as they free up; unless the arguments say otherwise (`-n 0`: one process)."""
+    given = any(
+        arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses=", "--dist"))
+        for arg in args
+    )
+    return [] if given else ["-n", WORKERS, "--dist", "worksteal"]
+
+
 def main() -> int:
     env = dict(os.environ)
     db_url = env.get("DATABASE_URL") or DEFAULT_DB
@@ -75,7 +87,7 @@ def main() -> int:
         )
     env.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     pytest = os.path.join(os.path.dirname(sys.executable), "pytest")
-    os.execve(pytest, [pytest, *sys.argv[1:]], env)  # noqa: S606
+    os.execve(pytest, [pytest, *parallel(sys.argv[1:]), *sys.argv[1:]], env)  # noqa: S606
     return 0
 
 

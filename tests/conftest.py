@@ -13,7 +13,23 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
 
 
+def _worker_redis_url(url: str, worker: str) -> str:
+    """The Redis database of one xdist worker: the given one for the first worker, the next ones for the
+    others (counting down from the top of Redis' 16 when the given one is near it), so that two workers'
+    Celery queues and results never meet."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    index = int(worker.removeprefix("gw"))
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + index if base + index <= 15 else base - index
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("TEST_REDIS_URL"):
+        os.environ["TEST_REDIS_URL"] = _worker_redis_url(os.environ["TEST_REDIS_URL"], worker)
     if CI and not settings.DATABASES["default"]["ENGINE"].endswith(".postgresql"):
         pytest.exit("CI=true but the suite is not on PostgreSQL: set DATABASE_URL", returncode=3)
     if CI and not os.environ.get("TEST_REDIS_URL"):
@@ -22,13 +38,35 @@ def pytest_configure(config):
         pytest.exit(f"CI=true but Chromium is missing at {CHROMIUM}", returncode=3)
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Say how many cells the access matrix checked (tests/portal/test_access_matrix.py)."""
+MATRIX_CELLS = pytest.StashKey[int]()
+
+
+def _matrix_cells_here() -> int:
+    """The access matrix cells this process checked (tests/portal/test_access_matrix.py)."""
     import sys
 
     matrix = sys.modules.get("tests.portal.test_access_matrix")
-    if matrix is not None and matrix.CHECKED:
-        terminalreporter.write_line(f"access matrix: {sum(matrix.CHECKED)} cells checked")
+    return sum(matrix.CHECKED) if matrix is not None else 0
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands its count of matrix cells to the controller, which reports it."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["matrix_cells"] = _matrix_cells_here()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    cells = getattr(node, "workeroutput", {}).get("matrix_cells", 0)
+    node.config.stash[MATRIX_CELLS] = node.config.stash.get(MATRIX_CELLS, 0) + cells
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say how many cells the access matrix checked, in this process or in the xdist workers."""
+    cells = _matrix_cells_here() + config.stash.get(MATRIX_CELLS, 0)
+    if cells:
+        terminalreporter.write_line(f"access matrix: {cells} cells checked")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -151,6 +189,13 @@ def _client_login_with_request():
     Client.login = login
     yield
     Client.login = original
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas and the demo's people are created per test: a cheap hasher keeps their passwords' hashing
+    from dominating the suite's time (the configured hashers still check any hash they made)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture(autouse=True)

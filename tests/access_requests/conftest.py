@@ -295,12 +295,6 @@ def team_of_two(draft, alice, bob):
     return draft
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Personas are created per test: a cheap hasher keeps that from dominating the suite's time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- an active application: executed agreement, grants issued ------------------------------------
 
 

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from access_requests.models import Application, ApplicationStatus, Closeout, ExtensionStatus, Grant, GrantKind
 from tests.access_requests.conftest import (  # noqa: F401  (fixtures)
     _agreement_pdf_rendered_once,
-    _fast_password_hashing,
     active,
     dataset,
     download_files,
