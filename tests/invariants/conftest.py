@@ -4,7 +4,6 @@ agreement renderer that runs WeasyPrint once per kind of page and keeps each ver
 import pytest
 
 from tests.access_requests.conftest import (  # noqa: F401  fixtures, registered by their import
-    _fast_password_hashing,
     dataset,
     download_files,
     member2,
