@@ -31,6 +31,8 @@ def main() -> int:
         "-q",
         "-p",
         "no:cacheprovider",
+        "-n",
+        "0",  # one process: the machine's figures are printed by the process that ran it
         "tests/invariants/test_workflows.py",
         *sys.argv[1:],
     ]
