@@ -334,6 +334,56 @@ class DatasetFile(models.Model):
         return self.path
 
 
+class DicomInstance(models.Model):
+    """The DICOM index: what the header of one registered DICOM file says, and its de-identification verdict.
+
+    Written by the file scan (catalogue.services._replace_files) with the file's row, in the same
+    transaction, from a header read once after hashing (catalogue/dicom_index.py); pixel data is
+    never read. Files that are not DICOM have no row. A file that claims DICOM but cannot be
+    parsed has a row with empty fields, passed=False and one failure of code DICOM_UNREADABLE.
+    Texts are as the header gives them (at most 64 characters); study_year is the year of Study
+    Date, shifted with it where the file declares shifted dates.
+    """
+
+    file = models.OneToOneField(DatasetFile, on_delete=models.CASCADE, related_name="dicom")
+    patient_id = models.CharField(max_length=64, blank=True, help_text="the subject's pseudonym (Patient ID)")
+    study_instance_uid = models.CharField(max_length=64, blank=True)
+    series_instance_uid = models.CharField(max_length=64, blank=True)
+    sop_instance_uid = models.CharField(max_length=64, blank=True)
+    sop_class_uid = models.CharField(max_length=64, blank=True)
+    modality = models.CharField(max_length=64, blank=True)
+    body_part_examined = models.CharField(max_length=64, blank=True)
+    manufacturer = models.CharField(max_length=64, blank=True)
+    manufacturer_model_name = models.CharField(max_length=64, blank=True)
+    patient_sex = models.CharField(max_length=64, blank=True)
+    age_years = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Patient's Age at the study, in years"
+    )
+    study_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    segmented_series_uid = models.CharField(
+        max_length=64, blank=True, help_text="for a segmentation (SEG): the series it segments"
+    )
+    passed = models.BooleanField(help_text="the header passes the de-identification check")
+    failures = models.JSONField(default=list, blank=True, help_text="the first rules failed, each {code, tag, message}")
+    failure_count = models.PositiveIntegerField(default=0, help_text="every rule failed, listed or not")
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(F("study_instance_uid"), name="dicom_instance_study"),
+            models.Index(F("series_instance_uid"), name="dicom_instance_series"),
+            models.Index(F("patient_id"), name="dicom_instance_subject"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(passed=False) | Q(failure_count=0), name="dicom_instance_passed_without_failures"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"DICOM index of {self.file_id}"
+
+
 class FileScanStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

@@ -3,9 +3,10 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Model, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min, Model, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
 from catalogue.models import (
@@ -16,6 +17,7 @@ from catalogue.models import (
     DatasetRevision,
     DatasetStatus,
     DataUseCondition,
+    DicomInstance,
     Manufacturer,
     Term,
     Vocabulary,
@@ -433,3 +435,60 @@ def dataset_changes_page(*, dataset: Dataset, page, per_page: int = 10, files_ea
     added = _first_files_of(revisions, "added_in", files_each) if revisions else {}
     items = [DatasetChange(r, removed.get(r.pk, []), added.get(r.pk, [])) for r in revisions]
     return changes, items
+
+
+_INDEX_LISTS = {
+    "modalities": "modality",
+    "body_parts": "body_part_examined",
+    "manufacturers": "manufacturer",
+    "sexes": "patient_sex",
+}
+
+
+def _distinct(column: str) -> Count:
+    return Count(column, distinct=True, filter=~Q(**{column: ""}))
+
+
+def dataset_index_counts(dataset: Dataset) -> dict:
+    """What the DICOM index says of the dataset's registered files (removed ones left out), in three queries.
+
+    subjects, studies, series and images count distinct Patient IDs, Study, Series and SOP
+    Instance UIDs (an instance registered under two paths counts once); files_dicom counts the
+    index rows, files_passed / files_failed their de-identification verdicts (files_unreadable is
+    among the failed). size_bytes and files are over every registered file, DICOM or not, and
+    media_types counts them by type. Lists are sorted; ranges are (lowest, highest) or None.
+    """
+    index = DicomInstance.objects.filter(file__dataset=dataset, file__removed_at__isnull=True)
+    found = index.aggregate(
+        subjects=_distinct("patient_id"),
+        studies=_distinct("study_instance_uid"),
+        series=_distinct("series_instance_uid"),
+        images=_distinct("sop_instance_uid"),
+        files_dicom=Count("pk"),
+        files_passed=Count("pk", filter=Q(passed=True)),
+        files_failed=Count("pk", filter=Q(passed=False)),
+        files_unreadable=Count("pk", filter=Q(failures__contains=[{"code": "DICOM_UNREADABLE"}])),
+        age_min=Min("age_years"),
+        age_max=Max("age_years"),
+        year_min=Min("study_year"),
+        year_max=Max("study_year"),
+        **{
+            name: ArrayAgg(column, distinct=True, filter=~Q(**{column: ""}), default=[])
+            for name, column in _INDEX_LISTS.items()
+        },
+    )
+    files = DatasetFile.objects.filter(dataset=dataset)
+    totals = files.aggregate(files=Count("pk"), size_bytes=Sum("size_bytes", default=0))
+    media_types = dict(
+        files.order_by().values_list("media_type").annotate(n=Count("pk")).values_list("media_type", "n")
+    )
+    age = (found.pop("age_min"), found.pop("age_max"))
+    years = (found.pop("year_min"), found.pop("year_max"))
+    return {
+        **found,
+        **{name: sorted(found[name]) for name in _INDEX_LISTS},
+        "age_range": age if age[0] is not None else None,
+        "study_years": years if years[0] is not None else None,
+        **totals,
+        "media_types": dict(sorted(media_types.items())),
+    }

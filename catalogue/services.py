@@ -22,6 +22,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from catalogue.cache import catalogue_changed
+from catalogue.dicom_index import dicom_header_fields
 from catalogue.models import (
     DataHolder,
     Dataset,
@@ -29,6 +30,7 @@ from catalogue.models import (
     DatasetRevision,
     DatasetStatus,
     DataUseCondition,
+    DicomInstance,
     FileScan,
     FileScanStatus,
     Manufacturer,
@@ -653,6 +655,8 @@ HASH_CHUNK_BYTES = 1024 * 1024
 PROGRESS_EVERY_SECONDS = 0.5
 SCAN_STALE_AFTER = timedelta(hours=6)
 ACTIVE_SCAN = (FileScanStatus.QUEUED, FileScanStatus.RUNNING)
+DICOM = "application/dicom"
+INDEX_BATCH = 2000
 
 
 def _refuse_folder(message: str):
@@ -802,7 +806,15 @@ def _hash_all(scan: FileScan, found: list[_Found], skipped: list[dict]) -> list[
         except OSError as exc:  # vanished or replaced by a link while we walked
             skipped.append({"path": item.relative, "reason": f"could not be read ({exc.strerror or exc})"})
             continue
-        records.append({"path": item.relative, "size_bytes": size, "sha256": sha256, "media_type": media_type})
+        record = {"path": item.relative, "size_bytes": size, "sha256": sha256, "media_type": media_type}
+        if media_type == DICOM:
+            # The header only, once, right after the hash; the scan keeps the extracted fields.
+            try:
+                record["dicom"] = dicom_header_fields(item.real)
+            except OSError as exc:
+                skipped.append({"path": item.relative, "reason": f"could not be read ({exc.strerror or exc})"})
+                continue
+        records.append(record)
         done_bytes += size
         if time.monotonic() - last_flush >= PROGRESS_EVERY_SECONDS:
             FileScan.objects.filter(pk=scan.pk).update(files_done=index, bytes_done=done_bytes)
@@ -865,11 +877,59 @@ def _replace_files(
     for row in retyped:
         row.media_type = wanted[row.path]["media_type"]
     DatasetFile.objects.bulk_update(retyped, ["media_type"])
-    DatasetFile.objects.bulk_create([DatasetFile(dataset=dataset, added_in=revision, **record) for record in new])
+    created = DatasetFile.objects.bulk_create(
+        [DatasetFile(dataset=dataset, added_in=revision, **_file_fields(record)) for record in new]
+    )
+    _index_dicom(dataset, folder, existing, wanted, created, new, retyped)
     counts: dict[str, int | str] = {"added": len(new) - len(changed), "updated": len(changed), "removed": len(gone)}
     if revision is not None:
         counts["version"] = revision.version
     return counts
+
+
+def _file_fields(record: dict) -> dict:
+    return {name: value for name, value in record.items() if name != "dicom"}
+
+
+def _index_dicom(
+    dataset: Dataset,
+    folder: str,
+    existing: dict[str, DatasetFile],
+    wanted: dict[str, dict],
+    created: list[DatasetFile],
+    new: list[dict],
+    retyped: list[DatasetFile],
+) -> None:
+    """Write the DICOM index rows of a scan, with its file rows (same transaction).
+
+    Each new file row gets the index row read from its header. A registration kept as it was
+    keeps its index row; one that has none (registered before the index, or newly taken for
+    DICOM) gets one now, so a rescan only fills gaps and never writes a second row.
+    """
+    rows = [
+        DicomInstance(file=file, **record["dicom"])
+        for file, record in zip(created, new, strict=True)
+        if "dicom" in record
+    ]
+    kept = {
+        row.pk: row
+        for path, row in existing.items()
+        if path in wanted and (row.size_bytes, row.sha256) == (wanted[path]["size_bytes"], wanted[path]["sha256"])
+    }
+    indexed = set(
+        DicomInstance.objects.filter(file__dataset=dataset, file__path__startswith=folder + "/").values_list(
+            "file_id", flat=True
+        )
+    )
+    rows += [
+        DicomInstance(file=row, **wanted[row.path]["dicom"])
+        for pk, row in kept.items()
+        if pk not in indexed and "dicom" in wanted[row.path]
+    ]
+    DicomInstance.objects.bulk_create(rows, batch_size=INDEX_BATCH)
+    no_longer_dicom = [row.pk for row in retyped if row.media_type != DICOM]
+    if no_longer_dicom:
+        DicomInstance.objects.filter(file_id__in=no_longer_dicom).delete()
 
 
 def _file_scan_finish(scan: FileScan, folder: str, records: list[dict], skipped: list[dict]) -> FileScan:

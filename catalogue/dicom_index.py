@@ -1,0 +1,154 @@
+"""What the catalogue's DICOM index keeps of one file's header, read once by the file scan.
+
+`dicom_header_fields` opens a file the scan has already hashed, parses its header only
+(`stop_before_pixels=True`: the pixel data is never read) and returns a small dict of the fields
+a `catalogue.models.DicomInstance` holds, with the file's de-identification verdict
+(catalogue/deid/check.py). The parsed header is dropped before it returns, so a scan of many
+files holds only these dicts.
+
+A file that claims to be DICOM (a DICM preamble or a .dcm name) but cannot be parsed, or parses
+into a header without SOP Class and SOP Instance UIDs, gets an
+index row all the same, with passed=False and one failure of code DICOM_UNREADABLE: the
+steward sees it among the files that stop publication instead of it vanishing from the counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from django.utils import timezone
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from catalogue.deid.check import deidentification_verdict
+
+DICOM_UNREADABLE = "DICOM_UNREADABLE"
+SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+# A header that fails many rules keeps its first failures (the file-level rules come first) and
+# their number; the index stays small whatever a file holds.
+FAILURES_KEPT = 20
+_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY])\s*$", re.IGNORECASE)
+_DAYS_PER_UNIT = {"D": 1, "W": 7, "M": 365.25 / 12, "Y": 365.25}
+
+# field of DicomInstance -> DICOM keyword, for the text fields copied from the header
+TEXT_FIELDS = {
+    "patient_id": "PatientID",
+    "study_instance_uid": "StudyInstanceUID",
+    "series_instance_uid": "SeriesInstanceUID",
+    "sop_instance_uid": "SOPInstanceUID",
+    "sop_class_uid": "SOPClassUID",
+    "modality": "Modality",
+    "body_part_examined": "BodyPartExamined",
+    "manufacturer": "Manufacturer",
+    "manufacturer_model_name": "ManufacturerModelName",
+    "patient_sex": "PatientSex",
+}
+TEXT_LENGTH = 64  # the longest of these VRs (LO, UI) holds 64 characters
+
+
+def _clean(text: str, limit: int = TEXT_LENGTH) -> str:
+    # PostgreSQL stores no NUL in text; DICOM pads with NUL and spaces.
+    return text.replace("\x00", "").strip()[:limit]
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    value = dataset.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return _clean("\\".join(str(part) for part in value))
+    return _clean(str(value))
+
+
+def age_in_years(text: str) -> int | None:
+    """Patient's Age (an AS value, "045Y", "006M", "010W", "003D") in whole years; None if absent or malformed."""
+    match = _AGE.match(text or "")
+    if not match:
+        return None
+    number, unit = int(match.group(1)), match.group(2).upper()
+    return number if unit == "Y" else int(number * _DAYS_PER_UNIT[unit] // 365.25)
+
+
+def study_year(text: str) -> int | None:
+    """The year of Study Date (DA, "YYYYMMDD"); None if absent, emptied or malformed."""
+    text = (text or "").strip()
+    if len(text) < 8 or not text[:8].isdigit():
+        return None
+    try:
+        return datetime.strptime(text[:8], "%Y%m%d").year  # noqa: DTZ007  (a calendar date, no time)
+    except ValueError:
+        return None
+
+
+def _segmented_series(dataset: Dataset) -> str:
+    if _text(dataset, "SOPClassUID") != SEGMENTATION_STORAGE:
+        return ""
+    for item in dataset.get("ReferencedSeriesSequence", []) or []:
+        uid = _text(item, "SeriesInstanceUID")
+        if uid:
+            return uid
+    return ""
+
+
+def _failures(verdict) -> tuple[list[dict], int]:
+    listed = [
+        {"code": failure.code, "tag": failure.tag, "message": _clean(failure.message, 500)}
+        for failure in verdict.failures[:FAILURES_KEPT]
+    ]
+    return listed, len(verdict.failures)
+
+
+def unreadable_fields(reason: str) -> dict:
+    failure = {
+        "code": DICOM_UNREADABLE,
+        "tag": "",
+        "message": _clean(f"The DICOM header could not be read: {reason}", 500),
+    }
+    return {
+        **dict.fromkeys(TEXT_FIELDS, ""),
+        "age_years": None,
+        "study_year": None,
+        "segmented_series_uid": "",
+        "passed": False,
+        "failures": [failure],
+        "failure_count": 1,
+        "checked_at": timezone.now(),
+    }
+
+
+def fields_of(dataset: Dataset, **verdict_options) -> dict:
+    """The index fields of a parsed header, with its de-identification verdict."""
+    failures, count = _failures(deidentification_verdict(dataset, **verdict_options))
+    return {
+        **{name: _text(dataset, keyword) for name, keyword in TEXT_FIELDS.items()},
+        "age_years": age_in_years(_text(dataset, "PatientAge")),
+        "study_year": study_year(_text(dataset, "StudyDate")),
+        "segmented_series_uid": _segmented_series(dataset),
+        "passed": count == 0,
+        "failures": failures,
+        "failure_count": count,
+        "checked_at": timezone.now(),
+    }
+
+
+def dicom_header_fields(real: Path, **verdict_options) -> dict:
+    """The index fields of the DICOM file at `real` (already resolved), from its header only.
+
+    Never raises for a malformed file: it is recorded as unreadable. O_NOFOLLOW refuses a link
+    swapped in since the scan resolved the path; an OSError (the file vanished) is the caller's.
+    """
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            dataset = dcmread(handle, stop_before_pixels=True)
+            if not (_text(dataset, "SOPInstanceUID") and _text(dataset, "SOPClassUID")):
+                # pydicom reads leniently: bytes after a DICM preamble may parse into a few odd
+                # elements, but without its SOP Class and Instance UIDs it is no DICOM instance.
+                return unreadable_fields("it names no SOP Class UID and SOP Instance UID")
+            # pydicom converts values lazily: a malformed element raises while it is read here.
+            return fields_of(dataset, **verdict_options)
+        except Exception as exc:  # noqa: BLE001  (a hostile or broken file can make pydicom raise almost anything)
+            return unreadable_fields(f"{type(exc).__name__}: {exc}")
