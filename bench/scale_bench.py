@@ -1379,7 +1379,7 @@ def seed_audit(total: int, rng) -> None:  # noqa: C901  # one generator merges t
     from access_requests.models import Application
     from catalogue.models import Dataset, Stewardship
     from portal.models import AuditChainHead, AuditEvent, User
-    from portal.services.audit import GENESIS_HASH, event_hash
+    from portal.services.audit import EVENT_FIELDS, GENESIS_HASH, event_hash
 
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(id=1).first()
@@ -1462,20 +1462,7 @@ def seed_audit(total: int, rng) -> None:  # noqa: C901  # one generator merges t
                 )
                 prev = digest
 
-        columns = [
-            "seq",
-            "created_at",
-            "actor_id",
-            "actor_label",
-            "verb",
-            "target_type",
-            "target_id",
-            "target_label",
-            "payload",
-            "prev_hash",
-            "hash",
-        ]
-        n = _copy(AuditEvent._meta.db_table, columns, rows())
+        n = _copy(AuditEvent._meta.db_table, list(EVENT_FIELDS), rows())
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {AuditChainHead._meta.db_table} (id, seq, hash, updated_at) "  # noqa: S608  # nosec B608

@@ -165,9 +165,10 @@ class ChainReport:
     latest_anchor: Anchor | None = None
 
 
-# What the walk reads of each event, as plain tuples: building a model instance per event costs more
-# than hashing it. `_hash_of` and `_walk` read the same attribute names from either.
-_FIELDS = (
+# What the walk reads of each event as plain tuples (and the bench's bulk loader writes, in this
+# order): building a model instance per event costs more than hashing it. `_hash_of` and `_walk`
+# read the same attribute names from either.
+EVENT_FIELDS = (
     "seq",
     "created_at",
     "actor_id",
@@ -180,7 +181,7 @@ _FIELDS = (
     "prev_hash",
     "hash",
 )
-_Event = namedtuple("_Event", _FIELDS)
+_Event = namedtuple("_Event", EVENT_FIELDS)
 _CHUNK = 10_000
 # The walk is split among processes (`audit_verify(processes=...)`) only from this many events on:
 # below, starting them costs more than it saves.
@@ -193,7 +194,7 @@ def _events(first: int | None, last: int) -> Iterator[_Event]:
     rows = AuditEvent.objects.filter(seq__lte=last)
     if first is not None:
         rows = rows.filter(seq__gte=first)
-    return map(_Event._make, rows.order_by("seq").values_list(*_FIELDS).iterator(chunk_size=_CHUNK))
+    return map(_Event._make, rows.order_by("seq").values_list(*EVENT_FIELDS).iterator(chunk_size=_CHUNK))
 
 
 def _walk(events: Iterator[AuditEvent], head: AuditChainHead | None, anchored: dict[int, list[Anchor]]) -> ChainReport:
