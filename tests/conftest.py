@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -36,6 +37,8 @@ def pytest_configure(config):
         pytest.exit("CI=true but no Redis for the worker tests: set TEST_REDIS_URL", returncode=3)
     if CI and not os.path.exists(CHROMIUM):
         pytest.exit(f"CI=true but Chromium is missing at {CHROMIUM}", returncode=3)
+    if CI and not os.path.exists(NGINX):
+        pytest.exit(f"CI=true but nginx is missing at {NGINX} (scripts/system_packages.sh test)", returncode=3)
 
 
 MATRIX_CELLS = pytest.StashKey[int]()
@@ -76,6 +79,7 @@ def pytest_collection_modifyitems(config, items):
         "postgres": None if on_postgres else "needs PostgreSQL (set DATABASE_URL)",
         "worker": None if os.environ.get("TEST_REDIS_URL") and on_postgres else "needs Redis and PostgreSQL",
         "browser": None if os.path.exists(CHROMIUM) else f"needs Chromium at {CHROMIUM}",
+        "nginx": None if os.path.exists(NGINX) else "needs Debian's nginx (make system-test)",
     }
     for item in items:
         # A parameter named like a browser fixture (`page`) pulls the browser fixtures' closure, live

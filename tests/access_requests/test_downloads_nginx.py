@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,16 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy" / "nginx"))
 from render import render_site, render_standalone  # noqa: E402
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-pytestmark = [
-    pytest.mark.postgres,
-    # outside CI a machine without nginx skips these; CI installs it (scripts/system_packages.sh), so there a
-    # missing nginx fails the run instead of passing it by skipping
-    pytest.mark.skipif(
-        not os.path.exists(NGINX) and os.environ.get("CI", "").strip().lower() not in {"1", "true", "yes"},
-        reason="Debian's nginx is not installed (make system-test)",
-    ),
-]
+from tests.conftest import NGINX  # noqa: E402
+
+pytestmark = [pytest.mark.postgres, pytest.mark.nginx]
 
 
 def _free_port() -> int:
