@@ -1,10 +1,22 @@
 """Data holders, their imaging datasets and files, and the controlled vocabularies."""
 
+import re
+
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+
+def regex_validator(value: str) -> None:
+    """A steward's regular expression must compile (it is matched against pseudonyms)."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"not a valid regular expression: {exc}") from None
 
 
 class DataHolder(models.Model):
@@ -176,8 +188,33 @@ class Dataset(models.Model):
     acquisition_end = models.DateField(null=True, blank=True)
     collection_method = models.CharField(max_length=200, default="Retrospective collection from clinical routine")
     provenance = models.TextField(blank=True)
-    anonymisation_profile = models.CharField(max_length=200, blank=True)
+    # Set by the de-identification check of the registered DICOM files (catalogue.ingestion
+    # dataset_index_apply), never typed: the profile and the options the files declare, and the day
+    # the last check found every file passing (None while a file fails).
+    anonymisation_profile = models.CharField(max_length=300, blank=True)
     anonymisation_verified_on = models.DateField(null=True, blank=True)
+    # What the steward declares for the check: the UID root of the source (no released UID may lie
+    # under it) and the pattern of the subjects' pseudonyms (accepted in Patient ID and Name).
+    source_uid_root = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]+(\.[0-9]+)*$", "a UID root: digits separated by dots, e.g. 1.2.826.0.1")],
+        help_text="the hospital's UID root; the check rejects files whose UIDs lie under it",
+    )
+    pseudonym_pattern = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[regex_validator],
+        help_text="a regular expression the subjects' pseudonyms match in full, e.g. LV-\\d{6}",
+    )
+    # The published counts and facets come from the DICOM index of the registered files where it
+    # holds them (`indexed_fields` names those); the steward explains any difference here.
+    counts_note = models.TextField(
+        blank=True, help_text="where the collection differs from the files registered here, say how"
+    )
+    indexed_fields = models.JSONField(
+        default=list, blank=True, editable=False, help_text="the fields last set from the DICOM index"
+    )
     licence = models.CharField(max_length=200, blank=True)
     landing_page = models.URLField(blank=True)
 
@@ -299,6 +336,9 @@ class DatasetFile(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     media_type = models.CharField(max_length=100, default="application/dicom")
+    # The file's modification time when it was hashed: a rescan that finds the same size and time
+    # takes the registration as it is (a stat, no read).
+    modified_ns = models.BigIntegerField(null=True, blank=True, editable=False)
     registered_at = models.DateTimeField(auto_now_add=True)
     added_in = models.ForeignKey(
         DatasetRevision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -363,10 +403,16 @@ class DicomInstance(models.Model):
     segmented_series_uid = models.CharField(
         max_length=64, blank=True, help_text="for a segmentation (SEG): the series it segments"
     )
+    deid_options = models.JSONField(
+        default=list, blank=True, help_text="the profile options the file declares (CID 7050 codes)"
+    )
     passed = models.BooleanField(help_text="the header passes the de-identification check")
     failures = models.JSONField(default=list, blank=True, help_text="the first rules failed, each {code, tag, message}")
     failure_count = models.PositiveIntegerField(default=0, help_text="every rule failed, listed or not")
     checked_at = models.DateTimeField()
+    # What the verdict depended on besides the header (catalogue.ingestion.check_key): the table's
+    # edition and the steward's declarations. A rescan reads the header again where it differs.
+    check_key = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [
@@ -405,7 +451,15 @@ class FileScan(models.Model):
     bytes_done = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
     skipped = models.JSONField(default=list, blank=True, help_text="entries left out of the scan, each {path, reason}")
+    files_reused = models.PositiveIntegerField(
+        default=0, help_text="files found unchanged since the last scan (a stat)"
+    )
+    report = models.JSONField(default=dict, blank=True, help_text="the ingestion report (catalogue.ingestion)")
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Written with every committed batch: a scan whose last batch is older than
+    # catalogue.ingestion.SCAN_LEASE is taken to have lost its worker, and a new run resumes it.
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -413,6 +467,32 @@ class FileScan(models.Model):
 
     def __str__(self) -> str:
         return f"scan of {self.folder} for {self.dataset.identifier} ({self.status})"
+
+
+class FileScanEntry(models.Model):
+    """One file a running scan has read, staged until the scan applies them all at once.
+
+    The scan commits its entries in batches as it goes: a worker restarted mid-scan runs the task
+    again and goes on after the last committed batch (a path staged once is never read again),
+    so every file is counted once. The entries are deleted when the scan finishes.
+    """
+
+    scan = models.ForeignKey(FileScan, on_delete=models.CASCADE, related_name="entries")
+    path = models.CharField(max_length=1000)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    modified_ns = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    media_type = models.CharField(max_length=100, blank=True)
+    dicom = models.JSONField(null=True, blank=True, help_text="the DICOM index fields read from the header")
+    reused = models.BooleanField(default=False, help_text="unchanged since the last scan: not read")
+    skipped_reason = models.TextField(blank=True, help_text="why the file was left out (then nothing else is set)")
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["scan", "path"], name="file_scan_entry_unique_path")]
+
+    def __str__(self) -> str:
+        return self.path
 
 
 class BasketItem(models.Model):
