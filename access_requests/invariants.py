@@ -200,6 +200,8 @@ def _download_problems() -> dict[str, Q]:
             grant__dataset__anonymisation_verified_on__isnull=True
         )
         | Q(grant__dataset__anonymisation_verified_on__gt=TruncDate("started_at", tzinfo=tz)),
+        "the file had failed the de-identification check": Q(file__dicom__passed=False)
+        & Q(file__dicom__checked_at__lte=F("started_at")),
         "the application was not active": ~Q(grant__application__status=ApplicationStatus.ACTIVE)
         & (Q(grant__application__ended_at__isnull=True) | Q(grant__application__ended_at__lte=F("started_at"))),
         "the agreement was not executed (every party signing its version's hash) before the download": ~Q(

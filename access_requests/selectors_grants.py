@@ -26,8 +26,9 @@ def grant_for_page(pk: int) -> Grant | None:
 
 
 def grant_files(grant: Grant) -> QuerySet:
-    """The files of the grant's dataset still registered (removed ones never leave)."""
-    return DatasetFile.objects.filter(dataset_id=grant.dataset_id)
+    """The files of the grant's dataset still registered and not failing the de-identification check
+    (removed ones never leave; a failing one is not released: services/grants.py file_releasable)."""
+    return DatasetFile.objects.filter(dataset_id=grant.dataset_id).exclude(dicom__passed=False)
 
 
 @dataclass(frozen=True)

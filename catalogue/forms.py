@@ -93,7 +93,7 @@ _MODEL_FIELDS = fields_for_model(
         "provenance": forms.Textarea(attrs={"rows": 3}),
         "acquisition_start": forms.DateInput(attrs={"type": "date"}),
         "acquisition_end": forms.DateInput(attrs={"type": "date"}),
-        "anonymisation_verified_on": forms.DateInput(attrs={"type": "date"}),
+        "counts_note": forms.Textarea(attrs={"rows": 3}),
     },
     labels={
         "tier": "Federation tier",
@@ -101,6 +101,9 @@ _MODEL_FIELDS = fields_for_model(
         "studies_count": "Number of imaging studies",
         "size_bytes": "Total size in bytes",
         "licence": "Licence",
+        "source_uid_root": "UID root of the source",
+        "pseudonym_pattern": "Pattern of the subjects' pseudonyms",
+        "counts_note": "Note on the figures",
     },
 )
 
@@ -178,7 +181,11 @@ class ImagingForm(_Group):
 
 class ProvenanceForm(_Group):
     legend = "Provenance and de-identification"
-    model_fields = ("collection_method", "provenance", "anonymisation_profile", "anonymisation_verified_on")
+    intro = (
+        "The anonymisation profile and the day it was verified are set by the portal's check of every "
+        "registered DICOM file against DICOM PS3.15 Annex E; say here what the check needs to know."
+    )
+    model_fields = ("collection_method", "provenance", "source_uid_root", "pseudonym_pattern")
 
 
 class ContactForm(_Group):
@@ -267,12 +274,19 @@ class DatasetForm:
 
     group_classes = (AboutForm, ImagingForm, ProvenanceForm, AccessForm, ContactForm)
 
-    def __init__(self, data=None, *, initial=None, holders=None, identifier_locked=False):
+    def __init__(self, data=None, *, initial=None, holders=None, identifier_locked=False, indexed=()):
         self.identifier_locked = identifier_locked
         self.groups = []
         for cls in self.group_classes:
             kwargs = {"holders": holders, "identifier_locked": identifier_locked} if cls is AboutForm else {}
-            self.groups.append(cls(data, initial=initial, **kwargs))
+            group = cls(data, initial=initial, **kwargs)
+            for name in set(indexed) & set(group.fields):
+                # set from the DICOM index (catalogue.ingestion.dataset_index_apply): shown, not typed
+                group.fields[name].disabled = True
+                group.fields[name].help_text = (
+                    "From the DICOM index of the registered files; explain a difference in the note on the figures."
+                )
+            self.groups.append(group)
         self.non_field_errors: list[str] = []
 
     def is_valid(self) -> bool:

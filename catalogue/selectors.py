@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min, Model, Prefetch, Q, QuerySet, Sum
@@ -450,7 +449,7 @@ def _distinct(column: str) -> Count:
 
 
 def dataset_index_counts(dataset: Dataset) -> dict:
-    """What the DICOM index says of the dataset's registered files (removed ones left out), in three queries.
+    """What the DICOM index says of the dataset's registered files (removed ones left out), in seven queries.
 
     subjects, studies, series and images count distinct Patient IDs, Study, Series and SOP
     Instance UIDs (an instance registered under two paths counts once); files_dicom counts the
@@ -467,16 +466,15 @@ def dataset_index_counts(dataset: Dataset) -> dict:
         files_dicom=Count("pk"),
         files_passed=Count("pk", filter=Q(passed=True)),
         files_failed=Count("pk", filter=Q(passed=False)),
-        files_unreadable=Count("pk", filter=Q(failures__contains=[{"code": "DICOM_UNREADABLE"}])),
+        # an unreadable file's only failure says so (catalogue/dicom_index.py unreadable_fields)
+        files_unreadable=Count("pk", filter=Q(failures__0__code="DICOM_UNREADABLE")),
         age_min=Min("age_years"),
         age_max=Max("age_years"),
         year_min=Min("study_year"),
         year_max=Max("study_year"),
-        **{
-            name: ArrayAgg(column, distinct=True, filter=~Q(**{column: ""}), default=[])
-            for name, column in _INDEX_LISTS.items()
-        },
     )
+    for name, column in _INDEX_LISTS.items():  # one query each: no array aggregate on SQLite
+        found[name] = list(index.exclude(**{column: ""}).order_by().values_list(column, flat=True).distinct())
     files = DatasetFile.objects.filter(dataset=dataset)
     totals = files.aggregate(files=Count("pk"), size_bytes=Sum("size_bytes", default=0))
     media_types = dict(

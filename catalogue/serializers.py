@@ -226,7 +226,13 @@ class DatasetDetailSerializer(DatasetListSerializer):
     collection_method = serializers.CharField()
     provenance = serializers.CharField()
     anonymisation_profile = serializers.CharField()
-    anonymisation_verified_on = serializers.DateField(allow_null=True)
+    anonymisation_verified_on = serializers.DateField(
+        allow_null=True, help_text="the day the portal's check last found every registered DICOM file passing"
+    )
+    counts_note = serializers.CharField(help_text="the steward's note where the collection differs from its files")
+    indexed_fields = serializers.ListField(
+        child=serializers.CharField(), help_text="the fields set from the DICOM index of the registered files"
+    )
     licence = serializers.CharField()
     landing_page = serializers.CharField()
     updated_at = serializers.DateTimeField()

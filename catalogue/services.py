@@ -5,14 +5,9 @@ and raises `portal.errors` domain errors: InvalidInput (400, with field errors),
 (409) and NotPermitted (403). Nothing else changes a dataset's status.
 """
 
-import hashlib
 import logging
-import mimetypes
-import os
 import re
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -22,7 +17,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from catalogue.cache import catalogue_changed
-from catalogue.dicom_index import dicom_header_fields
+from catalogue.ingestion import ACTIVE_SCAN, SCAN_STALE_AFTER, file_scan_dispatch
 from catalogue.models import (
     DataHolder,
     Dataset,
@@ -45,11 +40,8 @@ from catalogue.storage import (
     Confinement,
     Refused,
     Unusable,
-    file_problem,
     holder_storage_path,
-    real_path,
     resolve_folder,
-    stored_to_area_relative,
 )
 from portal.errors import InvalidInput, TransitionError
 from portal.models import Role, User
@@ -173,8 +165,9 @@ SCALAR_FIELDS = (
     "acquisition_end",
     "collection_method",
     "provenance",
-    "anonymisation_profile",
-    "anonymisation_verified_on",
+    "source_uid_root",
+    "pseudonym_pattern",
+    "counts_note",
     "licence",
     "landing_page",
 )
@@ -186,6 +179,8 @@ TERM_FIELDS = {
     "access_modes": Vocabulary.ACCESS_MODE,
 }
 LIST_FIELDS = ("data_use", "manufacturers", "keywords")
+# Set by the ingestion's check (catalogue.ingestion.dataset_index_apply), never given.
+CHECKED_FIELDS = ("anonymisation_profile", "anonymisation_verified_on")
 DATA_FIELDS = (*SCALAR_FIELDS, *TERM_FIELDS, *LIST_FIELDS)
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -377,6 +372,8 @@ def dataset_read_input(data: dict) -> DatasetInput:
     for key in data:
         if key == "status":
             errors.add(key, "changes only by publishing or withdrawing the dataset")
+        elif key in CHECKED_FIELDS:
+            errors.add(key, "is set by the de-identification check of the registered files, not typed")
         elif key not in DATA_FIELDS:
             errors.add(key, "unknown field")
     result = DatasetInput()
@@ -516,6 +513,36 @@ def dataset_create(*, actor, holder: DataHolder, data: dict) -> Dataset:
     return dataset
 
 
+def _recheck_scans(actor, dataset: Dataset) -> list[int]:
+    """The declarations the check depends on changed: scan every folder scanned before again.
+
+    The files are not read again unless they changed; their headers are, and their verdicts
+    follow the new declarations (catalogue.ingestion.check_key). Until those scans finish the
+    dataset cannot be published (dataset_file_problems).
+    """
+    folders = sorted(
+        set(dataset.file_scans.filter(status=FileScanStatus.DONE).values_list("folder", flat=True))
+        - set(dataset.file_scans.filter(status__in=ACTIVE_SCAN).values_list("folder", flat=True))
+    )
+    scans = [FileScan.objects.create(dataset=dataset, folder=folder, requested_by=actor) for folder in folders]
+    for scan in scans:
+        transaction.on_commit(lambda scan_id=scan.pk: file_scan_dispatch(scan_id=scan_id))
+    return [scan.pk for scan in scans]
+
+
+def _refuse_indexed(dataset: Dataset, changed: list[str]) -> None:
+    """The fields the DICOM index set are not typed over: the steward explains a difference in counts_note."""
+    indexed = [name for name in changed if name in (dataset.indexed_fields or [])]
+    if indexed:
+        message = (
+            "comes from the DICOM index of the registered files; to change it, change the files and scan "
+            "again, or say in the counts note how the collection differs"
+        )
+        raise InvalidInput(
+            "; ".join(f"{name}: {message}" for name in indexed), fields={name: [message] for name in indexed}
+        )
+
+
 def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
     """Change the keys present in `data`; the identifier is fixed once the dataset was ever published.
 
@@ -535,6 +562,7 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
         changed = [name for name in requested if _comparable(name, requested[name]) != _comparable(name, before[name])]
         if not changed:
             return dataset
+        _refuse_indexed(dataset, changed)
         ever_published = dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
         if "identifier" in changed and ever_published:
             message = "cannot change once the dataset has been published"
@@ -545,6 +573,8 @@ def dataset_update(*, actor, dataset: Dataset, data: dict) -> Dataset:
         payload = {"changed": sorted(changed)}
         if "identifier" in changed:
             payload["identifier"] = {"from": before["identifier"], "to": dataset.identifier}
+        if {"source_uid_root", "pseudonym_pattern"} & set(changed):
+            payload["rechecks"] = _recheck_scans(actor, dataset)
         audit_record(actor=actor, verb="dataset.update", target=dataset, payload=payload)
         dataset_changed.send(
             sender=Dataset, dataset=dataset, actor=actor, what=f"its description changed ({', '.join(sorted(changed))})"
@@ -595,6 +625,22 @@ def dataset_publish_problems(dataset: Dataset) -> dict[str, list[str]]:
         problems["data_use"] = ["needs at least one data-use condition"]
     if not dataset.keywords:
         problems["keywords"] = ["needs at least one keyword"]
+    problems |= dataset_file_problems(dataset)
+    return problems
+
+
+def dataset_file_problems(dataset: Dataset) -> dict[str, list[str]]:
+    """What in the registered files stops publication: a scan under way, or files failing the check."""
+    problems: dict[str, list[str]] = {}
+    if dataset.file_scans.filter(status__in=ACTIVE_SCAN, created_at__gte=timezone.now() - SCAN_STALE_AFTER).exists():
+        problems["files"] = ["waits for the file scan under way to finish"]
+    failing = DicomInstance.objects.filter(file__dataset=dataset, file__removed_at__isnull=True, passed=False).count()
+    if failing:
+        files = "file fails" if failing == 1 else "files fail"
+        problems.setdefault("files", []).append(
+            f"{failing} registered {files} the de-identification check: fix and scan again, or exclude them "
+            "(see the ingestion report)"
+        )
     return problems
 
 
@@ -651,13 +697,6 @@ def dataset_withdraw(*, actor, dataset: Dataset, reason: str) -> Dataset:
 
 # --- files --------------------------------------------------------------------------------
 
-HASH_CHUNK_BYTES = 1024 * 1024
-PROGRESS_EVERY_SECONDS = 0.5
-SCAN_STALE_AFTER = timedelta(hours=6)
-ACTIVE_SCAN = (FileScanStatus.QUEUED, FileScanStatus.RUNNING)
-DICOM = "application/dicom"
-INDEX_BATCH = 2000
-
 
 def _refuse_folder(message: str):
     raise InvalidInput(f"folder: {message}", fields={"folder": [message]})
@@ -713,300 +752,6 @@ def dataset_register_files(*, actor, dataset: Dataset, folder: str) -> FileScan:
             actor=actor, verb="dataset.files_register", target=dataset, payload={"folder": relative, "scan": scan.pk}
         )
         transaction.on_commit(lambda: file_scan_dispatch(scan_id=scan.pk))
-    return scan
-
-
-def file_scan_dispatch(*, scan_id: int) -> bool:
-    """Queue the scan task; if the broker cannot take it, the scan is marked failed (the steward may retry)."""
-    from catalogue.tasks import file_scan_run as task
-
-    try:
-        task.delay(scan_id)
-    except Exception as exc:  # kombu raises several types when the broker is unreachable
-        logger.exception("file scan %s could not be queued", scan_id)
-        file_scan_fail(scan_id=scan_id, error=f"The scan could not be queued ({type(exc).__name__}); try again.")
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class _Found:
-    relative: str
-    real: Path
-
-
-def _walk(top: Path, confinement: Confinement) -> tuple[list[_Found], list[dict]]:
-    """Every regular file under `top`, sorted; links leaving the holder's area and linked folders are left out."""
-    found, skipped = [], []
-    max_path = DatasetFile._meta.get_field("path").max_length
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        here = Path(dirpath)
-        for name in sorted(dirnames):
-            if (here / name).is_symlink():
-                reason = "a link to a folder: linked folders are not followed"
-                skipped.append({"path": confinement.stored(here / name), "reason": reason})
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = here / name
-            relative = confinement.stored(path)
-            real = real_path(path)
-            problem = file_problem(confinement, real)
-            if problem:
-                skipped.append({"path": relative, "reason": problem})
-            elif not real.is_file():
-                skipped.append({"path": relative, "reason": "not a regular file"})
-            elif len(relative) > max_path:
-                skipped.append({"path": relative[:200] + "…", "reason": f"path longer than {max_path} characters"})
-            else:
-                found.append(_Found(relative, real))
-    return found, skipped
-
-
-def _media_type(name: str, head: bytes) -> str:
-    if head[128:132] == b"DICM" or name.lower().endswith(".dcm"):
-        return "application/dicom"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def file_sha256(real: Path) -> tuple[int, str, str]:
-    """Size, SHA-256 and media type of one file, read in chunks (never whole into memory).
-
-    The path must already be resolved: O_NOFOLLOW refuses a link swapped in since.
-    """
-    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    digest, size, head = hashlib.sha256(), 0, b""
-    with os.fdopen(fd, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            if len(head) < 132:
-                head += chunk[: 132 - len(head)]
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest(), _media_type(real.name, head)
-
-
-def _file_scan_start(scan_id: int) -> FileScan | None:
-    """Mark the scan running (committed, so pages see it); None if it already finished."""
-    with transaction.atomic():
-        scan = FileScan.objects.select_for_update().select_related("dataset", "requested_by").get(pk=scan_id)
-        if scan.status in (FileScanStatus.DONE, FileScanStatus.FAILED):
-            return None
-        scan.status = FileScanStatus.RUNNING
-        scan.files_total = scan.files_done = scan.bytes_done = 0
-        scan.error = ""
-        scan.save(update_fields=["status", "files_total", "files_done", "bytes_done", "error"])
-    return scan
-
-
-def _hash_all(scan: FileScan, found: list[_Found], skipped: list[dict]) -> list[dict]:
-    FileScan.objects.filter(pk=scan.pk).update(files_total=len(found))
-    records, done_bytes, last_flush = [], 0, time.monotonic()
-    for index, item in enumerate(found, start=1):
-        try:
-            size, sha256, media_type = file_sha256(item.real)
-        except OSError as exc:  # vanished or replaced by a link while we walked
-            skipped.append({"path": item.relative, "reason": f"could not be read ({exc.strerror or exc})"})
-            continue
-        record = {"path": item.relative, "size_bytes": size, "sha256": sha256, "media_type": media_type}
-        if media_type == DICOM:
-            # The header only, once, right after the hash; the scan keeps the extracted fields.
-            try:
-                record["dicom"] = dicom_header_fields(item.real)
-            except OSError as exc:
-                skipped.append({"path": item.relative, "reason": f"could not be read ({exc.strerror or exc})"})
-                continue
-        records.append(record)
-        done_bytes += size
-        if time.monotonic() - last_flush >= PROGRESS_EVERY_SECONDS:
-            FileScan.objects.filter(pk=scan.pk).update(files_done=index, bytes_done=done_bytes)
-            last_flush = time.monotonic()
-    return records
-
-
-def _removed_by_steward(dataset: Dataset, folder: str) -> dict[str, set[str]]:
-    """Per path under `folder`, the contents (SHA-256) a steward removed from the dataset."""
-    rows = DatasetFile.all_registrations.filter(
-        dataset=dataset, path__startswith=folder + "/", removed_at__isnull=False, removed_by__isnull=False
-    ).values_list("path", "sha256")
-    found: dict[str, set[str]] = {}
-    for path, sha256 in rows:
-        found.setdefault(path, set()).add(sha256)
-    return found
-
-
-def _replace_files(
-    dataset: Dataset, folder: str, records: list[dict], skipped: list[dict], *, actor
-) -> dict[str, int | str]:
-    """Make the dataset's registrations under `folder` exactly `records`; the same input gives the same rows.
-
-    Nothing is deleted: a registration whose file is gone, or whose content changed, is marked
-    removed (a changed file is then registered anew). A file a steward removed is not registered
-    again while its content is the same; it is listed in `skipped`. When the dataset has been
-    published, any change makes a new version (see `_revision_create`).
-    """
-    existing = {f.path: f for f in dataset.files.filter(path__startswith=folder + "/")}
-    removed_before = _removed_by_steward(dataset, folder)
-    wanted = {}
-    for record in records:
-        if record["sha256"] in removed_before.get(record["path"], ()) and record["path"] not in existing:
-            skipped.append({"path": record["path"], "reason": "removed from the dataset by a steward"})
-        else:
-            wanted[record["path"]] = record
-    gone = [row for path, row in existing.items() if path not in wanted]
-    changed = [
-        row
-        for path, row in existing.items()
-        if path in wanted and (row.size_bytes, row.sha256) != (wanted[path]["size_bytes"], wanted[path]["sha256"])
-    ]
-    retyped = [
-        row
-        for path, row in existing.items()
-        if path in wanted and row not in changed and row.media_type != wanted[path]["media_type"]
-    ]
-    new = [record for path, record in wanted.items() if path not in existing or existing[path] in changed]
-    revision = None
-    # The first files a published dataset receives are its data arriving, not a change to it.
-    had_files = bool(existing) or dataset.files.exists()
-    if (gone or new) and had_files and _ever_published(dataset):
-        what = f"Files registered again from the folder {folder}"
-        revision = _revision_create(dataset, actor=actor, reason=what, added=len(new), removed=len(gone) + len(changed))
-    now = timezone.now()
-    for rows, why in ((gone, "no longer in the storage area"), (changed, "replaced by a file with other content")):
-        DatasetFile.all_registrations.filter(pk__in=[row.pk for row in rows]).update(
-            removed_at=now, removal_reason=f"{why} when {folder} was scanned", removed_in=revision
-        )
-    for row in retyped:
-        row.media_type = wanted[row.path]["media_type"]
-    DatasetFile.objects.bulk_update(retyped, ["media_type"])
-    created = DatasetFile.objects.bulk_create(
-        [DatasetFile(dataset=dataset, added_in=revision, **_file_fields(record)) for record in new]
-    )
-    _index_dicom(dataset, folder, existing, wanted, created, new, retyped)
-    counts: dict[str, int | str] = {"added": len(new) - len(changed), "updated": len(changed), "removed": len(gone)}
-    if revision is not None:
-        counts["version"] = revision.version
-    return counts
-
-
-def _file_fields(record: dict) -> dict:
-    return {name: value for name, value in record.items() if name != "dicom"}
-
-
-def _index_dicom(
-    dataset: Dataset,
-    folder: str,
-    existing: dict[str, DatasetFile],
-    wanted: dict[str, dict],
-    created: list[DatasetFile],
-    new: list[dict],
-    retyped: list[DatasetFile],
-) -> None:
-    """Write the DICOM index rows of a scan, with its file rows (same transaction).
-
-    Each new file row gets the index row read from its header. A registration kept as it was
-    keeps its index row; one that has none (registered before the index, or newly taken for
-    DICOM) gets one now, so a rescan only fills gaps and never writes a second row.
-    """
-    rows = [
-        DicomInstance(file=file, **record["dicom"])
-        for file, record in zip(created, new, strict=True)
-        if "dicom" in record
-    ]
-    kept = {
-        row.pk: row
-        for path, row in existing.items()
-        if path in wanted and (row.size_bytes, row.sha256) == (wanted[path]["size_bytes"], wanted[path]["sha256"])
-    }
-    indexed = set(
-        DicomInstance.objects.filter(file__dataset=dataset, file__path__startswith=folder + "/").values_list(
-            "file_id", flat=True
-        )
-    )
-    rows += [
-        DicomInstance(file=row, **wanted[row.path]["dicom"])
-        for pk, row in kept.items()
-        if pk not in indexed and "dicom" in wanted[row.path]
-    ]
-    DicomInstance.objects.bulk_create(rows, batch_size=INDEX_BATCH)
-    no_longer_dicom = [row.pk for row in retyped if row.media_type != DICOM]
-    if no_longer_dicom:
-        DicomInstance.objects.filter(file_id__in=no_longer_dicom).delete()
-
-
-def _file_scan_finish(scan: FileScan, folder: str, records: list[dict], skipped: list[dict]) -> FileScan:
-    with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().get(pk=scan.dataset_id)
-        counts = _replace_files(dataset, folder, records, skipped, actor=scan.requested_by)
-        scan = FileScan.objects.select_for_update().get(pk=scan.pk)
-        scan.status = FileScanStatus.DONE
-        scan.files_total = scan.files_done = len(records)
-        scan.bytes_done = sum(r["size_bytes"] for r in records)
-        scan.skipped = skipped
-        scan.finished_at = timezone.now()
-        scan.save(update_fields=["status", "files_total", "files_done", "bytes_done", "skipped", "finished_at"])
-        audit_record(
-            actor=scan.requested_by,
-            verb="dataset.files_scan",
-            target=dataset,
-            payload={
-                "scan": scan.pk,
-                "folder": folder,
-                "files": scan.files_done,
-                "bytes": scan.bytes_done,
-                **counts,
-                "skipped": [s["path"] for s in skipped][:50],
-            },
-        )
-        if counts["added"] or counts["updated"] or counts["removed"]:
-            dataset_changed.send(
-                sender=Dataset,
-                dataset=dataset,
-                actor=scan.requested_by,
-                what=f"its files were registered from {folder}",
-            )
-        catalogue_changed()
-    return scan
-
-
-def file_scan_run(*, scan_id: int) -> FileScan:
-    """Walk the scan's folder, hash every file and make the dataset's file rows match; audited.
-
-    Safe to run twice: a finished scan returns quietly; scanning the same folder again gives the
-    same rows. Progress (files_done, bytes_done) is committed as it goes so a page can show it.
-    """
-    scan = _file_scan_start(scan_id)
-    if scan is None:
-        return FileScan.objects.get(pk=scan_id)
-    try:
-        confinement = Confinement.of(scan.dataset.holder)
-        inner = stored_to_area_relative(confinement, scan.folder)
-        if inner is None:
-            raise Refused("outside_area", "the folder is not in the data holder's storage area")
-        top, folder = resolve_folder(confinement, inner)
-        found, skipped = _walk(top, confinement)
-        records = _hash_all(scan, found, skipped)
-    except (Refused, Unusable) as exc:
-        return file_scan_fail(scan_id=scan_id, error=f"The folder {scan.folder} was refused: {exc.message}.")
-    except OSError as exc:
-        return file_scan_fail(scan_id=scan_id, error=f"The folder could not be read: {exc.strerror or exc}")
-    return _file_scan_finish(scan, folder, records, skipped)
-
-
-def file_scan_fail(*, scan_id: int, error: str) -> FileScan:
-    """Mark an unfinished scan failed with a reason the steward can act on; audited."""
-    with transaction.atomic():
-        scan = FileScan.objects.select_for_update().select_related("dataset", "requested_by").get(pk=scan_id)
-        if scan.status in (FileScanStatus.DONE, FileScanStatus.FAILED):
-            return scan
-        scan.status = FileScanStatus.FAILED
-        scan.error = error[:2000]
-        scan.finished_at = timezone.now()
-        scan.save(update_fields=["status", "error", "finished_at"])
-        audit_record(
-            actor=scan.requested_by,
-            verb="dataset.files_scan_failed",
-            target=scan.dataset,
-            payload={"scan": scan.pk, "folder": scan.folder, "error": scan.error},
-        )
     return scan
 
 
@@ -1140,7 +885,69 @@ def dataset_file_remove(*, actor, dataset: Dataset, path: str, reason: str, sha2
         payload = {"path": file.path, "sha256": file.sha256, "size_bytes": file.size_bytes, "reason": reason[:2000]}
         if revision:
             payload |= {"version": {"from": revision.previous_version, "to": revision.version}, "announced": announced}
+        from catalogue.ingestion import dataset_index_apply
+
+        indexed = dataset_index_apply(locked)
+        if indexed:
+            payload["index"] = indexed
         audit_record(actor=actor, verb="dataset.file_remove", target=locked, payload=payload)
         dataset_changed.send(sender=Dataset, dataset=locked, actor=actor, what=f"the file {file.path} was removed")
         catalogue_changed()  # the catalogue's export gives the dataset's byte size and checksums
     return file
+
+
+EXCLUDED_LISTED = 1000  # files named in the audit event of an exclusion (the count is always there)
+
+
+def dataset_files_exclude(*, actor, dataset: Dataset, reason: str, paths: list[str] | None = None) -> list[DatasetFile]:
+    """Exclude files that fail the de-identification check from `dataset`, with one reason; audited.
+
+    `paths` names the files; without it, every registered file that fails the check is excluded.
+    Each is removed as `dataset_file_remove` removes one (kept for the record, never served, not
+    registered again while its content is the same), all in one transaction with one audit event
+    naming each path and checksum, and, on a published dataset, one new version. Then the
+    dataset's figures and anonymisation record are set again from the files that remain.
+    A path that is not registered, or whose file passes the check, is refused (400): a file
+    that passes is removed through `dataset_file_remove`, which says why it was registered by mistake.
+    """
+    from catalogue.ingestion import dataset_index_apply
+
+    require_steward(actor, dataset.holder)
+    reason = (reason or "").strip()
+    if not reason:
+        _refuse_removal("reason", "Say why the files are excluded: the reason is recorded with the change.")
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().select_related("holder").get(pk=dataset.pk)
+        failing = locked.files.select_for_update().filter(dicom__passed=False).order_by("path")
+        if paths is not None:
+            wanted = sorted({(path or "").strip() for path in paths})
+            files = list(failing.filter(path__in=wanted))
+            unknown = sorted(set(wanted) - {file.path for file in files})
+            if unknown or not wanted:
+                message = f"Not a registered file that fails the check: {unknown[0]}" if unknown else "Name a file."
+                _refuse_removal("paths", message)
+        else:
+            files = list(failing)
+        if not files:
+            return []
+        revision = None
+        if _ever_published(locked):
+            revision = _revision_create(locked, actor=actor, reason=reason[:2000], removed=len(files))
+        now = timezone.now()
+        DatasetFile.all_registrations.filter(pk__in=[file.pk for file in files]).update(
+            removed_at=now, removed_by=actor, removal_reason=reason[:2000], removed_in=revision
+        )
+        applied = dataset_index_apply(locked)
+        payload = {
+            "excluded": len(files),
+            "files": [{"path": file.path, "sha256": file.sha256} for file in files[:EXCLUDED_LISTED]],
+            "reason": reason[:2000],
+            "index": applied,
+        }
+        if revision:
+            payload["version"] = {"from": revision.previous_version, "to": revision.version}
+        audit_record(actor=actor, verb="dataset.files_exclude", target=locked, payload=payload)
+        what = f"{len(files)} files failing the de-identification check were excluded"
+        dataset_changed.send(sender=Dataset, dataset=locked, actor=actor, what=what)
+        catalogue_changed()
+    return files

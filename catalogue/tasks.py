@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from catalogue import services
+from catalogue import ingestion
 
 # Hashing a large collection takes time: a terabyte at a few hundred MB/s is about an hour.
 SCAN_SOFT_LIMIT_SECONDS = 6 * 3600
@@ -18,6 +18,6 @@ SCAN_SOFT_LIMIT_SECONDS = 6 * 3600
 def file_scan_run(scan_id: int) -> str:
     """Register the files of one FileScan; returns the scan's final status."""
     try:
-        return services.file_scan_run(scan_id=scan_id).status
+        return ingestion.file_scan_run(scan_id=scan_id).status
     except SoftTimeLimitExceeded:
-        return services.file_scan_fail(scan_id=scan_id, error="The scan took longer than its time limit.").status
+        return ingestion.file_scan_fail(scan_id=scan_id, error="The scan took longer than its time limit.").status

@@ -86,6 +86,7 @@ AUDIT_VERBS: dict[str, str] = {
     "data_holder.steward_add": "Data holder: steward added",
     "dataset.create": "Dataset created",
     "dataset.file_remove": "Dataset: file removed",
+    "dataset.files_exclude": "Dataset: files failing the de-identification check excluded",
     "dataset.files_refused": "Dataset: files refused",
     "dataset.files_register": "Dataset: files registered",
     "dataset.files_scan": "Dataset: files scanned",

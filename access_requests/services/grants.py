@@ -349,9 +349,17 @@ def download_permit(grant: Grant, user, file, *, today: date) -> None:
 
 
 def file_releasable(file, dataset) -> bool:
-    """Whether a file of `dataset` (loaded by the caller just now) passed the de-identification check.
-    Until the ingestion index checks each file, the dataset's verified anonymisation stands for its files."""
-    return file.dataset_id == dataset.pk and dataset.anonymisation_verified_on is not None
+    """Whether a file of `dataset` (loaded by the caller just now) may leave: the dataset's anonymisation
+    is verified (catalogue.ingestion.dataset_index_apply: every registered DICOM file passed the
+    check) and the file's own verdict in the DICOM index is not a failure. A file that is not DICOM
+    has no verdict of its own; the dataset's verification stands for it."""
+    from catalogue.models import DicomInstance
+
+    return (
+        file.dataset_id == dataset.pk
+        and dataset.anonymisation_verified_on is not None
+        and not DicomInstance.objects.filter(file_id=file.pk, passed=False).exists()
+    )
 
 
 # --- ending access -------------------------------------------------------------------------------

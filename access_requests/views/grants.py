@@ -97,7 +97,7 @@ def grant_detail(request, grant_pk: int):
     for file in page.object_list:
         row = {"file": file, "path": file_relative_path(file, area)}
         if context["usable"]:
-            # the dataset's check stands for its files (services/grants.py file_releasable)
+            # grant_files leaves out files failing the check (services/grants.py file_releasable)
             row["link"] = link_url(link_token(user=request.user, grant=grant, file=file))
         files.append(row)
     context.update(page=page, files=files)

@@ -110,7 +110,7 @@ def _is_empty(element: DataElement) -> bool:
     return element.is_empty
 
 
-def _declared_options(dataset: Dataset) -> frozenset[Option]:
+def declared_options(dataset: Dataset) -> frozenset[Option]:
     by_code = {option.code: option for option in Option}
     declared = set()
     for item in dataset.get("DeidentificationMethodCodeSequence", []) or []:
@@ -255,7 +255,7 @@ def deidentification_verdict(
     `pseudonym_pattern` a regular expression for the steward's subject pseudonyms, accepted as
     dummies besides the placeholder words. Pure: reads the dataset, changes nothing.
     """
-    options = _declared_options(dataset)
+    options = declared_options(dataset)
     methods = _method_texts(dataset)
     modified = str(dataset.get("LongitudinalTemporalInformationModified", "") or "").upper()
     context = _Context(

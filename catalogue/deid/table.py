@@ -36,6 +36,25 @@ class Option(enum.Enum):
     def column(self) -> str:
         return self.value[1]
 
+    @property
+    def label(self) -> str:
+        """The option's name as PS3.15 Table E.1-1 heads its column."""
+        return OPTION_LABELS[self.value[1]]
+
+
+OPTION_LABELS = {
+    "rtnSafePrivOpt": "Retain Safe Private Option",
+    "rtnUIDsOpt": "Retain UIDs Option",
+    "rtnDevIdOpt": "Retain Device Identity Option",
+    "rtnInstIdOpt": "Retain Institution Identity Option",
+    "rtnPatCharsOpt": "Retain Patient Characteristics Option",
+    "rtnLongFullDatesOpt": "Retain Longitudinal Temporal Information with Full Dates Option",
+    "rtnLongModifDatesOpt": "Retain Longitudinal Temporal Information with Modified Dates Option",
+    "cleanDescOpt": "Clean Descriptors Option",
+    "cleanStructContOpt": "Clean Structured Content Option",
+    "cleanGraphOpt": "Clean Graphics Option",
+}
+
 
 BASIC_PROFILE_CODE = "113100"
 DATE_OPTION_COLUMNS = ("rtnLongFullDatesOpt", "rtnLongModifDatesOpt")

@@ -100,7 +100,12 @@ def dataset_create_view(request):
 def dataset_edit_view(request, identifier: str):
     dataset = dataset_get_for_steward(user=request.user, identifier=identifier)
     locked = dataset.status != DatasetStatus.DRAFT or dataset.published_at is not None
-    form = DatasetForm(request.POST or None, initial=initial_from(dataset_snapshot(dataset)), identifier_locked=locked)
+    form = DatasetForm(
+        request.POST or None,
+        initial=initial_from(dataset_snapshot(dataset)),
+        identifier_locked=locked,
+        indexed=dataset.indexed_fields or (),
+    )
 
     def save(form):
         return dataset_update(actor=request.user, dataset=dataset, data=form.service_data())

@@ -199,13 +199,13 @@ def expected_counts(draft_files_size: int) -> dict:
     }
 
 
-def test_the_counts_are_what_was_written_and_take_three_queries(
+def test_the_counts_are_what_was_written_and_take_seven_queries(
     steward, draft, written, storage, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
     scan(steward, draft, django_capture_on_commit_callbacks)
     size = sum(path.stat().st_size for path in (storage.root / STORED).rglob("*") if path.is_file())
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(7):
         counts = dataset_index_counts(draft)
 
     assert counts == expected_counts(size)

@@ -9,8 +9,9 @@ import os
 
 import pytest
 
+from catalogue.ingestion import file_scan_run
 from catalogue.models import DatasetFile, FileScan, FileScanStatus
-from catalogue.services import dataset_register_files, file_scan_run
+from catalogue.services import dataset_register_files
 from portal.errors import InvalidInput, NotPermitted
 from portal.models import AuditEvent
 from tests.helpers import last_event
@@ -80,8 +81,8 @@ def test_scanning_the_same_folder_twice_gives_one_set_of_rows(
 
     assert rows(draft) == first
     assert set(DatasetFile.objects.values_list("pk", flat=True)) == ids  # kept, not re-created
-    assert last_event("dataset.files_scan").payload | {"scan": None} == {
-        "scan": None,
+    payload = last_event("dataset.files_scan").payload
+    assert {name: payload[name] for name in ("folder", "files", "bytes", "added", "updated", "removed", "skipped")} == {
         "folder": folder,
         "files": 3,
         "bytes": len(CT) + len(MR) + len(NOTES),
@@ -90,6 +91,7 @@ def test_scanning_the_same_folder_twice_gives_one_set_of_rows(
         "removed": 0,
         "skipped": [],
     }
+    assert (payload["read"], payload["reused"]) == (0, 3)  # the second scan only stats the unchanged files
 
 
 def test_a_rescan_follows_changed_and_deleted_files(

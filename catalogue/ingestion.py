@@ -1,0 +1,598 @@
+"""Ingestion: a file scan registers a folder's files, indexes every DICOM header, checks its
+de-identification, and reports what it found; the dataset's figures then come from that index.
+
+A scan (`file_scan_run`, run by the Celery task catalogue.tasks.file_scan_run) goes in two stages:
+
+1. **Staging.** It walks the folder and reads each file once: size, modification time, SHA-256 and,
+   for DICOM, the header (pixel data never read) with its de-identification verdict
+   (catalogue/dicom_index.py). A file whose size and modification time are those of its
+   registration, and whose verdict was reached under the dataset's present declarations
+   (`check_key`), is taken as it is: a stat, nothing read. What it reads is written as
+   `FileScanEntry` rows in batches of `SCAN_BATCH`, each batch committed with the scan's progress,
+   so memory stays flat whatever the number of files and a page can follow the count. A worker
+   that dies mid-scan leaves its committed batches: the task runs again (acks_late) and goes on
+   after them, reading no staged file twice, so each file is counted once.
+2. **Applying**, in one transaction with its audit event: the dataset's registrations under the
+   folder become exactly the staged files (registrations are never deleted: a file gone or
+   changed is marked removed, a changed file registered anew, a file a steward removed is not
+   registered again while its content is the same), the index rows follow, the dataset's counts,
+   facets and anonymisation record are set from the index (`dataset_index_apply`), the scan's
+   report is written, and the staged rows are deleted.
+
+The report (`FileScan.report`, and `scan_report`) gives the files identified, integrated and
+rejected by reason, the rate of integration (integrated / identified) and the counts the index
+derives. A dataset cannot be published, and a grant never releases a file, while a registered
+file fails the check (catalogue.services.dataset_publish_problems, access_requests/services/grants.py
+file_releasable); the steward fixes the files and scans again, or excludes them (`dataset_files_exclude`,
+audited).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Subquery
+from django.utils import timezone
+
+from catalogue.cache import catalogue_changed
+from catalogue.deid.table import BASIC_PROFILE_CODE, Option, profile_table
+from catalogue.dicom_index import DICOM_UNREADABLE, dicom_header_fields
+from catalogue.models import (
+    Dataset,
+    DatasetFile,
+    DicomInstance,
+    FileScan,
+    FileScanEntry,
+    FileScanStatus,
+    Manufacturer,
+    Term,
+    Vocabulary,
+)
+from catalogue.signals import dataset_changed
+from catalogue.storage import (
+    Confinement,
+    Refused,
+    Unusable,
+    file_problem,
+    real_path,
+    resolve_folder,
+    stored_to_area_relative,
+)
+from portal.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+HASH_CHUNK_BYTES = 1024 * 1024
+SCAN_BATCH = 500
+APPLY_BATCH = 2000
+# A running scan commits a batch at least this often; one silent for longer has lost its worker.
+SCAN_LEASE = timedelta(minutes=5)
+SCAN_STALE_AFTER = timedelta(hours=6)
+ACTIVE_SCAN = (FileScanStatus.QUEUED, FileScanStatus.RUNNING)
+DICOM = "application/dicom"
+REMOVED_BY_STEWARD = "removed from the dataset by a steward"
+REJECTED_LISTED = 200  # rejected files named in a scan's report; the dataset's page lists them all
+
+PROFILE_NAME = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
+
+
+def check_key(dataset: Dataset) -> str:
+    """What a verdict depends on besides the header: the table's edition and the steward's declarations."""
+    text = f"{profile_table().edition}|{dataset.source_uid_root}|{dataset.pseudonym_pattern}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def verdict_options(dataset: Dataset) -> dict:
+    return {
+        "source_uid_root": dataset.source_uid_root or None,
+        "pseudonym_pattern": dataset.pseudonym_pattern or None,
+    }
+
+
+def file_scan_dispatch(*, scan_id: int) -> bool:
+    """Queue the scan task; if the broker cannot take it, the scan is marked failed (the steward may retry)."""
+    from catalogue.tasks import file_scan_run as task
+
+    try:
+        task.delay(scan_id)
+    except Exception as exc:  # kombu raises several types when the broker is unreachable
+        logger.exception("file scan %s could not be queued", scan_id)
+        file_scan_fail(scan_id=scan_id, error=f"The scan could not be queued ({type(exc).__name__}); try again.")
+        return False
+    return True
+
+
+# --- staging ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    relative: str
+    real: Path
+
+
+def _walk(top: Path, confinement: Confinement) -> Iterator[_Found | dict]:
+    """Every regular file under `top` in path order, or {path, reason} for what is left out
+    (links leaving the holder's area, linked folders, special files, overlong paths)."""
+    max_path = DatasetFile._meta.get_field("path").max_length
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():
+                reason = "a link to a folder: linked folders are not followed"
+                yield {"path": confinement.stored(here / name), "reason": reason}
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = here / name
+            relative = confinement.stored(path)
+            real = real_path(path)
+            problem = file_problem(confinement, real)
+            if problem:
+                yield {"path": relative, "reason": problem}
+            elif not real.is_file():
+                yield {"path": relative, "reason": "not a regular file"}
+            elif len(relative) > max_path:
+                yield {"path": relative[:200] + "…", "reason": f"path longer than {max_path} characters"}
+            else:
+                yield _Found(relative, real)
+
+
+def _count(top: Path) -> int:
+    """How many entries the walk will meet (names only, no stat): the progress bar's total."""
+    return sum(len(filenames) for _, _, filenames in os.walk(top, followlinks=False))
+
+
+def _media_type(name: str, head: bytes) -> str:
+    if head[128:132] == b"DICM" or name.lower().endswith(".dcm"):
+        return DICOM
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def file_sha256(real: Path) -> tuple[int, str, str, int]:
+    """Size, SHA-256, media type and modification time (ns) of one file, read in chunks.
+
+    The path must already be resolved: O_NOFOLLOW refuses a link swapped in since.
+    """
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    digest, size, head = hashlib.sha256(), 0, b""
+    with os.fdopen(fd, "rb") as handle:
+        modified_ns = os.fstat(handle.fileno()).st_mtime_ns
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            if len(head) < 132:
+                head += chunk[: 132 - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest(), _media_type(real.name, head), modified_ns
+
+
+def _index_current(registered: DatasetFile, key: str) -> bool:
+    if registered.media_type != DICOM:
+        return True
+    try:
+        return registered.dicom.check_key == key
+    except DicomInstance.DoesNotExist:
+        return False
+
+
+def _read(scan: FileScan, item: _Found, registered: DatasetFile | None, key: str, options: dict) -> FileScanEntry:
+    """The staged entry of one file: taken from its registration after a stat if unchanged, else read."""
+    entry = FileScanEntry(scan=scan, path=item.relative)
+    try:
+        if registered is not None:
+            stat = os.stat(item.real, follow_symlinks=False)
+            same = (registered.size_bytes, registered.modified_ns) == (stat.st_size, stat.st_mtime_ns)
+            if same and _index_current(registered, key):
+                entry.size_bytes, entry.modified_ns = stat.st_size, stat.st_mtime_ns
+                entry.sha256, entry.media_type, entry.reused = registered.sha256, registered.media_type, True
+                return entry
+        size, sha256, media_type, modified_ns = file_sha256(item.real)
+        if media_type == DICOM:
+            # The header only, once, right after the hash.
+            dicom = dicom_header_fields(item.real, **options)
+            entry.dicom = {**dicom, "checked_at": dicom["checked_at"].isoformat(), "check_key": key}
+    except OSError as exc:  # vanished or replaced by a link while we walked
+        entry.skipped_reason = f"could not be read ({exc.strerror or exc})"
+        return entry
+    entry.size_bytes, entry.sha256, entry.media_type, entry.modified_ns = size, sha256, media_type, modified_ns
+    return entry
+
+
+def _stage_batch(scan: FileScan, batch: list[_Found | dict], key: str, options: dict) -> None:
+    """Read the batch's files not staged yet and commit their entries with the scan's progress."""
+    paths = [item.relative if isinstance(item, _Found) else item["path"] for item in batch]
+    staged = set(FileScanEntry.objects.filter(scan=scan, path__in=paths).values_list("path", flat=True))
+    found = [item for item in batch if isinstance(item, _Found) and item.relative not in staged]
+    registered = {
+        row.path: row
+        for row in DatasetFile.objects.filter(
+            dataset_id=scan.dataset_id, path__in=[item.relative for item in found]
+        ).select_related("dicom")
+    }
+    entries = [_read(scan, item, registered.get(item.relative), key, options) for item in found]
+    entries += [
+        FileScanEntry(scan=scan, path=item["path"][:1000], skipped_reason=item["reason"])
+        for item in batch
+        if isinstance(item, dict) and item["path"] not in staged
+    ]
+    with transaction.atomic():
+        FileScanEntry.objects.bulk_create(entries, ignore_conflicts=True)
+        FileScan.objects.filter(pk=scan.pk).update(
+            files_done=F("files_done") + len(entries),
+            bytes_done=F("bytes_done") + sum(entry.size_bytes for entry in entries),
+            files_reused=F("files_reused") + sum(entry.reused for entry in entries),
+            progress_at=timezone.now(),
+        )
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _file_scan_start(scan_id: int) -> FileScan | None:
+    """Mark the scan running (committed, so pages see it); None if it finished or another worker holds it.
+
+    A scan found running whose last batch is older than SCAN_LEASE lost its worker: this run
+    resumes it, its progress recounted from the staged entries.
+    """
+    with transaction.atomic():
+        scan = FileScan.objects.select_for_update().select_related("dataset__holder", "requested_by").get(pk=scan_id)
+        if scan.status in (FileScanStatus.DONE, FileScanStatus.FAILED):
+            return None
+        now = timezone.now()
+        if scan.status == FileScanStatus.RUNNING and scan.progress_at and now - scan.progress_at < SCAN_LEASE:
+            return None
+        staged = scan.entries.all()
+        scan.status = FileScanStatus.RUNNING
+        scan.files_done = staged.count()
+        scan.bytes_done = sum(staged.values_list("size_bytes", flat=True))
+        scan.files_reused = staged.filter(reused=True).count()
+        scan.error = ""
+        scan.started_at = scan.started_at or now
+        scan.progress_at = now
+        scan.save(
+            update_fields=["status", "files_done", "bytes_done", "files_reused", "error", "started_at", "progress_at"]
+        )
+    return scan
+
+
+def file_scan_run(*, scan_id: int) -> FileScan:
+    """Stage the folder's files (resuming after committed batches), then apply them; audited.
+
+    Safe to run twice: a finished scan, or one another worker is running, returns as it is.
+    """
+    scan = _file_scan_start(scan_id)
+    if scan is None:
+        return FileScan.objects.get(pk=scan_id)
+    dataset = scan.dataset
+    try:
+        confinement = Confinement.of(dataset.holder)
+        inner = stored_to_area_relative(confinement, scan.folder)
+        if inner is None:
+            raise Refused("outside_area", "the folder is not in the data holder's storage area")
+        top, folder = resolve_folder(confinement, inner)
+        FileScan.objects.filter(pk=scan.pk).update(files_total=_count(top))
+        key, options = check_key(dataset), verdict_options(dataset)
+        for batch in _batches(_walk(top, confinement), SCAN_BATCH):
+            _stage_batch(scan, batch, key, options)
+    except (Refused, Unusable) as exc:
+        return file_scan_fail(scan_id=scan_id, error=f"The folder {scan.folder} was refused: {exc.message}.")
+    except OSError as exc:
+        return file_scan_fail(scan_id=scan_id, error=f"The folder could not be read: {exc.strerror or exc}")
+    return _file_scan_finish(scan, folder)
+
+
+def file_scan_fail(*, scan_id: int, error: str) -> FileScan:
+    """Mark an unfinished scan failed with a reason the steward can act on; audited."""
+    with transaction.atomic():
+        scan = FileScan.objects.select_for_update().select_related("dataset", "requested_by").get(pk=scan_id)
+        if scan.status in (FileScanStatus.DONE, FileScanStatus.FAILED):
+            return scan
+        scan.status = FileScanStatus.FAILED
+        scan.error = error[:2000]
+        scan.finished_at = timezone.now()
+        scan.save(update_fields=["status", "error", "finished_at"])
+        scan.entries.all().delete()
+        audit_record(
+            actor=scan.requested_by,
+            verb="dataset.files_scan_failed",
+            target=scan.dataset,
+            payload={"scan": scan.pk, "folder": scan.folder, "error": scan.error},
+        )
+    return scan
+
+
+# --- applying -----------------------------------------------------------------------------
+
+
+def _index_row(file_id: int, fields: dict) -> DicomInstance:
+    fields = dict(fields)
+    fields["checked_at"] = datetime.fromisoformat(fields["checked_at"])
+    return DicomInstance(file_id=file_id, **fields)
+
+
+def _register_new(dataset: Dataset, entry_ids: list[int], revision) -> None:
+    """Register the staged entries `entry_ids` (in path order) with their index rows, in batches."""
+    for start in range(0, len(entry_ids), APPLY_BATCH):
+        entries = list(FileScanEntry.objects.filter(pk__in=entry_ids[start : start + APPLY_BATCH]).order_by("path"))
+        created = DatasetFile.objects.bulk_create(
+            [
+                DatasetFile(
+                    dataset=dataset,
+                    added_in=revision,
+                    path=entry.path,
+                    size_bytes=entry.size_bytes,
+                    sha256=entry.sha256,
+                    media_type=entry.media_type,
+                    modified_ns=entry.modified_ns,
+                )
+                for entry in entries
+            ]
+        )
+        DicomInstance.objects.bulk_create(
+            [_index_row(file.pk, entry.dicom) for file, entry in zip(created, entries, strict=True) if entry.dicom]
+        )
+
+
+def _refresh_kept(kept) -> None:
+    """Registrations kept as they were but read again (touched, re-declared, or never indexed):
+    their modification time, media type and index row follow what was read."""
+    batch: list[tuple[int, FileScanEntry]] = []
+    for entry in kept.iterator(chunk_size=APPLY_BATCH):
+        batch.append((entry.file_pk, entry))
+        if len(batch) == APPLY_BATCH:
+            _refresh_batch(batch)
+            batch = []
+    if batch:
+        _refresh_batch(batch)
+
+
+def _refresh_batch(batch: list[tuple[int, FileScanEntry]]) -> None:
+    files = DatasetFile.objects.in_bulk([file_pk for file_pk, _ in batch])
+    for file_pk, entry in batch:
+        files[file_pk].modified_ns, files[file_pk].media_type = entry.modified_ns, entry.media_type
+    DatasetFile.objects.bulk_update(list(files.values()), ["modified_ns", "media_type"])
+    DicomInstance.objects.filter(file_id__in=list(files)).delete()
+    DicomInstance.objects.bulk_create([_index_row(file_pk, entry.dicom) for file_pk, entry in batch if entry.dicom])
+
+
+def _apply(scan: FileScan, dataset: Dataset, folder: str) -> dict[str, int | str]:
+    """Make the dataset's registrations under `folder` exactly the staged files; returns what changed."""
+    from catalogue.services import _ever_published, _revision_create
+
+    entries = FileScanEntry.objects.filter(scan=scan, skipped_reason="")
+    in_force = DatasetFile.objects.filter(dataset=dataset, path__startswith=folder + "/")
+    same = in_force.filter(path=OuterRef("path"), size_bytes=OuterRef("size_bytes"), sha256=OuterRef("sha256"))
+    barred = DatasetFile.all_registrations.filter(
+        dataset=dataset,
+        path=OuterRef("path"),
+        sha256=OuterRef("sha256"),
+        removed_at__isnull=False,
+        removed_by__isnull=False,
+    )
+    # A file a steward removed is not registered again while its content is the same.
+    entries.filter(~Exists(in_force.filter(path=OuterRef("path"))), Exists(barred)).update(
+        skipped_reason=REMOVED_BY_STEWARD
+    )
+    new_ids = list(entries.filter(~Exists(same)).order_by("path").values_list("pk", flat=True))
+    staged_here = entries.filter(path=OuterRef("path"))
+    gone = in_force.filter(~Exists(staged_here))
+    changed = in_force.filter(
+        Exists(staged_here), ~Exists(staged_here.filter(sha256=OuterRef("sha256"), size_bytes=OuterRef("size_bytes")))
+    )
+    changed_ids = list(changed.values_list("pk", flat=True))
+    gone_ids = list(gone.values_list("pk", flat=True))
+    kept = entries.filter(Exists(same), reused=False).annotate(file_pk=Subquery(same.values("pk")[:1]))
+    revision = None
+    had_files = in_force.exists() or dataset.files.exists()
+    if (gone_ids or new_ids) and had_files and _ever_published(dataset):
+        what = f"Files registered again from the folder {folder}"
+        revision = _revision_create(
+            dataset, actor=scan.requested_by, reason=what, added=len(new_ids), removed=len(gone_ids) + len(changed_ids)
+        )
+    _refresh_kept(kept)
+    now = timezone.now()
+    for ids, why in (
+        (gone_ids, "no longer in the storage area"),
+        (changed_ids, "replaced by a file with other content"),
+    ):
+        for start in range(0, len(ids), APPLY_BATCH):
+            DatasetFile.all_registrations.filter(pk__in=ids[start : start + APPLY_BATCH]).update(
+                removed_at=now, removal_reason=f"{why} when {folder} was scanned", removed_in=revision
+            )
+    _register_new(dataset, new_ids, revision)
+    counts: dict[str, int | str] = {
+        "added": len(new_ids) - len(changed_ids),
+        "updated": len(changed_ids),
+        "removed": len(gone_ids),
+    }
+    if revision is not None:
+        counts["version"] = revision.version
+    return counts
+
+
+def _file_scan_finish(scan: FileScan, folder: str) -> FileScan:
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=scan.dataset_id)
+        scan = FileScan.objects.select_for_update().select_related("requested_by").get(pk=scan.pk)
+        if scan.status != FileScanStatus.RUNNING:  # another run finished it meanwhile
+            return scan
+        counts = _apply(scan, dataset, folder)
+        report = scan_report(scan, dataset, folder)
+        skipped = list(
+            scan.entries.exclude(skipped_reason="").values("path", reason=F("skipped_reason"))[:REJECTED_LISTED]
+        )
+        registered = scan.entries.filter(skipped_reason="")
+        scan.status = FileScanStatus.DONE
+        scan.files_done = scan.files_total = report["identified"]
+        scan.bytes_done = sum(registered.values_list("size_bytes", flat=True))
+        scan.skipped = skipped
+        scan.report = report
+        scan.finished_at = timezone.now()
+        scan.save(
+            update_fields=["status", "files_total", "files_done", "bytes_done", "skipped", "report", "finished_at"]
+        )
+        scan.entries.all().delete()
+        applied = dataset_index_apply(dataset)
+        audit_record(
+            actor=scan.requested_by,
+            verb="dataset.files_scan",
+            target=dataset,
+            payload={
+                "scan": scan.pk,
+                "folder": folder,
+                "files": report["registered"],
+                "bytes": scan.bytes_done,
+                **counts,
+                "read": report["read"],
+                "reused": report["reused"],
+                "integrated": report["integrated"],
+                "rejected": report["rejected"],
+                "skipped": [s["path"] for s in skipped][:50],
+                "index": applied,
+            },
+        )
+        if counts["added"] or counts["updated"] or counts["removed"]:
+            dataset_changed.send(
+                sender=Dataset,
+                dataset=dataset,
+                actor=scan.requested_by,
+                what=f"its files were registered from {folder}",
+            )
+        catalogue_changed()
+    return scan
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def rejected_by_rule(index) -> dict[str, int]:
+    """How many failing files fail each rule (a file failing two rules counts under both)."""
+    counts: Counter[str] = Counter()
+    for failures in index.filter(passed=False).values_list("failures", flat=True).iterator(chunk_size=APPLY_BATCH):
+        counts.update({failure["code"] for failure in failures or []})
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def scan_report(scan: FileScan, dataset: Dataset, folder: str) -> dict:
+    """The report of a scan being applied (its staged entries still there): what it identified,
+    integrated and rejected, why, and the rate of integration."""
+    entries = scan.entries.all()
+    identified = entries.count()
+    skipped = Counter(entries.exclude(skipped_reason="").values_list("skipped_reason", flat=True))
+    registered = DatasetFile.objects.filter(dataset=dataset, path__startswith=folder + "/")
+    index = DicomInstance.objects.filter(file__in=registered)
+    failed = index.filter(passed=False).count()
+    total = registered.count()
+    integrated = total - failed
+    by_reason = rejected_by_rule(index)
+    for reason, count in skipped.items():
+        by_reason[f"NOT_REGISTERED: {reason}"] = count
+    read = entries.filter(skipped_reason="", reused=False).count()
+    return {
+        "identified": identified,
+        "registered": total,
+        "integrated": integrated,
+        "rejected": identified - integrated,
+        "rate": round(integrated / identified, 4) if identified else None,
+        "read": read,
+        "reused": entries.filter(reused=True).count(),
+        "dicom": index.count(),
+        "unreadable": index.filter(failures__0__code=DICOM_UNREADABLE).count(),
+        "rejected_by_reason": by_reason,
+    }
+
+
+# --- the dataset's figures from its index -------------------------------------------------
+
+# Patient's Sex (0010,0040) -> the birth-sex vocabulary
+SEX_TERMS = {"F": "FEMALE", "M": "MALE", "O": "OTHER"}
+INDEXED_COUNTS = ("subjects_count", "studies_count", "series_count", "images_count", "size_bytes")
+INDEXED_RANGES = ("age_min", "age_max", "acquisition_start", "acquisition_end")
+INDEXED_FACETS = ("modalities", "body_parts", "birth_sexes", "manufacturers")
+
+
+def anonymisation_profile_text(option_codes) -> str:
+    """The profile and the options the files declare, as the catalogue states it."""
+    by_code = {option.code: option for option in Option}
+    labels = sorted(by_code[code].label for code in option_codes if code in by_code)
+    edition = profile_table().edition
+    text = f"{PROFILE_NAME} ({BASIC_PROFILE_CODE}, edition {edition})"
+    if labels:
+        text += " with " + ", ".join(labels)
+    return text[: Dataset._meta.get_field("anonymisation_profile").max_length]
+
+
+def _terms(vocabulary: str, codes) -> list[Term]:
+    return list(Term.objects.filter(vocabulary=vocabulary, code__in=list(codes)).order_by("code"))
+
+
+def dataset_index_apply(dataset: Dataset) -> list[str]:
+    """Set the (locked) dataset's counts, facets and anonymisation record from its DICOM index.
+
+    Only where the index holds a value: a facet no header carries (a body part many archives
+    leave out) keeps what the steward typed. The fields set are recorded in `indexed_fields`
+    (the forms then show them read-only). The anonymisation profile names the options the files
+    declare; it is verified on the day of the newest check while every registered DICOM file
+    passes, and not verified while one fails. A dataset without DICOM files keeps its record.
+    Returns the fields set; the caller holds the transaction and writes the audit event.
+    """
+    from catalogue.search import dataset_refresh_search_vector
+    from catalogue.selectors import dataset_index_counts
+
+    counts = dataset_index_counts(dataset)
+    if not counts["files_dicom"]:
+        return []
+    values = {
+        "subjects_count": counts["subjects"],
+        "studies_count": counts["studies"],
+        "series_count": counts["series"],
+        "images_count": counts["images"],
+        "size_bytes": counts["size_bytes"],
+    }
+    if counts["age_range"]:
+        values["age_min"], values["age_max"] = counts["age_range"]
+    if counts["study_years"]:
+        values["acquisition_start"] = date(counts["study_years"][0], 1, 1)
+        values["acquisition_end"] = date(counts["study_years"][1], 12, 31)
+    index = DicomInstance.objects.filter(file__dataset=dataset, file__removed_at__isnull=True)
+    options = set()
+    for declared in index.filter(passed=True).values_list("deid_options", flat=True).distinct():
+        options.update(declared or [])
+    values["anonymisation_profile"] = anonymisation_profile_text(options)
+    newest = index.order_by("-checked_at").values_list("checked_at", flat=True).first()
+    values["anonymisation_verified_on"] = timezone.localdate(newest) if counts["files_failed"] == 0 and newest else None
+    for name, value in values.items():
+        setattr(dataset, name, value)
+    fields = [name for name in (*INDEXED_COUNTS, *INDEXED_RANGES) if name in values]
+    facets = {
+        "modalities": _terms(Vocabulary.MODALITY, counts["modalities"]),
+        "body_parts": _terms(Vocabulary.BODY_PART, counts["body_parts"]),
+        "birth_sexes": _terms(Vocabulary.BIRTH_SEX, {SEX_TERMS[s] for s in counts["sexes"] if s in SEX_TERMS}),
+    }
+    for name, terms in facets.items():
+        if terms:
+            getattr(dataset, name).set(terms)
+            fields.append(name)
+    if counts["manufacturers"]:
+        dataset.manufacturers.set(
+            [
+                Manufacturer.objects.filter(name__iexact=name).first() or Manufacturer.objects.create(name=name)
+                for name in counts["manufacturers"]
+            ]
+        )
+        fields.append("manufacturers")
+    dataset.indexed_fields = fields
+    dataset.save(update_fields=[*values, "indexed_fields", "updated_at"])
+    dataset_refresh_search_vector(dataset)
+    return fields
