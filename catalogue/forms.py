@@ -269,6 +269,9 @@ class AccessForm(_Group):
         return items
 
 
+INDEXED_HELP = "From the DICOM index of the registered files; explain a difference in the note on the figures."
+
+
 class DatasetForm:
     """The dataset page's form: a fieldset per group of fields, each a Form, bound to the same data."""
 
@@ -283,9 +286,7 @@ class DatasetForm:
             for name in set(indexed) & set(group.fields):
                 # set from the DICOM index (catalogue.ingestion.dataset_index_apply): shown, not typed
                 group.fields[name].disabled = True
-                group.fields[name].help_text = (
-                    "From the DICOM index of the registered files; explain a difference in the note on the figures."
-                )
+                group.fields[name].help_text = INDEXED_HELP
             self.groups.append(group)
         self.non_field_errors: list[str] = []
 
