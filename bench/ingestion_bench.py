@@ -17,15 +17,18 @@ What it does:
 2. drops and creates the database, migrates, and makes the data holder (`data_holder_create`, whose
    storage area is where the files lie) and its steward (`data_holder_add_steward`);
 3. reads every file once (page cache warm), then in each of --runs rounds runs, each in a fresh
-   child process of its own (so that its peak memory is its own) and in alternating order:
+   child process of its own (so that its peak memory is its own), the order rotating from round to round:
    - the FLOOR: `os.walk` sorted as the scan walks, `pydicom.dcmread(path, stop_before_pixels=True)`
      for every file, nothing else;
+   - the FLOOR + VERDICT: the same loop, also computing `catalogue.deid.check.deidentification_verdict`
+     of each header, as the scan must for its index (--no-check-floor leaves it out); for reading
+     the scan's figure, not part of the target's ratio;
    - the SCAN: a fresh draft dataset of the holder, `catalogue.services.dataset_register_files` on
      the folder and `catalogue.services.file_scan_run` (Celery runs eagerly: the task runs inside
      the registration; the script calls the service itself if the scan is still queued), timed
      from the registration to the scan's end;
    - the RESCAN: the same folder registered again for the same dataset, nothing changed on disk;
-4. runs the floor and the scan once more on the quarter (`q1`, --small-runs rounds), for memory
+4. runs the floors and the scan once more on the quarter (`q1`, --small-runs rounds), for memory
    against the number of files;
 5. prints a summary table (median files/s, scan / floor, peak RSS) and exits non-zero if a scan
    failed or registered (or indexed, or found de-identified) another number of files than generated.
@@ -222,15 +225,20 @@ def vm_hwm_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_floor(top: str) -> dict:
-    """The bare loop a scan cannot beat: walk, and read every header."""
+def child_floor(top: str, check: str = "") -> dict:
+    """The bare loop a scan cannot beat: walk, and read every header; with `check`, also the
+    product's de-identification verdict of each header, which the scan computes for its index."""
     import pydicom
 
+    if check:
+        from catalogue.deid.check import deidentification_verdict
     at_start = vm_hwm_mib()
     began = time.perf_counter()
     paths = tree_paths(Path(top))
     for path in paths:
-        pydicom.dcmread(path, stop_before_pixels=True)
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        if check:
+            deidentification_verdict(header)
     seconds = time.perf_counter() - began
     return {"files": len(paths), "seconds": seconds, "rss_start": at_start, "rss_peak": vm_hwm_mib()}
 
@@ -364,15 +372,20 @@ def make_holder():
     return holder
 
 
-def rounds(env: dict, top: Path, folder: str, runs: int, expected: int, *, rescan: bool, label: str) -> dict:
-    """`runs` rounds of floor and scan (alternating which goes first), each followed by its rescan."""
-    results: dict[str, list[dict]] = {"floor": [], "scan": [], "rescan": []}
+def rounds(
+    env: dict, top: Path, folder: str, runs: int, expected: int, *, rescan: bool, check: bool, label: str
+) -> dict:
+    """`runs` rounds of the floor(s) and the scan (the order rotating), each scan followed by its rescan."""
+    results: dict[str, list[dict]] = {"floor": [], "floor+check": [], "scan": [], "rescan": []}
+    variants = ("floor", "floor+check", "scan") if check else ("floor", "scan")
     for run in range(runs):
-        order = ("floor", "scan") if run % 2 == 0 else ("scan", "floor")
+        order = variants[run % len(variants) :] + variants[: run % len(variants)]
         line = []
         for variant in order:
             if variant == "floor":
                 got = run_child(env, "floor", str(top))
+            elif variant == "floor+check":
+                got = run_child(env, "floor", str(top), "check")
             else:
                 got = run_child(env, "scan", folder, f"{label}, round {run + 1}")
             results[variant].append(got)
@@ -385,9 +398,9 @@ def rounds(env: dict, top: Path, folder: str, runs: int, expected: int, *, resca
     problems = []
     for variant, got in results.items():
         for n, one in enumerate(got, start=1):
-            if variant != "floor" and one["status"] != "done":
+            if not variant.startswith("floor") and one["status"] != "done":
                 problems.append(f"{label} {variant} round {n}: scan {one['status']}: {one['error']}")
-            for key in ("files",) if variant == "floor" else ("files", "indexed", "passed"):
+            for key in ("files",) if variant.startswith("floor") else ("files", "indexed", "passed"):
                 if one[key] != expected:
                     problems.append(f"{label} {variant} round {n}: {key} {one[key]:,}, generated {expected:,}")
     results["problems"] = problems
@@ -407,16 +420,18 @@ def summary(args, sizes: dict, full: dict, small: dict, loads: tuple, size_mib: 
     print(
         f"Files: {sizes['full']:,} DICOM files ({size_mib:,.0f} MiB), {sizes['quarter']:,} of them in the quarter; "
         f"page cache warm; each variant in its own process; rounds at full size: {args.runs} "
-        f"({args.small_runs} at the quarter); floor and scan alternate which goes first."
+        f"({args.small_runs} at the quarter); the order of the variants rotates from round to round."
     )
     print()
     print("| variant | files | rounds | median files/s | min | max | median s | peak RSS MiB | RSS at start MiB |")
     print("|---|---|---|---|---|---|---|---|---|")
     rows = (
         ("floor (pydicom loop)", full["floor"]),
+        ("floor + de-identification verdict", full["floor+check"]),
         ("scan", full["scan"]),
         ("rescan, unchanged", full["rescan"]),
         ("floor, quarter", small["floor"]),
+        ("floor + verdict, quarter", small["floor+check"]),
         ("scan, quarter", small["scan"]),
     )
     for name, got in rows:
@@ -430,6 +445,8 @@ def summary(args, sizes: dict, full: dict, small: dict, loads: tuple, size_mib: 
         )
     print()
     print(f"Scan / floor (median files/s): {scan / floor:.2f} (target ≥ 0.8).")
+    if full["floor+check"]:
+        print(f"Scan / (floor + verdict): {scan / median_rate(full['floor+check']):.2f}.")
     if full["rescan"]:
         print(f"Rescan / floor: {median_rate(full['rescan']) / floor:.2f}.")
     if small["scan"]:
@@ -452,6 +469,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="rounds at full size (3)")
     parser.add_argument("--small-runs", type=int, default=1, help="rounds at a quarter of the files (1)")
     parser.add_argument("--no-rescan", action="store_true", help="leave out the rescans")
+    parser.add_argument(
+        "--no-check-floor", action="store_true", help="leave out the floor that also computes the verdict"
+    )
     parser.add_argument("--seed", type=int, default=20261201, help="the generator's random seed")
     parser.add_argument(
         "--scratch",
@@ -496,11 +516,29 @@ def main() -> None:
     log(f"read {total:,} files ({size_mib:,.0f} MiB) once: page cache warm")
 
     loads = [os.getloadavg()[0]]
-    full = rounds(env, top, inner, args.runs, total, rescan=not args.no_rescan, label=f"{total:,} files")
+    full = rounds(
+        env,
+        top,
+        inner,
+        args.runs,
+        total,
+        rescan=not args.no_rescan,
+        check=not args.no_check_floor,
+        label=f"{total:,} files",
+    )
     small = (
-        rounds(env, top / "q1", f"{inner}/q1", args.small_runs, quarter, rescan=False, label=f"{quarter:,} files")
+        rounds(
+            env,
+            top / "q1",
+            f"{inner}/q1",
+            args.small_runs,
+            quarter,
+            rescan=False,
+            check=not args.no_check_floor,
+            label=f"{quarter:,} files",
+        )
         if args.small_runs
-        else {"floor": [], "scan": [], "rescan": [], "problems": []}
+        else {"floor": [], "floor+check": [], "scan": [], "rescan": [], "problems": []}
     )
     loads.append(os.getloadavg()[0])
     summary(args, {"full": total, "quarter": quarter}, full, small, tuple(loads), size_mib)
