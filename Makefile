@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download invariants-search clean
+.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download bench-ingest invariants-search clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,13 @@ BENCH_DOWNLOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench_d
 ## Download benchmark (bench/README.md): a 1 GiB file through grant links, gunicorn and nginx; BENCH_ARGS=--help
 bench-download: install system-test
 	DATABASE_URL=$(BENCH_DOWNLOAD_DATABASE_URL) $(BIN)/python bench/download_bench.py $(BENCH_ARGS)
+
+# A scratch PostgreSQL database the ingestion benchmark drops and creates on every run.
+BENCH_INGEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench_ingest
+
+## Ingestion benchmark (bench/README.md): the file scan over 10,000 DICOM files against a bare pydicom loop; BENCH_ARGS=--help
+bench-ingest: install
+	DATABASE_URL=$(BENCH_INGEST_DATABASE_URL) $(BIN)/python bench/ingestion_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
