@@ -14,6 +14,7 @@ steward sees it among the files that stop publication instead of it vanishing fr
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from datetime import datetime
@@ -136,21 +137,28 @@ def fields_of(dataset: Dataset, **verdict_options) -> dict:
     }
 
 
-def dicom_header_fields(real: Path, **verdict_options) -> dict:
+def dicom_header_fields(real: Path, data: bytes | None = None, **verdict_options) -> dict:
     """The index fields of the DICOM file at `real` (already resolved), from its header only.
 
+    `data`, when given, is the file's content already read (the scan hashes and parses one read).
     Never raises for a malformed file: it is recorded as unreadable. O_NOFOLLOW refuses a link
     swapped in since the scan resolved the path; an OSError (the file vanished) is the caller's.
     """
+    if data is not None:
+        return _parse(io.BytesIO(data), verdict_options)
     fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
-        try:
-            dataset = dcmread(handle, stop_before_pixels=True)
-            if not (_text(dataset, "SOPInstanceUID") and _text(dataset, "SOPClassUID")):
-                # pydicom reads leniently: bytes after a DICM preamble may parse into a few odd
-                # elements, but without its SOP Class and Instance UIDs it is no DICOM instance.
-                return unreadable_fields("it names no SOP Class UID and SOP Instance UID")
-            # pydicom converts values lazily: a malformed element raises while it is read here.
-            return fields_of(dataset, **verdict_options)
-        except Exception as exc:  # noqa: BLE001  (a hostile or broken file can make pydicom raise almost anything)
-            return unreadable_fields(f"{type(exc).__name__}: {exc}")
+        return _parse(handle, verdict_options)
+
+
+def _parse(handle, verdict_options: dict) -> dict:
+    try:
+        dataset = dcmread(handle, stop_before_pixels=True)
+        if not (_text(dataset, "SOPInstanceUID") and _text(dataset, "SOPClassUID")):
+            # pydicom reads leniently: bytes after a DICM preamble may parse into a few odd
+            # elements, but without its SOP Class and Instance UIDs it is no DICOM instance.
+            return unreadable_fields("it names no SOP Class UID and SOP Instance UID")
+        # pydicom converts values lazily: a malformed element raises while it is read here.
+        return fields_of(dataset, **verdict_options)
+    except Exception as exc:  # noqa: BLE001  (a hostile or broken file can make pydicom raise almost anything)
+        return unreadable_fields(f"{type(exc).__name__}: {exc}")

@@ -73,6 +73,7 @@ from portal.services.audit import audit_record
 logger = logging.getLogger(__name__)
 
 HASH_CHUNK_BYTES = 1024 * 1024
+KEEP_BYTES = 8 * 1024 * 1024  # a file this small is read once for its hash and its header
 SCAN_BATCH = 500
 APPLY_BATCH = 2000
 # A running scan commits a batch at least this often; one silent for longer has lost its worker.
@@ -158,21 +159,30 @@ def _media_type(name: str, head: bytes) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def file_sha256(real: Path) -> tuple[int, str, str, int]:
-    """Size, SHA-256, media type and modification time (ns) of one file, read in chunks.
+def file_sha256(real: Path, keep: bool = False) -> tuple[int, str, str, int, bytes | None]:
+    """Size, SHA-256, media type and modification time (ns) of one file, read in chunks; with
+    `keep`, also its content when it is at most KEEP_BYTES (a DICOM header is then parsed from
+    that one read instead of opening the file again), else None.
 
     The path must already be resolved: O_NOFOLLOW refuses a link swapped in since.
     """
     fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     digest, size, head = hashlib.sha256(), 0, b""
     with os.fdopen(fd, "rb") as handle:
-        modified_ns = os.fstat(handle.fileno()).st_mtime_ns
+        stat = os.fstat(handle.fileno())
+        if keep and stat.st_size <= KEEP_BYTES:
+            content = handle.read(KEEP_BYTES + 1)
+            if len(content) <= KEEP_BYTES:
+                digest.update(content)
+                media_type = _media_type(real.name, content[:132])
+                return len(content), digest.hexdigest(), media_type, stat.st_mtime_ns, content
+            handle.seek(0)
         while chunk := handle.read(HASH_CHUNK_BYTES):
             if len(head) < 132:
                 head += chunk[: 132 - len(head)]
             digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest(), _media_type(real.name, head), modified_ns
+    return size, digest.hexdigest(), _media_type(real.name, head), stat.st_mtime_ns, None
 
 
 def _index_current(registered: DatasetFile, key: str) -> bool:
@@ -195,10 +205,10 @@ def _read(scan: FileScan, item: _Found, registered: DatasetFile | None, key: str
                 entry.size_bytes, entry.modified_ns = stat.st_size, stat.st_mtime_ns
                 entry.sha256, entry.media_type, entry.reused = registered.sha256, registered.media_type, True
                 return entry
-        size, sha256, media_type, modified_ns = file_sha256(item.real)
+        size, sha256, media_type, modified_ns, content = file_sha256(item.real, keep=True)
         if media_type == DICOM:
-            # The header only, once, right after the hash.
-            dicom = dicom_header_fields(item.real, **options)
+            # The header only (never the pixel data), from the read that hashed it where it was kept.
+            dicom = dicom_header_fields(item.real, content, **options)
             entry.dicom = {**dicom, "checked_at": dicom["checked_at"].isoformat(), "check_key": key}
     except OSError as exc:  # vanished or replaced by a link while we walked
         entry.skipped_reason = f"could not be read ({exc.strerror or exc})"

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
@@ -199,13 +200,51 @@ def _check_listed(element: DataElement, row: ProfileRow, where: str, context: _C
     return None  # U (checked against the source root), K, C
 
 
-def _walk(dataset: Dataset, prefix: str) -> Iterator[tuple[DataElement, str]]:
-    for element in dataset:
+def _may_fail(raw, row: ProfileRow, context: _Context) -> bool:
+    """Whether a listed element (not private, not a sequence, no source root to check) can fail a
+    rule, judged from the row, the declarations and the raw bytes, before any conversion."""
+    if row.actions <= {"U"}:
+        return False  # a UID outside any declared source root: the table asks nothing else
+    if row.option_action(context.options) in ("K", "C") and not (row.is_date and context.dates_removed):
+        return False
+    value = getattr(raw, "value", None)
+    # empty is what Z, D and the date rules ask of a present element
+    empty = isinstance(value, bytes) and not value.strip(b" \x00")
+    return not empty or row.actions == {"X"}
+
+
+def _vr_of(dataset: Dataset, tag: BaseTag) -> str | None:
+    """The VR of an element without converting its value (implicit-VR files: the dictionary's)."""
+    vr = dataset.get_item(tag).VR
+    if vr:
+        return vr
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
+
+
+def _walk(dataset: Dataset, prefix: str, context: _Context) -> Iterator[tuple[DataElement, str]]:
+    """The elements a rule may apply to, sequences descended into.
+
+    pydicom converts an element's value when it is first touched, and converting every element of
+    a header costs several times its reading: only the elements the table lists, private ones,
+    sequences and (with a source root declared) UIDs are touched; the others are left raw.
+    """
+    table = profile_table()
+    for tag in list(dataset.keys()):
+        vr = _vr_of(dataset, tag)
+        uid_checked = vr == "UI" and bool(context.source_uid_root)
+        if not (tag.is_private or vr == "SQ" or uid_checked):
+            row = table.row_for(int(tag))
+            if row is None or not _may_fail(dataset.get_item(tag), row, context):
+                continue
+        element = dataset[tag]
         where = prefix + _tag_text(element.tag)
         yield element, where
         if element.VR == "SQ":
             for index, item in enumerate(element.value):
-                yield from _walk(item, f"{where}[{index}]")
+                yield from _walk(item, f"{where}[{index}]", context)
 
 
 def _under_root(uid: str, root: str) -> bool:
@@ -296,7 +335,7 @@ def deidentification_verdict(
                 'Burned In Annotation is "YES": the pixels carry identifying text.',
             )
         )
-    for element, where in _walk(dataset, ""):
+    for element, where in _walk(dataset, "", context):
         failures.extend(_element_failures(element, where, context))
     file_meta = getattr(dataset, "file_meta", None)
     if file_meta is not None and context.source_uid_root:

@@ -227,9 +227,9 @@ def test_a_rescan_of_an_unchanged_folder_reads_no_file(
     rows = list(DatasetFile.objects.filter(dataset=draft).order_by("pk").values_list("pk", "sha256", "modified_ns"))
     opened = []
     real_hash, real_header = ingestion.file_sha256, ingestion.dicom_header_fields
-    monkeypatch.setattr(ingestion, "file_sha256", lambda real: opened.append(real) or real_hash(real))
+    monkeypatch.setattr(ingestion, "file_sha256", lambda real, **kw: opened.append(real) or real_hash(real, **kw))
     monkeypatch.setattr(
-        ingestion, "dicom_header_fields", lambda real, **kw: opened.append(real) or real_header(real, **kw)
+        ingestion, "dicom_header_fields", lambda real, *a, **kw: opened.append(real) or real_header(real, *a, **kw)
     )
 
     again = scan(steward, draft, django_capture_on_commit_callbacks)
@@ -252,7 +252,7 @@ def test_a_touched_file_is_read_again_and_a_changed_declaration_rechecks_every_h
     os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
     hashed = []
     real_hash = ingestion.file_sha256
-    monkeypatch.setattr(ingestion, "file_sha256", lambda real: hashed.append(real.name) or real_hash(real))
+    monkeypatch.setattr(ingestion, "file_sha256", lambda real, **kw: hashed.append(real.name) or real_hash(real, **kw))
 
     again = scan(steward, draft, django_capture_on_commit_callbacks)
     assert (again.report["read"], again.report["reused"]) == (1, len(cohort) - 1)
