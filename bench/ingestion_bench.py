@@ -24,7 +24,7 @@ What it does:
      of each header, as the scan must for its index (--no-check-floor leaves it out); for reading
      the scan's figure, not part of the target's ratio;
    - the SCAN: a fresh draft dataset of the holder, `catalogue.services.dataset_register_files` on
-     the folder and `catalogue.services.file_scan_run` (Celery runs eagerly: the task runs inside
+     the folder and `catalogue.ingestion.file_scan_run` (Celery runs eagerly: the task runs inside
      the registration; the script calls the service itself if the scan is still queued), timed
      from the registration to the scan's end;
    - the RESCAN: the same folder registered again for the same dataset, nothing changed on disk;
@@ -35,7 +35,7 @@ What it does:
 
 Peak RSS is the child's VmHWM (/proc/self/status) at its end; "at start" is VmHWM once its imports
 (and Django) are loaded, before the work. Only the scan's entry points and models are used
-(dataset_register_files, file_scan_run, DatasetFile, DicomInstance, FileScan), so the script
+(dataset_register_files, catalogue.ingestion.file_scan_run, DatasetFile, DicomInstance, FileScan), so the script
 measures whatever the scan's internals are.
 """
 
@@ -244,8 +244,9 @@ def child_floor(top: str, check: str = "") -> dict:
 
 
 def _scan(dataset, steward, folder: str) -> tuple[float, object]:
+    from catalogue.ingestion import file_scan_run
     from catalogue.models import FileScan, FileScanStatus
-    from catalogue.services import dataset_register_files, file_scan_run
+    from catalogue.services import dataset_register_files
 
     began = time.perf_counter()
     scan = dataset_register_files(actor=steward, dataset=dataset, folder=folder)
