@@ -283,7 +283,9 @@ class DatasetForm:
             for name in set(indexed) & set(group.fields):
                 # set from the DICOM index (catalogue.ingestion.dataset_index_apply): shown, not typed
                 group.fields[name].disabled = True
-                group.fields[name].help_text = (
+                group.fields[
+                    name
+                ].help_text = (
                     "From the DICOM index of the registered files; explain a difference in the note on the figures."
                 )
             self.groups.append(group)
@@ -381,3 +383,15 @@ class RemoveFileForm(forms.Form):
     )
     # the content the steward saw when opening the page: a file changed since is not removed unseen
     sha256 = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
+class ExcludeFilesForm(forms.Form):
+    """Exclude registered files that fail the de-identification check: all of them, or those ticked."""
+
+    reason = forms.CharField(
+        label="Why are the files excluded?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Recorded in the audit log; once the dataset is published it is also shown with the change on "
+        "the dataset's page.",
+    )
