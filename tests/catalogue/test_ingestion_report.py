@@ -215,4 +215,57 @@ def test_the_page_takes_as_many_queries_for_many_files_as_for_a_few(client, stew
     assert response.status_code == 200
     assert len(response.context["page"].object_list) == 50
     assert "Exclude the 403 failing files" in response.content.decode()
-    assert len(many) == len(few) <= 30
+    assert len(many) == len(few) <= 25  # 22 when measured
+
+
+def test_a_running_scan_shows_its_progress_and_the_page_refreshes_itself(client, steward, scanned):
+    from catalogue.models import FileScan, FileScanStatus
+
+    FileScan.objects.create(
+        dataset=scanned,
+        folder=STORED,
+        requested_by=steward,
+        status=FileScanStatus.RUNNING,
+        files_total=500,
+        files_done=120,
+        files_reused=100,
+        progress_at=timezone.now(),
+    )
+    page = signed_in(client, steward).get(url(scanned)).content.decode()
+
+    assert '<meta http-equiv="refresh"' in page
+    assert 'max="500" value="120"' in page and "120 of 500 files" in page
+    assert "100 unchanged since the last scan (not read again)" in page
+    assert "66.6% integrated</strong>: 4 of 6 files" in page  # the finished scan's own report, below
+    assert "waits for the file scan under way to finish" in page
+
+
+def test_a_rescan_after_the_exclusion_counts_each_file_once(
+    client, steward, scanned, django_capture_on_commit_callbacks
+):
+    from catalogue.services import dataset_files_exclude
+
+    dataset_files_exclude(actor=steward, dataset=scanned, reason="Not de-identified.")
+    rescan = scan(steward, scanned, django_capture_on_commit_callbacks)
+
+    # the excluded files are still in the folder: the scan leaves them out, the report counts them as excluded
+    assert rescan.report["rejected_by_reason"] == {"NOT_REGISTERED: removed from the dataset by a steward": 2}
+    report = dataset_ingestion_report(scanned)
+    assert (report.identified, report.integrated, report.excluded, report.left_out) == (6, 4, 2, 0)
+    assert report.rejected_by_reason == [("EXCLUDED", "failed the check and was excluded by a steward", 2)]
+
+
+def test_an_entry_the_scan_left_out_is_identified_and_rejected_with_its_reason(
+    steward, draft, storage, django_capture_on_commit_callbacks
+):
+    write(storage, "ct1.dcm", clean("CT_small.dcm", "SUBJ-0001", instance=1, age="045Y", body_part="CHEST"))
+    outside = storage.root / "elsewhere.txt"
+    outside.write_bytes(b"not the holder's")
+    (storage.root / STORED / "link.txt").symlink_to(outside)
+    done = scan(steward, draft, django_capture_on_commit_callbacks)
+
+    report = dataset_ingestion_report(draft)
+    assert (report.identified, report.integrated, report.left_out, report.rate_text) == (2, 1, 1, "50.0%")
+    [(code, words, files)] = report.rejected_by_reason
+    assert code.startswith("NOT_REGISTERED: ") and words.startswith("not registered: ") and files == 1
+    assert done.skipped[0]["path"].endswith("link.txt")
