@@ -382,3 +382,15 @@ class RemoveFileForm(forms.Form):
     )
     # the content the steward saw when opening the page: a file changed since is not removed unseen
     sha256 = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
+class ExcludeFilesForm(forms.Form):
+    """Exclude registered files that fail the de-identification check: all of them, or those ticked."""
+
+    reason = forms.CharField(
+        label="Why are the files excluded?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Recorded in the audit log; once the dataset is published it is also shown with the change on "
+        "the dataset's page.",
+    )

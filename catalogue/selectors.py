@@ -1,11 +1,27 @@
 """Reads of the catalogue: which datasets a user may see, faceted search, the basket."""
 
+import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min, Model, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.http import Http404
 
 from catalogue.models import (
@@ -490,3 +506,127 @@ def dataset_index_counts(dataset: Dataset) -> dict:
         **totals,
         "media_types": dict(sorted(media_types.items())),
     }
+
+
+# What the steward reads for each reason a file is not integrated (the ingestion report, its CSV).
+# The DEID_* codes are those of catalogue/deid/check.py, DICOM_UNREADABLE that of catalogue/dicom_index.py.
+REJECTION_REASONS = {
+    "DEID_PATIENT_IDENTITY_NOT_REMOVED": "Patient Identity Removed (0012,0062) is not YES",
+    "DEID_METHOD_MISSING": "no De-identification Method (0012,0063) or its code sequence",
+    "DEID_BURNED_IN_ANNOTATION": "the pixels carry burned-in annotation (0028,0301 is YES)",
+    "DEID_ATTRIBUTE_NOT_REMOVED": "an attribute the profile removes is still there",
+    "DEID_ATTRIBUTE_NOT_REPLACED": "an attribute the profile empties or replaces still holds a real value",
+    "DEID_DATE_NOT_REMOVED": "a date is kept although the file declares neither kept nor shifted dates",
+    "DEID_PRIVATE_ATTRIBUTE": "a private attribute is there without the Retain Safe Private option",
+    "DEID_SOURCE_UID": "a UID lies under the hospital's source UID root",
+    "DICOM_UNREADABLE": "claims to be DICOM but its header cannot be read",
+}
+EXCLUDED_BY_STEWARD = "EXCLUDED"
+NOT_REGISTERED = "NOT_REGISTERED: "  # the prefix of a scan report's reasons for entries left out
+
+
+def rejection_reason_text(code: str) -> str:
+    """The human words for a reason code of the ingestion report (a left-out entry carries its own)."""
+    if code == EXCLUDED_BY_STEWARD:
+        return "failed the check and was excluded by a steward"
+    if code.startswith(NOT_REGISTERED):
+        return "not registered: " + code.removeprefix(NOT_REGISTERED)
+    return REJECTION_REASONS.get(code, code)
+
+
+def rate_text(integrated: int, identified: int) -> str:
+    """A rate of integration in percent to one decimal, rounded down: one file rejected never shows 100%."""
+    if not identified:
+        return ""
+    if integrated >= identified:
+        return "100%"
+    return f"{math.floor(integrated * 1000 / identified) / 10:.1f}%"
+
+
+@dataclass(frozen=True)
+class IngestionReport:
+    """What ingestion made of a dataset's files: identified, integrated, rejected and why, and the index's figures.
+
+    `rejected_by_reason` is a list of (code, words, files); a file failing two rules counts under
+    both, so its sum may pass `rejected`. `failing` is the queryset of the registered files' index
+    rows that fail the check (the rejected-files table pages through it).
+    """
+
+    identified: int
+    integrated: int
+    rejected: int
+    failing_count: int
+    excluded: int
+    left_out: int
+    rejected_by_reason: list
+    counts: dict
+    failing: QuerySet
+
+    @property
+    def rate(self) -> float | None:
+        return self.integrated / self.identified if self.identified else None
+
+    @property
+    def rate_text(self) -> str:
+        return rate_text(self.integrated, self.identified)
+
+    @property
+    def registered_rate_text(self) -> str:
+        """The share of the registered files that pass: 100% once the failing ones are fixed or excluded
+        (the rate of integration stays below, as the excluded files were identified and not integrated)."""
+        return rate_text(self.integrated, self.counts["files"])
+
+
+def dataset_ingestion_report(dataset: Dataset) -> IngestionReport:
+    """The dataset's ingestion report from its index and registrations, in a bounded number of queries.
+
+    Identified: the files registered in force, the files stewards excluded for failing the check
+    (a removed registration with a failing index row, by a steward, whose path is not registered
+    again; counted by path) and the entries the latest finished scan of each folder left out
+    (files it could not take; those a steward had excluded are counted once, as excluded).
+    Integrated: the registered files less those failing the check. Removed registrations are
+    otherwise left out.
+    """
+    from catalogue.ingestion import REMOVED_BY_STEWARD, rejected_by_rule
+    from catalogue.models import FileScan, FileScanStatus
+
+    registered = DatasetFile.objects.filter(dataset=dataset)
+    failing = DicomInstance.objects.filter(file__dataset=dataset, file__removed_at__isnull=True, passed=False)
+    counts = dataset_index_counts(dataset)
+    in_force = counts["files"]
+    failing_count = counts["files_failed"]
+    excluded = (
+        DatasetFile.all_registrations.filter(
+            dataset=dataset, removed_by__isnull=False, dicom__passed=False, removed_at__isnull=False
+        )
+        .exclude(path__in=registered.values("path"))
+        .order_by()
+        .values("path")
+        .distinct()
+        .count()
+    )
+    done = FileScan.objects.filter(dataset=dataset, status=FileScanStatus.DONE)
+    newer = done.filter(folder=OuterRef("folder"), created_at__gt=OuterRef("created_at"))
+    left_out_by: Counter = Counter()
+    for report in done.filter(~Exists(newer)).values_list("report", flat=True):
+        for reason, count in ((report or {}).get("rejected_by_reason") or {}).items():
+            if reason.startswith(NOT_REGISTERED) and reason != NOT_REGISTERED + REMOVED_BY_STEWARD:
+                left_out_by[reason] += count
+    left_out = sum(left_out_by.values())
+    by_reason = list(rejected_by_rule(failing).items())
+    if excluded:
+        by_reason.append((EXCLUDED_BY_STEWARD, excluded))
+    by_reason += sorted(left_out_by.items(), key=lambda item: (-item[1], item[0]))
+    identified = in_force + excluded + left_out
+    integrated = in_force - failing_count
+    return IngestionReport(
+        identified=identified,
+        integrated=integrated,
+        rejected=identified - integrated,
+        failing_count=failing_count,
+        excluded=excluded,
+        left_out=left_out,
+        rejected_by_reason=[(code, rejection_reason_text(code), n) for code, n in by_reason],
+        counts=counts,
+        failing=failing.select_related("file"),
+    )

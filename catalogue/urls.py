@@ -3,6 +3,7 @@
 from django.urls import path  # noqa: F401
 
 from catalogue.views import export as export_views
+from catalogue.views import ingestion as ingestion_views
 from catalogue.views import search as search_views
 from catalogue.views import steward as steward_views
 
@@ -26,6 +27,17 @@ urlpatterns: list = [
         "datasets/<str:identifier>/files/remove/",
         steward_views.dataset_file_remove_view,
         name="steward-dataset-file-remove",
+    ),
+    # the ingestion report: catalogue/views/ingestion.py
+    path(
+        "datasets/<str:identifier>/ingestion/",
+        ingestion_views.dataset_ingestion_view,
+        name="steward-dataset-ingestion",
+    ),
+    path(
+        "datasets/<str:identifier>/ingestion.csv",
+        ingestion_views.dataset_ingestion_csv,
+        name="steward-dataset-ingestion-csv",
     ),
     # DCAT-AP export: catalogue/views/export.py
     path("export.ttl", export_views.catalogue_export, {"fmt": "ttl"}, name="export-ttl"),

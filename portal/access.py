@@ -413,6 +413,9 @@ URLS: dict[str, dict[str, Guard]] = {
     "catalogue:steward-dataset-withdraw": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
     "catalogue:steward-dataset-files": {"GET": DATASET_STEWARD, "POST": DATASET_STEWARD},
     "catalogue:steward-dataset-file-remove": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
+    # excluding the files that fail the de-identification check removes them, as the removal above does
+    "catalogue:steward-dataset-ingestion": {"GET": DATASET_STEWARD, "POST": Guard("dataset.steward", sudo=True)},
+    "catalogue:steward-dataset-ingestion-csv": {"GET": DATASET_STEWARD},
     "catalogue:export-ttl": {"GET": ANYONE},
     "catalogue:export-jsonld": {"GET": ANYONE},
     "catalogue:dataset-dcat-ttl": {"GET": Guard("dataset.view")},

@@ -121,6 +121,7 @@ def search(request):
 @require_GET
 def dataset_detail(request, identifier: str):
     from catalogue.permissions import can_steward_dataset
+    from catalogue.services import dataset_file_problems
 
     dataset = dataset_get_visible(user=request.user, identifier=identifier, detail=True)
     can_steward = can_steward_dataset(request.user, dataset)
@@ -135,6 +136,7 @@ def dataset_detail(request, identifier: str):
         "changes": changes,
         "can_steward": can_steward,
         "scans": dataset.file_scans.all()[:10] if can_steward else [],
+        "file_problems": dataset_file_problems(dataset).get("files", []) if can_steward else [],
         "in_basket": dataset.pk in basket_dataset_ids(request.user),
     }
     return render(request, "catalogue/dataset_detail.html", context)

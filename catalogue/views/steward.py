@@ -20,6 +20,7 @@ from catalogue.selectors import datasets_count_by_status, datasets_stewarded_by,
 from catalogue.services import (
     dataset_applicants,
     dataset_create,
+    dataset_file_problems,
     dataset_file_remove,
     dataset_publish,
     dataset_publish_problems,
@@ -176,6 +177,7 @@ def dataset_files_view(request, identifier: str):
         "file_bytes": totals["size"] or 0,
         "can_steward": True,
         "storage_area": dataset.holder.storage_area,
+        "file_problems": dataset_file_problems(dataset).get("files", []),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "catalogue/steward/dataset_files.html", context, status=status)
