@@ -175,6 +175,9 @@ SCALAR_FIELDS = (
     "provenance",
     "anonymisation_profile",
     "anonymisation_verified_on",
+    "source_uid_root",
+    "pseudonym_pattern",
+    "counts_note",
     "licence",
     "landing_page",
 )
@@ -799,6 +802,11 @@ def _file_scan_start(scan_id: int) -> FileScan | None:
 
 def _hash_all(scan: FileScan, found: list[_Found], skipped: list[dict]) -> list[dict]:
     FileScan.objects.filter(pk=scan.pk).update(files_total=len(found))
+    # The steward's declarations the check needs: UIDs under the hospital's root fail, pseudonyms pass.
+    declared = {
+        "source_uid_root": scan.dataset.source_uid_root or None,
+        "pseudonym_pattern": scan.dataset.pseudonym_pattern or None,
+    }
     records, done_bytes, last_flush = [], 0, time.monotonic()
     for index, item in enumerate(found, start=1):
         try:
@@ -810,7 +818,7 @@ def _hash_all(scan: FileScan, found: list[_Found], skipped: list[dict]) -> list[
         if media_type == DICOM:
             # The header only, once, right after the hash; the scan keeps the extracted fields.
             try:
-                record["dicom"] = dicom_header_fields(item.real)
+                record["dicom"] = dicom_header_fields(item.real, **declared)
             except OSError as exc:
                 skipped.append({"path": item.relative, "reason": f"could not be read ({exc.strerror or exc})"})
                 continue
