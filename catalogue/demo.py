@@ -551,7 +551,7 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
 def _mistaken_file() -> DemoFile:
     """A CT of the colorectal cohort, staged in the lymphoma dataset's folder by mistake."""
     _, _, cohort, spec = DATASETS["colon"]
-    return first_file(spec["identifier"], cohort)
+    return DemoFile(MISTAKEN_FILE, first_file(spec["identifier"], cohort).content)
 
 
 # The lymphoma dataset's folder holds a CT file of the colorectal cohort: its steward removes it

@@ -63,7 +63,7 @@ PLANTED_BIRTH_DATE_VALUE = "19580314"
 
 # Names for the raw headers only: a clean file never keeps them.
 _FAMILY = ("OZOLA", "BERZINS", "KALNINA", "GARCIA", "LOPEZ", "FERRER", "SANCHIS", "LIEPINA", "ROCA", "VIDAL")
-_GIVEN = ("ANNA", "JANIS", "MARIA", "PEDRO", "ILZE", "CARMEN", "ANDRIS", "JOSEP", "LAURA", "PEHR")
+_GIVEN = ("ANNA", "JANIS", "MARIA", "PEDRO", "ILZE", "CARMEN", "ANDRIS", "JOSEP", "LAURA", "PETERIS")
 
 
 class DemoFileRejected(RuntimeError):
@@ -185,7 +185,7 @@ def _raw(cohort: Cohort, kind: Series, at: _Position) -> Dataset:
 
     raw.PatientName = f"{_FAMILY[(cohort.number + subject) % len(_FAMILY)]}^{_GIVEN[subject % len(_GIVEN)]}"
     raw.PatientID = f"{cohort.number:03d}{subject:05d}"
-    raw.PatientBirthDate = exported.replace(year=exported.year - age - 1, day=1).strftime("%Y%m%d")
+    raw.PatientBirthDate = (exported - dt.timedelta(days=round(age * 365.25) + 100)).strftime("%Y%m%d")
     raw.PatientSex = cohort.sexes[(subject - 1) % len(cohort.sexes)]
     raw.PatientAge = f"{age:03d}Y"
     raw.InstitutionName = cohort.institution
