@@ -3,8 +3,9 @@ review, agreements, grants), so every rule, audit event, notification and entitl
 
 - "download": the executed agreement of "Early signs of cancer on prior screening images"
   (access_requests/demo_agreements.py, access from the day the demo is loaded) issued a download
-  grant of the Riga mammography collection: active, with real DICOM files to download (pydicom's
-  test files, registered with their sizes and SHA-256 by catalogue/demo.py);
+  grant of the Riga mammography collection: active, with real DICOM files to download (a small
+  synthetic cohort made from pydicom's test files, de-identified and checked, registered with their
+  sizes and SHA-256 by catalogue/demo.py);
 - "revoked": the same agreement's grant of the Riga lung CT collection, revoked by the Research
   Data Office with its reason;
 - "processing": "Glioma MRI features and survival", approved for the Riga brain MRI collection,

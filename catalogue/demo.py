@@ -1,16 +1,33 @@
 """Demo datasets, created through catalogue.services with each data holder's steward as the actor.
 
-Each dataset gets a few small real DICOM files (the test files shipped with pydicom), copied
-into its data holder's storage area (DATASET_STORAGE_ROOT/<storage area>/<identifier>/) and
-registered by the holder's steward through `dataset_register_files`, so sizes and SHA-256
-checksums are real. Idempotent: a second run finds the datasets by identifier and the
-files in place.
+Each dataset is ingested from real DICOM files: a small synthetic cohort per dataset
+(catalogue/demo_dicom.py), made from pydicom's bundled test files with headers that match the
+dataset's description, de-identified with the dataset's pseudonyms and checked against its
+steward's declarations (source UID root, pseudonym pattern) before being written into the
+holder's storage area (DATASET_STORAGE_ROOT/<storage area>/<identifier>/<subject>/<study>/<series>/
+<n>.dcm) and registered by the holder's steward through `dataset_register_files`. The scan
+indexes every file; counts and facets the index gives describe the files staged here, and each
+dataset's `counts_note` says how big the whole collection is.
+
+One draft (key "staged") holds three files that keep an identifying value after de-identification
+among clean ones: the check rejects them and the steward sees why.
+
+Idempotent: a second run finds the datasets by identifier and the files in place (the same bytes:
+the cohorts are made deterministically, and a file is only written where it is missing or differs).
 """
 
 import logging
-import shutil
-from pathlib import Path
 
+from catalogue.demo_dicom import (
+    PLANTED_BIRTH_DATE,
+    PLANTED_BURNED_IN,
+    PLANTED_NAME,
+    Cohort,
+    DemoFile,
+    Series,
+    cohort_files,
+    first_file,
+)
 from catalogue.models import Dataset, DatasetStatus, FileScanStatus
 
 logger = logging.getLogger(__name__)
@@ -18,15 +35,43 @@ logger = logging.getLogger(__name__)
 ANONYMISATION = "DICOM PS3.15 Basic Application Level Confidentiality Profile, retain longitudinal dates (shifted)"
 # The day each published collection's anonymisation was checked against that profile: until then
 # its files are not released through download grants (access_requests/services/grants.py file_releasable).
+# Typed only while the dataset input accepts it; the ingestion check sets it otherwise.
 ANONYMISATION_VERIFIED_ON = "2025-11-03"
 RETROSPECTIVE = "Retrospective collection from clinical routine"
+
+# The steward's declarations and the hospital of each holder's cohorts. The source UID roots are
+# those of pydicom's test files the cohorts start from: Riga's that of CT_small.dcm, MR_small.dcm and
+# JPEG2000.dcm (1.3.6.1.4.1.5962), Valencia's that of liver_1frame.dcm (1.2.276.0.7230010.3).
+RIGA = {
+    "pseudonym_prefix": "RECUH-",
+    "source_uid_root": "1.3.6.1.4.1.5962",
+    "institution": "Riga East Clinical University Hospital",
+}
+VALENCIA = {
+    "pseudonym_prefix": "LAFE-",
+    "source_uid_root": "1.2.276.0.7230010.3",
+    "institution": "Hospital Universitari i Politecnic La Fe",
+}
 
 # key: (holder key, publish?, files as (study folder, pydicom test file), dataset input)
 DATASETS = {
     "mg": (
         "riga",
         True,
-        [("study-0001", "SC_rgb_rle.dcm"), ("study-0002", "SC_rgb_small_odd.dcm")],
+        Cohort(
+            number=101,
+            **RIGA,
+            subjects=8,
+            studies=(1, 2),
+            series=(Series("JPEG2000.dcm", "MG", instances=2),),
+            body_parts=("BREAST",),
+            scanners=(("Hologic", "Selenia Dimensions"), ("Siemens Healthineers", "MAMMOMAT Revelation")),
+            sexes=("F",),
+            ages=(50, 69),
+            period=("2015-01-01", "2022-12-31"),
+            shift_days=21,
+            interval_days=730,
+        ),
         {
             "identifier": "LV-RECUH-MG-2015-2022",
             "title": "Riga screening mammography with biopsy outcomes, 2015–2022",
@@ -60,7 +105,20 @@ DATASETS = {
     "lung": (
         "riga",
         True,
-        [("study-0001", "CT_small.dcm"), ("study-0002", "693_J2KI.dcm")],
+        Cohort(
+            number=102,
+            **RIGA,
+            subjects=6,
+            studies=(2, 1),
+            series=(Series("693_J2KI.dcm", "CT", instances=2),),
+            body_parts=("CHEST", "LUNG"),
+            scanners=(("Siemens Healthineers", "SOMATOM Definition AS"), ("GE Healthcare", "Revolution CT")),
+            sexes=("F", "M"),
+            ages=(45, 80),
+            period=("2018-03-01", "2023-06-30"),
+            shift_days=34,
+            interval_days=365,
+        ),
         {
             "identifier": "LV-RECUH-CT-LUNG-2018-2023",
             "title": "Low-dose chest CT of lung nodules with follow-up",
@@ -91,7 +149,25 @@ DATASETS = {
     "brain": (
         "riga",
         True,
-        [("study-0001", "MR_small.dcm"), ("study-0001", "MR_small_RLE.dcm")],
+        Cohort(
+            number=103,
+            **RIGA,
+            subjects=6,
+            studies=(1,),
+            # T1, T1 with contrast, T2, FLAIR
+            series=(
+                Series("MR_small.dcm", "MR"),
+                Series("MR_small_RLE.dcm", "MR"),
+                Series("MR_small.dcm", "MR"),
+                Series("MR_small_RLE.dcm", "MR"),
+            ),
+            body_parts=("BRAIN", "HEAD"),
+            scanners=(("Philips", "Ingenia 3.0T"),),
+            sexes=("M", "F"),
+            ages=(25, 82),
+            period=("2017-01-01", "2022-12-31"),
+            shift_days=12,
+        ),
         {
             "identifier": "LV-RECUH-MR-GLIOMA-2017-2022",
             "title": "Pre-operative brain MRI of high-grade glioma",
@@ -122,7 +198,24 @@ DATASETS = {
     "prostate": (
         "valencia",
         True,
-        [("study-0001", "MR_small_jp2klossless.dcm"), ("study-0002", "MR_small_jpeg_ls_lossless.dcm")],
+        Cohort(
+            number=201,
+            **VALENCIA,
+            subjects=6,
+            studies=(1,),
+            # T2-weighted, diffusion-weighted, dynamic contrast-enhanced
+            series=(
+                Series("MR_small_jp2klossless.dcm", "MR"),
+                Series("MR_small_jpeg_ls_lossless.dcm", "MR"),
+                Series("MR_small.dcm", "MR"),
+            ),
+            body_parts=("PROSTATE", "PELVIS"),
+            scanners=(("Philips", "Achieva 3.0T"), ("GE Healthcare", "SIGNA Architect")),
+            sexes=("M",),
+            ages=(45, 85),
+            period=("2016-01-01", "2022-12-31"),
+            shift_days=27,
+        ),
         {
             "identifier": "ES-LAFE-MR-PROSTATE-2016-2022",
             "title": "Multiparametric prostate MRI with biopsy results",
@@ -154,7 +247,23 @@ DATASETS = {
     "liver": (
         "valencia",
         True,
-        [("study-0001", "CT_small.dcm"), ("study-0001-seg", "liver_1frame.dcm")],
+        Cohort(
+            number=202,
+            **VALENCIA,
+            subjects=4,
+            studies=(1,),
+            # a CT series and the radiologists' segmentation of it
+            series=(
+                Series("693_J2KI.dcm", "CT", instances=2),
+                Series("liver_1frame.dcm", "SEG", segments_first_series=True),
+            ),
+            body_parts=("LIVER", "ABDOMEN"),
+            scanners=(("Canon Medical Systems", "Aquilion ONE"), ("Siemens Healthineers", "SOMATOM Force")),
+            sexes=("M", "F"),
+            ages=(40, 88),
+            period=("2015-01-01", "2021-12-31"),
+            shift_days=19,
+        ),
         {
             "identifier": "ES-LAFE-CT-HCC-2015-2021",
             "title": "Multiphase liver CT of hepatocellular carcinoma with tumour segmentations",
@@ -185,7 +294,19 @@ DATASETS = {
     "colon": (
         "valencia",
         True,
-        [("study-0001", "CT_small.dcm"), ("study-0002", "693_J2KI.dcm")],
+        Cohort(
+            number=203,
+            **VALENCIA,
+            subjects=5,
+            studies=(1,),
+            series=(Series("693_J2KI.dcm", "CT", instances=2),),
+            body_parts=("CHESTABDPELVIS", "COLON", "RECTUM"),
+            scanners=(("GE Healthcare", "Revolution EVO"),),
+            sexes=("F", "M"),
+            ages=(35, 90),
+            period=("2018-01-01", "2023-12-31"),
+            shift_days=23,
+        ),
         {
             "identifier": "ES-LAFE-CT-COLORECTAL-2018-2023",
             "title": "Staging CT of colorectal cancer",
@@ -215,7 +336,20 @@ DATASETS = {
     "lymphoma": (
         "valencia",
         True,
-        [("study-0001", "JPEG2000.dcm"), ("study-0001", "CT_small.dcm")],
+        Cohort(
+            number=204,
+            **VALENCIA,
+            subjects=4,
+            studies=(2,),  # at diagnosis and after two cycles
+            series=(Series("JPEG2000.dcm", "PT"), Series("CT_small.dcm", "CT")),
+            body_parts=("WHOLEBODY",),
+            scanners=(("Siemens Healthineers", "Biograph Vision 600"),),
+            sexes=("M", "F"),
+            ages=(18, 85),
+            period=("2017-01-01", "2022-12-31"),
+            shift_days=16,
+            interval_days=42,
+        ),
         {
             "identifier": "ES-LAFE-PT-LYMPHOMA-2017-2022",
             "title": "Baseline and interim FDG PET/CT of diffuse large B-cell lymphoma",
@@ -245,7 +379,19 @@ DATASETS = {
     "draft": (
         "riga",
         False,
-        [("study-0001", "examples_palette.dcm")],
+        Cohort(
+            number=104,
+            **RIGA,
+            subjects=5,
+            studies=(1,),
+            series=(Series("JPEG2000.dcm", "US", instances=2),),
+            body_parts=("BREAST",),
+            scanners=(("GE Healthcare", "LOGIQ E10"),),
+            sexes=("F",),
+            ages=(40, 75),
+            period=("2024-01-01", "2024-12-31"),
+            shift_days=9,
+        ),
         {
             "identifier": "LV-RECUH-US-BREAST-2024",
             "title": "Breast ultrasound of BI-RADS 3–5 lesions (in preparation)",
@@ -261,59 +407,137 @@ DATASETS = {
             "conditions": ["C50"],
             "body_parts": ["BREAST"],
             "birth_sexes": ["FEMALE"],
+            "manufacturers": ["GE Healthcare"],
             "keywords": ["breast ultrasound"],
+        },
+    ),
+    "staged": (
+        "valencia",
+        False,
+        Cohort(
+            number=205,
+            **VALENCIA,
+            subjects=5,
+            studies=(1,),
+            series=(Series("MR_small.dcm", "MR", instances=3),),
+            body_parts=("RECTUM", "PELVIS"),
+            scanners=(("Philips", "Ingenia 1.5T"),),
+            sexes=("M", "F"),
+            ages=(38, 84),
+            period=("2019-01-01", "2024-06-30"),
+            shift_days=31,
+            # A faulty step of the export: one file keeps the patient's name, one the date of
+            # birth, one has the name burned into its pixels.
+            planted={
+                (2, 1, 1, 3): PLANTED_NAME,
+                (3, 1, 1, 2): PLANTED_BIRTH_DATE,
+                (4, 1, 1, 1): PLANTED_BURNED_IN,
+            },
+        ),
+        {
+            "identifier": "ES-LAFE-MR-RECTUM-2019-2024",
+            "title": "Rectal cancer MRI before and after neoadjuvant therapy (being staged)",
+            "description": "High-resolution pelvic MRI of locally advanced rectal cancer at staging and after "
+            "neoadjuvant chemoradiotherapy. The collection has just been staged in the portal: the "
+            "de-identification check rejected three files of the first export (a patient's name, a date of "
+            "birth, a burned-in annotation), which are being exported again before the dataset is published.",
+            "subjects_count": 180,
+            "studies_count": 340,
+            "age_min": 38,
+            "age_max": 84,
+            "acquisition_start": "2019-01-01",
+            "acquisition_end": "2024-06-30",
+            "provenance": "Rectal cancer pathway cases of the colorectal tumour board; MRI exported from PACS.",
+            "modalities": ["MR"],
+            "conditions": ["C20"],
+            "body_parts": ["RECTUM", "PELVIS"],
+            "birth_sexes": ["FEMALE", "MALE"],
+            "access_modes": ["DOWNLOAD"],
+            "manufacturers": ["Philips"],
+            "keywords": ["rectal cancer", "MRI", "neoadjuvant therapy", "restaging"],
+            "data_use": [{"code": "ETHICS_APPROVAL_REQUIRED", "parameters": {}}],
         },
     ),
 }
 
 
-def _copy_files(holder, identifier: str, files: list[tuple[str, str]]) -> Path:
-    """Copy pydicom's sample files into the holder's storage area (kept if already there); returns the folder."""
-    from pydicom.data import get_testdata_file
+def _counts_note(spec: dict, cohort: Cohort, files: int) -> str:
+    """The steward's note: the figures shown count the files staged here, not the whole collection."""
+    whole = [f"{spec['subjects_count']:,} subjects", f"{spec['studies_count']:,} studies"]
+    if spec.get("series_count"):
+        whole.append(f"{spec['series_count']:,} series")
+    if spec.get("size_bytes"):
+        whole.append(f"{spec['size_bytes'] / 1e9:,.0f} GB")
+    return (
+        f"The counts and facets shown are read from the {files} de-identified DICOM files of "
+        f"{cohort.subjects} subjects staged in the portal for the demo; the whole collection at the "
+        f"hospital holds {', '.join(whole)}."
+    )
 
+
+def _write_files(holder, identifier: str, files: list[DemoFile]):
+    """Write the files into the holder's storage area where missing or different; returns the folder."""
     from catalogue.storage import holder_storage_path
 
     folder = holder_storage_path(holder) / identifier
-    for study, name in files:
-        target = folder / study / name
-        if target.exists():
-            continue
-        source = get_testdata_file(name, download=False)  # never reach the network
-        if source is None:
-            logger.warning("demo: pydicom has no local test file %s; %s gets fewer files", name, identifier)
+    for file in files:
+        target = folder / file.relative
+        if target.is_file() and target.read_bytes() == file.content:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        target.write_bytes(file.content)
     return folder
 
 
-def _dataset(spec: dict, holder, steward, *, verified: bool) -> Dataset:
-    """The dataset, created if missing; a published one's anonymisation is recorded as verified (set by
-    its steward on a dataset loaded before that date was part of the demo)."""
+def _input(spec: dict, cohort: Cohort, files: int, *, verified: bool) -> dict:
+    """The dataset input: the spec with the steward's declarations (and, while the input takes them,
+    the anonymisation profile and the day it was verified)."""
+    from catalogue.services import SCALAR_FIELDS
+
+    data = {
+        "collection_method": RETROSPECTIVE,
+        **spec,
+        "source_uid_root": cohort.source_uid_root,
+        "pseudonym_pattern": cohort.pseudonym_pattern,
+        "counts_note": _counts_note(spec, cohort, files),
+    }
+    if "anonymisation_profile" in SCALAR_FIELDS:
+        data["anonymisation_profile"] = ANONYMISATION
+    if verified and "anonymisation_verified_on" in SCALAR_FIELDS:
+        data["anonymisation_verified_on"] = ANONYMISATION_VERIFIED_ON
+    return data
+
+
+def _dataset(data: dict, holder, steward, *, verified: bool) -> Dataset:
+    """The dataset, created if missing; the steward's declarations are completed on one created before them."""
     from catalogue.services import dataset_create, dataset_update
 
-    data = {"anonymisation_profile": ANONYMISATION, "collection_method": RETROSPECTIVE, **spec}
-    if verified:
-        data["anonymisation_verified_on"] = ANONYMISATION_VERIFIED_ON
-    dataset = Dataset.objects.filter(identifier=spec["identifier"]).first()
+    dataset = Dataset.objects.filter(identifier=data["identifier"]).first()
     if dataset is None:
         return dataset_create(actor=steward, holder=holder, data=data)
-    if verified and dataset.anonymisation_verified_on is None:
-        dataset = dataset_update(
-            actor=steward, dataset=dataset, data={"anonymisation_verified_on": ANONYMISATION_VERIFIED_ON}
-        )
+    missing = {
+        name: data[name]
+        for name in ("source_uid_root", "pseudonym_pattern", "counts_note", "anonymisation_verified_on")
+        if name in data and not getattr(dataset, name)
+    }
+    if missing:
+        dataset = dataset_update(actor=steward, dataset=dataset, data=missing)
     return dataset
 
 
 def load_catalogue(*, people: dict, holders: dict) -> dict:
-    """Create (or find) the demo datasets; returns them by key ("mg", "lung", ..., "draft")."""
+    """Create (or find) the demo datasets; returns them by key ("mg", "lung", ..., "draft", "staged")."""
     from catalogue.services import dataset_publish, dataset_register_files
 
     datasets = {}
-    for key, (holder_key, publish, files, spec) in DATASETS.items():
+    for key, (holder_key, publish, cohort, spec) in DATASETS.items():
         steward = people[f"steward_{holder_key}"]
-        dataset = _dataset(spec, holders[holder_key], steward, verified=publish)
-        folder = _copy_files(dataset.holder, dataset.identifier, files)
+        files = cohort_files(spec["identifier"], cohort)
+        if key == "lymphoma":
+            files.append(_mistaken_file())
+        data = _input(spec, cohort, len(files), verified=publish)
+        dataset = _dataset(data, holders[holder_key], steward, verified=publish)
+        folder = _write_files(dataset.holder, dataset.identifier, files)
         stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
         scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
         if not scanned and folder.is_dir():  # the folder is given relative to the holder's area
@@ -324,9 +548,15 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
     return datasets
 
 
-# The lymphoma dataset's folder holds a CT file of another study: its steward removes it after
-# publication, so the demo shows a removal, a new version and its entry under "Changes".
-MISTAKEN_FILE = "study-0001/CT_small.dcm"
+def _mistaken_file() -> DemoFile:
+    """A CT of the colorectal cohort, staged in the lymphoma dataset's folder by mistake."""
+    _, _, cohort, spec = DATASETS["colon"]
+    return DemoFile(MISTAKEN_FILE, first_file(spec["identifier"], cohort).content)
+
+
+# The lymphoma dataset's folder holds a CT file of the colorectal cohort: its steward removes it
+# after publication, so the demo shows a removal, a new version and its entry under "Changes".
+MISTAKEN_FILE = "LAFE-203-001/study-1/series-1/1.dcm"
 MISTAKEN_REASON = "A CT series of another patient group was registered by mistake; it is not part of this dataset."
 
 

@@ -28,8 +28,9 @@ def test_the_demo_catalogue_covers_both_holders_modalities_and_conditions(demo):
 
     published = Dataset.objects.filter(status=DatasetStatus.PUBLISHED)
     assert published.count() >= 6
-    assert Dataset.objects.filter(status=DatasetStatus.DRAFT).count() == 1
+    assert Dataset.objects.filter(status=DatasetStatus.DRAFT).count() == 2
     assert datasets["draft"].status == DatasetStatus.DRAFT
+    assert datasets["staged"].status == DatasetStatus.DRAFT
     assert set(published.values_list("holder__slug", flat=True)) == {"riga-east", "la-fe"}
     modalities = set(Term.objects.filter(datasets_by_modality__in=published).values_list("code", flat=True))
     assert {"MG", "MR", "CT", "PT"} <= modalities
@@ -74,7 +75,7 @@ def test_loading_the_demo_twice_duplicates_nothing(demo):
 
 
 def test_the_demo_shows_a_file_removed_after_publication_under_changes(demo, client):
-    from catalogue.demo import MISTAKEN_REASON, load_catalogue_changes
+    from catalogue.demo import MISTAKEN_FILE, MISTAKEN_REASON, load_catalogue_changes
 
     people, datasets = demo()
     load_catalogue_changes(people=people, datasets=datasets)
@@ -83,6 +84,9 @@ def test_the_demo_shows_a_file_removed_after_publication_under_changes(demo, cli
     lymphoma = Dataset.objects.get(pk=datasets["lymphoma"].pk)
     assert lymphoma.version == "2.0.0"
     assert lymphoma.revisions.count() == 1
-    assert [f.path.rsplit("/", 1)[-1] for f in lymphoma.files.all()] == ["JPEG2000.dcm"]
+    mistaken = f"{lymphoma.holder.storage_area}/{lymphoma.identifier}/{MISTAKEN_FILE}"
+    kept = set(lymphoma.files.values_list("path", flat=True))
+    assert mistaken not in kept and len(kept) == 16  # 4 subjects, 2 studies each, a PET and a CT series
+    assert {path.split("/")[2][:9] for path in kept} == {"LAFE-204-"}  # the lymphoma cohort's own subjects
     page = client.get(f"/catalogue/datasets/{lymphoma.identifier}/").content.decode()
     assert "Version 2.0.0" in page and MISTAKEN_REASON in page
