@@ -527,6 +527,7 @@ def _dataset(data: dict, holder, steward, *, verified: bool) -> Dataset:
 
 def load_catalogue(*, people: dict, holders: dict) -> dict:
     """Create (or find) the demo datasets; returns them by key ("mg", "lung", ..., "draft", "staged")."""
+    from catalogue.ingestion import file_scan_run
     from catalogue.services import dataset_publish, dataset_register_files
 
     datasets = {}
@@ -541,7 +542,10 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
         stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
         scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
         if not scanned and folder.is_dir():  # the folder is given relative to the holder's area
-            dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
+            scan = dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
+            # The demo's tasks run eagerly once the registration commits; inside an outer
+            # transaction (a test) that has not happened yet: scan now (a finished scan is left as it is).
+            file_scan_run(scan_id=scan.pk)
         if publish and dataset.status == DatasetStatus.DRAFT and dataset.published_at is None:
             dataset = dataset_publish(actor=steward, dataset=dataset)
         datasets[key] = dataset
