@@ -577,6 +577,32 @@ class IngestionReport:
         return rate_text(self.integrated, self.counts["files"])
 
 
+# Patient's Sex (0010,0040) in words
+SEX_WORDS = {"F": "female", "M": "male", "O": "other"}
+
+
+def index_words(counts: dict) -> dict[str, list[str]]:
+    """The index's modalities, body parts and sexes as a person reads them: "Computed tomography (CT)";
+    a value outside the vocabulary as the header gives it, said to be so (one query)."""
+    wanted = {Vocabulary.MODALITY: counts["modalities"], Vocabulary.BODY_PART: counts["body_parts"]}
+    labels = {
+        (vocabulary, code): label
+        for vocabulary, code, label in Term.objects.filter(
+            vocabulary__in=list(wanted), code__in=[code for codes in wanted.values() for code in codes]
+        ).values_list("vocabulary", "code", "label")
+    }
+
+    def words(vocabulary: str, code: str) -> str:
+        label = labels.get((vocabulary, code))
+        return f"{label} ({code})" if label else f"“{code}” (not in the vocabulary)"
+
+    return {
+        "modalities": [words(Vocabulary.MODALITY, code) for code in counts["modalities"]],
+        "body_parts": [words(Vocabulary.BODY_PART, code) for code in counts["body_parts"]],
+        "sexes": [SEX_WORDS.get(code, f"“{code}”") for code in counts["sexes"]],
+    }
+
+
 def dataset_ingestion_report(dataset: Dataset) -> IngestionReport:
     """The dataset's ingestion report from its index and registrations, in a bounded number of queries.
 
@@ -593,6 +619,7 @@ def dataset_ingestion_report(dataset: Dataset) -> IngestionReport:
     registered = DatasetFile.objects.filter(dataset=dataset)
     failing = DicomInstance.objects.filter(file__dataset=dataset, file__removed_at__isnull=True, passed=False)
     counts = dataset_index_counts(dataset)
+    counts["words"] = index_words(counts)
     in_force = counts["files"]
     failing_count = counts["files_failed"]
     excluded = (
