@@ -41,7 +41,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from catalogue.cache import catalogue_changed
@@ -54,7 +54,6 @@ from catalogue.models import (
     FileScan,
     FileScanEntry,
     FileScanStatus,
-    Manufacturer,
     Term,
     Vocabulary,
 )
@@ -82,6 +81,7 @@ SCAN_STALE_AFTER = timedelta(hours=6)
 ACTIVE_SCAN = (FileScanStatus.QUEUED, FileScanStatus.RUNNING)
 DICOM = "application/dicom"
 REMOVED_BY_STEWARD = "removed from the dataset by a steward"
+NOT_REGISTERED = "NOT_REGISTERED: "  # the prefix of a scan report's reasons for files it left out
 REJECTED_LISTED = 200  # rejected files named in a scan's report; the dataset's page lists them all
 
 PROFILE_NAME = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
@@ -262,11 +262,11 @@ def _file_scan_start(scan_id: int) -> FileScan | None:
         now = timezone.now()
         if scan.status == FileScanStatus.RUNNING and scan.progress_at and now - scan.progress_at < SCAN_LEASE:
             return None
-        staged = scan.entries.all()
+        staged = scan.entries.aggregate(
+            files=Count("pk"), size=Sum("size_bytes", default=0), reused=Count("pk", filter=Q(reused=True))
+        )
         scan.status = FileScanStatus.RUNNING
-        scan.files_done = staged.count()
-        scan.bytes_done = sum(staged.values_list("size_bytes", flat=True))
-        scan.files_reused = staged.filter(reused=True).count()
+        scan.files_done, scan.bytes_done, scan.files_reused = staged["files"], staged["size"], staged["reused"]
         scan.error = ""
         scan.started_at = scan.started_at or now
         scan.progress_at = now
@@ -442,10 +442,9 @@ def _file_scan_finish(scan: FileScan, folder: str) -> FileScan:
         skipped = list(
             scan.entries.exclude(skipped_reason="").values("path", reason=F("skipped_reason"))[:REJECTED_LISTED]
         )
-        registered = scan.entries.filter(skipped_reason="")
         scan.status = FileScanStatus.DONE
         scan.files_done = scan.files_total = report["identified"]
-        scan.bytes_done = sum(registered.values_list("size_bytes", flat=True))
+        scan.bytes_done = scan.entries.filter(skipped_reason="").aggregate(size=Sum("size_bytes", default=0))["size"]
         scan.skipped = skipped
         scan.report = report
         scan.finished_at = timezone.now()
@@ -507,7 +506,7 @@ def scan_report(scan: FileScan, dataset: Dataset, folder: str) -> dict:
     integrated = total - failed
     by_reason = rejected_by_rule(index)
     for reason, count in skipped.items():
-        by_reason[f"NOT_REGISTERED: {reason}"] = count
+        by_reason[NOT_REGISTERED + reason] = count
     read = entries.filter(skipped_reason="", reused=False).count()
     return {
         "identified": identified,
@@ -559,6 +558,7 @@ def dataset_index_apply(dataset: Dataset) -> list[str]:
     """
     from catalogue.search import dataset_refresh_search_vector
     from catalogue.selectors import dataset_index_counts
+    from catalogue.services import _manufacturer
 
     counts = dataset_index_counts(dataset)
     if not counts["files_dicom"]:
@@ -595,12 +595,7 @@ def dataset_index_apply(dataset: Dataset) -> list[str]:
             getattr(dataset, name).set(terms)
             fields.append(name)
     if counts["manufacturers"]:
-        dataset.manufacturers.set(
-            [
-                Manufacturer.objects.filter(name__iexact=name).first() or Manufacturer.objects.create(name=name)
-                for name in counts["manufacturers"]
-            ]
-        )
+        dataset.manufacturers.set([_manufacturer(name) for name in counts["manufacturers"]])
         fields.append("manufacturers")
     dataset.indexed_fields = fields
     dataset.save(update_fields=[*values, "indexed_fields", "updated_at"])

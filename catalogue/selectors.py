@@ -522,11 +522,12 @@ REJECTION_REASONS = {
     "DICOM_UNREADABLE": "claims to be DICOM but its header cannot be read",
 }
 EXCLUDED_BY_STEWARD = "EXCLUDED"
-NOT_REGISTERED = "NOT_REGISTERED: "  # the prefix of a scan report's reasons for entries left out
 
 
 def rejection_reason_text(code: str) -> str:
     """The human words for a reason code of the ingestion report (a left-out entry carries its own)."""
+    from catalogue.ingestion import NOT_REGISTERED
+
     if code == EXCLUDED_BY_STEWARD:
         return "failed the check and was excluded by a steward"
     if code.startswith(NOT_REGISTERED):
@@ -613,7 +614,7 @@ def dataset_ingestion_report(dataset: Dataset) -> IngestionReport:
     Integrated: the registered files less those failing the check. Removed registrations are
     otherwise left out.
     """
-    from catalogue.ingestion import REMOVED_BY_STEWARD, rejected_by_rule
+    from catalogue.ingestion import NOT_REGISTERED, REMOVED_BY_STEWARD, rejected_by_rule
     from catalogue.models import FileScan, FileScanStatus
 
     registered = DatasetFile.objects.filter(dataset=dataset)
