@@ -101,6 +101,12 @@ TARGETS = [
     Target("dashboard (committee member)", "committee", "dashboard"),
     Target("dashboard (steward)", "steward", "dashboard"),
     Target("steward's datasets", "steward", "catalogue:steward-datasets"),
+    Target(
+        "ingestion report, 12,484 files (steward)",
+        "steward",
+        "catalogue:steward-dataset-ingestion",
+        (("identifier", "ingested"),),
+    ),
     Target("audit log, first page", "rdo", "audit_log"),
     Target("audit log, deep page", "rdo", "audit_log", query="@deep"),
     Target("audit log, verb filter", "rdo", "audit_log", query="verb=application.submit"),
@@ -348,6 +354,72 @@ def seed_files(total: int, rng) -> None:
         rows(),
     )
     log(f"seeded {n} dataset files in {time.perf_counter() - started:.1f} s (COPY)")
+
+
+# The reference hospital of ../shared/product/seeds/: 12,484 studies identified, 10,892 integrated.
+INGESTED_FILES, INGESTED_FAILING = 12_484, 12_484 - 10_892
+
+
+def ingested_dataset():
+    """The dataset of the first steward's holder that gets a DICOM index (the report page's target)."""
+    from catalogue.models import Dataset, Stewardship
+
+    holder = Stewardship.objects.order_by("pk").values("holder_id")[:1]
+    return Dataset.objects.filter(holder_id__in=holder).order_by("pk").first()
+
+
+def seed_index(rng) -> None:
+    """One dataset's files and DICOM index at the reference hospital's size, as the scan writes them:
+    a file row and an index row per file, the failing ones with the rules they fail."""
+    import json
+
+    from catalogue.models import DatasetFile, DicomInstance
+
+    dataset = ingested_dataset()
+    if DicomInstance.objects.filter(file__dataset=dataset).count() >= INGESTED_FILES:
+        return
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    area = dataset.holder.storage_area
+    _copy(
+        DatasetFile._meta.db_table,
+        ["dataset_id", "path", "size_bytes", "sha256", "media_type", "registered_at", "removal_reason"],
+        (
+            (
+                dataset.pk,
+                f"{area}/{dataset.identifier}/ingested/s{k // 40:04d}/{k:05d}.dcm",
+                rng.randint(200_000, 40_000_000),
+                hashlib.sha256(f"ingested/{k}".encode()).hexdigest(),
+                "application/dicom",
+                now,
+                "",
+            )
+            for k in range(INGESTED_FILES)
+        ),
+    )
+    files = DatasetFile.objects.filter(dataset=dataset, path__contains="/ingested/").order_by("path")
+    failing = set(rng.sample(range(INGESTED_FILES), INGESTED_FAILING))
+    rule = {"code": "DEID_ATTRIBUTE_NOT_REPLACED", "tag": "(0010,0010)", "message": "Patient's Name must be replaced."}
+    n = _copy(
+        DicomInstance._meta.db_table,
+        [
+            "file_id", "patient_id", "study_instance_uid", "series_instance_uid", "sop_instance_uid",
+            "sop_class_uid", "modality", "body_part_examined", "manufacturer", "manufacturer_model_name",
+            "patient_sex", "age_years", "study_year", "segmented_series_uid", "deid_options", "passed",
+            "failures", "failure_count", "checked_at", "check_key",
+        ],
+        (
+            (
+                file_id, f"SUBJ-{k // 12:05d}",
+                f"2.25.{k // 12}", f"2.25.{k // 12}.{k // 4}", f"2.25.{k // 12}.{k // 4}.{k}",
+                "1.2.840.10008.5.1.4.1.1.1.2", "MG", "BREAST", "Hologic", "Selenia", "F", 50 + k % 20, 2015 + k % 8, "",
+                "[]", k not in failing, json.dumps([rule] if k in failing else []), int(k in failing), now, "",
+            )
+            for k, file_id in enumerate(files.values_list("pk", flat=True))
+        ),
+    )  # fmt: skip
+    log(f"seeded the DICOM index of {dataset.identifier}: {n} files, {INGESTED_FAILING} failing, in "
+        f"{time.perf_counter() - started:.1f} s (COPY)")  # fmt: skip
 
 
 def seed_applications(sizes, rng) -> None:  # noqa: C901  # one pass writes every part of a batch
@@ -1483,6 +1555,7 @@ def seed(sizes) -> float:
     search_bench.seed(sizes.datasets, False)
     seed_files(sizes.files, rng)
     seed_people(sizes, rng)
+    seed_index(rng)
     seed_applications(sizes, rng)
     seed_reviews(rng)
     seed_grants(rng)
@@ -1582,6 +1655,7 @@ def pick_people() -> dict:
             "review": review.pk,
             "grant": grant.pk if grant else 0,
             "active": grant.application_id if grant else active.pk,
+            "ingested": ingested_dataset().identifier,
         },
     }
 
