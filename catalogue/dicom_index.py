@@ -24,7 +24,7 @@ from django.utils import timezone
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from catalogue.deid.check import declared_options, deidentification_verdict
+from catalogue.deid.check import deidentification_verdict
 
 DICOM_UNREADABLE = "DICOM_UNREADABLE"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -123,9 +123,10 @@ def unreadable_fields(reason: str) -> dict:
 
 def fields_of(dataset: Dataset, **verdict_options) -> dict:
     """The index fields of a parsed header, with its de-identification verdict."""
-    failures, count = _failures(deidentification_verdict(dataset, **verdict_options))
+    verdict = deidentification_verdict(dataset, **verdict_options)
+    failures, count = _failures(verdict)
     return {
-        "deid_options": sorted(option.code for option in declared_options(dataset)),
+        "deid_options": sorted(option.code for option in verdict.options),
         **{name: _text(dataset, keyword) for name, keyword in TEXT_FIELDS.items()},
         "age_years": age_in_years(_text(dataset, "PatientAge")),
         "study_year": study_year(_text(dataset, "StudyDate")),

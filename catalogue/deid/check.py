@@ -82,6 +82,7 @@ class FailedRule:
 @dataclass(frozen=True)
 class Verdict:
     failures: tuple[FailedRule, ...] = field(default=())
+    options: frozenset[Option] = frozenset()  # the profile options the file declares
 
     @property
     def passed(self) -> bool:
@@ -344,7 +345,7 @@ def deidentification_verdict(
         element = file_meta.get(MEDIA_STORAGE_SOP_INSTANCE_UID)
         if element is not None:
             failures.extend(_element_failures(element, _tag_text(element.tag), context))
-    return Verdict(failures=tuple(failures))
+    return Verdict(failures=tuple(failures), options=options)
 
 
 def file_verdict(path: str | os.PathLike, **kwargs: Any) -> Verdict:
