@@ -32,11 +32,6 @@ from catalogue.models import Dataset, DatasetStatus, FileScanStatus
 
 logger = logging.getLogger(__name__)
 
-ANONYMISATION = "DICOM PS3.15 Basic Application Level Confidentiality Profile, retain longitudinal dates (shifted)"
-# The day each published collection's anonymisation was checked against that profile: until then
-# its files are not released through download grants (access_requests/services/grants.py file_releasable).
-# Typed only while the dataset input accepts it; the ingestion check sets it otherwise.
-ANONYMISATION_VERIFIED_ON = "2025-11-03"
 RETROSPECTIVE = "Retrospective collection from clinical routine"
 
 # The steward's declarations and the hospital of each holder's cohorts. The source UID roots are
@@ -489,26 +484,19 @@ def _write_files(holder, identifier: str, files: list[DemoFile]):
     return folder
 
 
-def _input(spec: dict, cohort: Cohort, files: int, *, verified: bool) -> dict:
-    """The dataset input: the spec with the steward's declarations (and, while the input takes them,
-    the anonymisation profile and the day it was verified)."""
-    from catalogue.services import SCALAR_FIELDS
-
-    data = {
+def _input(spec: dict, cohort: Cohort, files: int) -> dict:
+    """The dataset input: the spec with the steward's declarations. The anonymisation profile and the
+    day it was verified are not given: the ingestion's check sets them from the files."""
+    return {
         "collection_method": RETROSPECTIVE,
         **spec,
         "source_uid_root": cohort.source_uid_root,
         "pseudonym_pattern": cohort.pseudonym_pattern,
         "counts_note": _counts_note(spec, cohort, files),
     }
-    if "anonymisation_profile" in SCALAR_FIELDS:
-        data["anonymisation_profile"] = ANONYMISATION
-    if verified and "anonymisation_verified_on" in SCALAR_FIELDS:
-        data["anonymisation_verified_on"] = ANONYMISATION_VERIFIED_ON
-    return data
 
 
-def _dataset(data: dict, holder, steward, *, verified: bool) -> Dataset:
+def _dataset(data: dict, holder, steward) -> Dataset:
     """The dataset, created if missing; the steward's declarations are completed on one created before them."""
     from catalogue.services import dataset_create, dataset_update
 
@@ -517,7 +505,7 @@ def _dataset(data: dict, holder, steward, *, verified: bool) -> Dataset:
         return dataset_create(actor=steward, holder=holder, data=data)
     missing = {
         name: data[name]
-        for name in ("source_uid_root", "pseudonym_pattern", "counts_note", "anonymisation_verified_on")
+        for name in ("source_uid_root", "pseudonym_pattern", "counts_note")
         if name in data and not getattr(dataset, name)
     }
     if missing:
@@ -536,8 +524,8 @@ def load_catalogue(*, people: dict, holders: dict) -> dict:
         files = cohort_files(spec["identifier"], cohort)
         if key == "lymphoma":
             files.append(_mistaken_file())
-        data = _input(spec, cohort, len(files), verified=publish)
-        dataset = _dataset(data, holders[holder_key], steward, verified=publish)
+        data = _input(spec, cohort, len(files))
+        dataset = _dataset(data, holders[holder_key], steward)
         folder = _write_files(dataset.holder, dataset.identifier, files)
         stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
         scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()

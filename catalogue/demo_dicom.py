@@ -37,13 +37,13 @@ from catalogue.deid.check import (
     ATTRIBUTE_NOT_REPLACED,
     BURNED_IN_ANNOTATION,
     DATE_NOT_REMOVED,
+    DICOM_UID_ROOT,
+    PATIENT_BIRTH_DATE,
     deidentification_verdict,
 )
 from catalogue.deid.recipe import deidentify
 from catalogue.deid.table import Option
 
-STANDARD_UID_ROOT = "1.2.840.10008."
-PATIENT_BIRTH_DATE = 0x00100030
 # The de-identified UIDs are made under pydicom's root (the recipe's default): no hospital's.
 DEIDENTIFIED_UID_ROOT = PYDICOM_ROOT_UID
 # Age and sex are what the catalogue's facets read; the declared option keeps them.
@@ -214,7 +214,7 @@ def _raw_uids(raw: Dataset, cohort: Cohort, kind: Series, at: _Position) -> None
     """Every UID the hospital made, under its root; references point into the same study."""
     root = cohort.source_uid_root
     for element in _walk(raw):
-        if element.VR == "UI" and not element.is_empty and not str(element.value).startswith(STANDARD_UID_ROOT):
+        if element.VR == "UI" and not element.is_empty and not str(element.value).startswith(DICOM_UID_ROOT):
             element.value = _uid(root, at.identifier, at.subject, at.study, at.series, at.instance, element.value)
     raw.StudyInstanceUID = _uid(root, at.identifier, at.subject, at.study)
     raw.SeriesInstanceUID = _series_uid(cohort, at, at.series)
