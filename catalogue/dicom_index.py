@@ -22,9 +22,10 @@ from pathlib import Path
 
 from django.utils import timezone
 from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from catalogue.deid.check import deidentification_verdict
+from catalogue.deid.check import deidentification_verdict, text_of
 
 DICOM_UNREADABLE = "DICOM_UNREADABLE"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -47,6 +48,10 @@ TEXT_FIELDS = {
     "manufacturer_model_name": "ManufacturerModelName",
     "patient_sex": "PatientSex",
 }
+TAGS = {
+    keyword: tag_for_keyword(keyword)
+    for keyword in (*TEXT_FIELDS.values(), "PatientAge", "StudyDate", "SeriesInstanceUID", "ReferencedSeriesSequence")
+}
 TEXT_LENGTH = 64  # the longest of these VRs (LO, UI) holds 64 characters
 
 
@@ -56,12 +61,7 @@ def _clean(text: str, limit: int = TEXT_LENGTH) -> str:
 
 
 def _text(dataset: Dataset, keyword: str) -> str:
-    value = dataset.get(keyword)
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return _clean("\\".join(str(part) for part in value))
-    return _clean(str(value))
+    return _clean(text_of(dataset, TAGS[keyword]))
 
 
 def age_in_years(text: str) -> int | None:

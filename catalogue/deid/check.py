@@ -38,15 +38,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag
 
 from catalogue.deid.table import Option, ProfileRow, profile_table
 
@@ -62,6 +61,13 @@ SOURCE_UID = "DEID_SOURCE_UID"
 DICOM_UID_ROOT = "1.2.840.10008."
 PATIENT_BIRTH_DATE = 0x00100030
 MEDIA_STORAGE_SOP_INSTANCE_UID = 0x00020003
+CODE_VALUE = 0x00080100
+CODING_SCHEME_DESIGNATOR = 0x00080102
+PATIENT_IDENTITY_REMOVED = 0x00120062
+DEIDENTIFICATION_METHOD = 0x00120063
+DEIDENTIFICATION_METHOD_CODES = 0x00120064
+BURNED_IN_ANNOTATION_TAG = 0x00280301
+LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED = 0x00280303
 DATE_VRS = frozenset({"DA", "DT", "TM"})
 NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 DUMMY_WORDS = re.compile(
@@ -102,47 +108,150 @@ class _Context:
     pseudonym: re.Pattern[str] | None
 
 
-def _tag_text(tag: BaseTag) -> str:
-    return f"({tag.group:04X},{tag.element:04X})"
+def _tag_text(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def _is_empty(element: DataElement) -> bool:
-    if element.VR == "SQ":
-        return len(element.value) == 0
-    return element.is_empty
+# Header elements are read raw (pydicom's RawDataElement, bytes as stored) and converted only
+# where a value is needed: pydicom's conversion of every element of a header costs several
+# times its reading. A text value in plain ASCII (no escape sequence: ISO 2022 code extensions
+# switch character sets with ESC) reads the same in every DICOM character set and is decoded
+# here; anything else is left to pydicom's conversion with the header's Specific Character Set.
+TEXT_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+)
+SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UR", "UT"})  # a backslash is text, not a separator
+ESCAPE = 0x1B
+
+Element = DataElement | RawDataElement
+
+
+def vr_of(element: Element) -> str | None:
+    """The element's VR (implicit-VR files: the dictionary's), without converting its value."""
+    if element.VR:
+        return element.VR
+    try:
+        return dictionary_VR(element.tag)
+    except KeyError:
+        return None
+
+
+def _plain_text(element: Element) -> bytes | None:
+    """The raw bytes of an unconverted text element that decode the same in every character set."""
+    value = element.value
+    if not isinstance(element, RawDataElement) or not isinstance(value, bytes):
+        return None
+    if vr_of(element) not in TEXT_VRS or not value.isascii() or ESCAPE in value:
+        return None
+    return value
+
+
+def element_texts(dataset: Dataset, element: Element) -> list[str]:
+    """An element's values as text (multi-valued elements split), padding stripped; [] if empty."""
+    raw = _plain_text(element)
+    if raw is not None:
+        text = raw.decode("ascii")
+        if not text.strip(" \x00"):
+            return []
+        parts = [text] if vr_of(element) in SINGLE_VALUED_VRS else text.split("\\")
+        return [part.strip(" \x00") for part in parts]
+    value = dataset[element.tag].value
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [str(part).strip(" \x00") for part in value]
+    return [str(value).strip(" \x00")]
+
+
+def text_of(dataset: Dataset, tag: int) -> str:
+    """The value of the element `tag` of `dataset` as one text ("" if absent), values joined by backslashes."""
+    element = dataset.get_item(tag)
+    if element is None:
+        return ""
+    return "\\".join(element_texts(dataset, element))
+
+
+def _is_empty(dataset: Dataset, element: Element) -> bool:
+    raw = _plain_text(element)
+    if raw is not None:
+        return not raw.strip(b" \x00")
+    return dataset[element.tag].is_empty
+
+
+def _items(dataset: Dataset, tag: int) -> list[Dataset]:
+    element = dataset.get_item(tag)
+    if element is None or vr_of(element) != "SQ":
+        return []
+    return list(dataset[tag].value or [])
+
+
+# A sequence's items cost far more to parse than the elements around them, and the files of a
+# collection mostly carry the same few sequences byte for byte (the de-identification codes, a
+# procedure code): what the check finds in a sequence is remembered by its raw bytes, their
+# encoding and the declarations, for sequences up to SEQUENCE_MEMO_BYTES.
+SEQUENCE_MEMO_BYTES = 4096
+SEQUENCE_MEMO_ENTRIES = 2048
+_sequence_memo: dict[tuple, Any] = {}
+
+
+def _raw_key(dataset: Dataset, element: Element) -> tuple | None:
+    """What an unparsed sequence's content is a function of, or None if it was parsed already (or is large)."""
+    value = element.value
+    if not isinstance(element, RawDataElement) or not isinstance(value, bytes) or len(value) > SEQUENCE_MEMO_BYTES:
+        return None
+    charset = tuple(dataset.original_character_set or ())
+    return (int(element.tag), value, element.is_implicit_VR, element.is_little_endian, charset)
+
+
+def _remembered(key: tuple | None, compute):
+    if key is None:
+        return compute()
+    found = _sequence_memo.get(key)
+    if found is None:
+        found = compute()
+        if len(_sequence_memo) >= SEQUENCE_MEMO_ENTRIES:
+            _sequence_memo.clear()
+        _sequence_memo[key] = found
+    return found
+
+
+def _declared(dataset: Dataset) -> tuple[frozenset[Option], int]:
+    """The profile options the file declares (CID 7050 codes in the code sequence) and the sequence's item count."""
+    element = dataset.get_item(DEIDENTIFICATION_METHOD_CODES)
+    if element is None or vr_of(element) != "SQ":
+        return frozenset(), 0
+
+    def compute() -> tuple[frozenset[Option], int]:
+        by_code = {option.code: option for option in Option}
+        items = _items(dataset, DEIDENTIFICATION_METHOD_CODES)
+        declared = set()
+        for item in items:
+            code = text_of(item, CODE_VALUE)
+            if text_of(item, CODING_SCHEME_DESIGNATOR) == "DCM" and code in by_code:
+                declared.add(by_code[code])
+        return frozenset(declared), len(items)
+
+    key = _raw_key(dataset, element)
+    return _remembered(None if key is None else ("declared", *key), compute)
 
 
 def declared_options(dataset: Dataset) -> frozenset[Option]:
-    by_code = {option.code: option for option in Option}
-    declared = set()
-    for item in dataset.get("DeidentificationMethodCodeSequence", []) or []:
-        if item.get("CodingSchemeDesignator") == "DCM" and item.get("CodeValue") in by_code:
-            declared.add(by_code[item.CodeValue])
-    return frozenset(declared)
+    return _declared(dataset)[0]
 
 
 def _method_texts(dataset: Dataset) -> list[str]:
-    method = dataset.get("DeidentificationMethod")
-    if method is None or method == "":
+    element = dataset.get_item(DEIDENTIFICATION_METHOD)
+    if element is None:
         return []
-    if isinstance(method, str):
-        return [method]
-    return [str(part) for part in method]
+    return [text for text in element_texts(dataset, element) if text]
 
 
-def _values(element: DataElement) -> list[str]:
-    value = element.value
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return [str(part) for part in value]
-    return [str(value)]
-
-
-def _is_dummy(element: DataElement, context: _Context) -> bool:
-    for value in _values(element):
-        text = value.strip()
+def _is_dummy(dataset: Dataset, element: Element, context: _Context) -> bool:
+    numeric = vr_of(element) in NUMERIC_VRS
+    for text in element_texts(dataset, element):
         if not text:
             continue
-        if element.VR in NUMERIC_VRS:
+        if numeric:
             try:
                 if float(text) == 0:
                     continue
@@ -157,9 +266,11 @@ def _is_dummy(element: DataElement, context: _Context) -> bool:
     return True
 
 
-def _check_date(element: DataElement, row: ProfileRow, where: str, context: _Context) -> FailedRule | None:
+def _check_date(
+    dataset: Dataset, element: Element, row: ProfileRow, where: str, context: _Context
+) -> FailedRule | None:
     if element.tag == PATIENT_BIRTH_DATE or not row.is_date:
-        if _is_empty(element):
+        if _is_empty(dataset, element):
             return None
         return FailedRule(DATE_NOT_REMOVED, where, f"{row.name} still holds a date.")
     if context.dates_kept and not context.dates_removed:
@@ -170,7 +281,7 @@ def _check_date(element: DataElement, row: ProfileRow, where: str, context: _Con
             where,
             f"{row.name} is present, but the file declares neither retained nor shifted dates.",
         )
-    if _is_empty(element):
+    if _is_empty(dataset, element):
         return None
     return FailedRule(
         DATE_NOT_REMOVED,
@@ -179,19 +290,21 @@ def _check_date(element: DataElement, row: ProfileRow, where: str, context: _Con
     )
 
 
-def _check_listed(element: DataElement, row: ProfileRow, where: str, context: _Context) -> FailedRule | None:
+def _check_listed(
+    dataset: Dataset, element: Element, vr: str | None, row: ProfileRow, where: str, context: _Context
+) -> FailedRule | None:
     if row.is_date and context.dates_removed:
         # The file says its dates are removed: no date option can keep one.
-        return _check_date(element, row, where, context)
+        return _check_date(dataset, element, row, where, context)
     if row.option_action(context.options) in ("K", "C"):
         return None
-    if row.is_date or (element.VR in DATE_VRS and element.tag == PATIENT_BIRTH_DATE):
-        return _check_date(element, row, where, context)
+    if row.is_date or (vr in DATE_VRS and element.tag == PATIENT_BIRTH_DATE):
+        return _check_date(dataset, element, row, where, context)
     actions = row.actions
     if actions == {"X"}:
         return FailedRule(ATTRIBUTE_NOT_REMOVED, where, f"{row.name} must be removed, and it is present.")
     if actions & {"Z", "D"}:
-        if _is_empty(element) or element.VR == "SQ" or _is_dummy(element, context):
+        if vr == "SQ" or _is_empty(dataset, element) or _is_dummy(dataset, element, context):
             return None
         return FailedRule(
             ATTRIBUTE_NOT_REPLACED,
@@ -201,51 +314,78 @@ def _check_listed(element: DataElement, row: ProfileRow, where: str, context: _C
     return None  # U (checked against the source root), K, C
 
 
-def _may_fail(raw, row: ProfileRow, context: _Context) -> bool:
-    """Whether a listed element (not private, not a sequence, no source root to check) can fail a
-    rule, judged from the row, the declarations and the raw bytes, before any conversion."""
-    if row.actions <= {"U"}:
-        return False  # a UID outside any declared source root: the table asks nothing else
-    if row.option_action(context.options) in ("K", "C") and not (row.is_date and context.dates_removed):
-        return False
-    value = getattr(raw, "value", None)
-    # empty is what Z, D and the date rules ask of a present element
-    empty = isinstance(value, bytes) and not value.strip(b" \x00")
-    return not empty or row.actions == {"X"}
+# What a present, non-private element of a tag risks under given declarations (from its row).
+NO_RULE, FAILS_UNLESS_EMPTY, FAILS_PRESENT = 0, 1, 2
+RISKS_KEPT = 100_000  # distinct tags remembered per declaration; past that, looked up each time
 
 
-def _vr_of(dataset: Dataset, tag: BaseTag) -> str | None:
-    """The VR of an element without converting its value (implicit-VR files: the dictionary's)."""
-    vr = dataset.get_item(tag).VR
-    if vr:
-        return vr
-    try:
-        return dictionary_VR(tag)
-    except KeyError:
-        return None
+def _row_risk(row: ProfileRow | None, options: frozenset[Option], dates_removed: bool) -> int:
+    if row is None or row.actions <= {"U"}:
+        return NO_RULE  # not listed, or a UID outside any declared source root: nothing asked
+    if row.option_action(options) in ("K", "C") and not (row.is_date and dates_removed):
+        return NO_RULE
+    return FAILS_PRESENT if row.actions == {"X"} else FAILS_UNLESS_EMPTY  # Z, D and dates: empty passes
 
 
-def _walk(dataset: Dataset, prefix: str, context: _Context) -> Iterator[tuple[DataElement, str]]:
-    """The elements a rule may apply to, sequences descended into.
+@lru_cache(maxsize=64)
+def _risks(options: frozenset[Option], dates_removed: bool) -> dict[int, int]:
+    """A memo, filled as tags are met, of `_row_risk` for these declarations (files of a
+    collection declare the same few: the table is looked up once per tag, not per element)."""
+    return {}
 
-    pydicom converts an element's value when it is first touched, and converting every element of
-    a header costs several times its reading: only the elements the table lists, private ones,
-    sequences and (with a source root declared) UIDs are touched; the others are left raw.
+
+def _risk(tag: int, context: _Context) -> int:
+    risks = _risks(context.options, context.dates_removed)
+    risk = risks.get(tag)
+    if risk is None:
+        risk = _row_risk(profile_table().row_for(tag), context.options, context.dates_removed)
+        if len(risks) < RISKS_KEPT:
+            risks[tag] = risk
+    return risk
+
+
+def _failures_in(dataset: Dataset, prefix: str, context: _Context) -> list[FailedRule]:
+    """Every rule the elements of `dataset` fail, sequences descended into.
+
+    Only the elements the table lists whose raw bytes leave a rule to fail, private ones,
+    sequences and (with a source root declared) UIDs are looked at; the others are passed over
+    raw, never converted.
     """
-    table = profile_table()
-    for tag in list(dataset.keys()):
-        vr = _vr_of(dataset, tag)
-        uid_checked = vr == "UI" and bool(context.source_uid_root)
-        if not (tag.is_private or vr == "SQ" or uid_checked):
-            row = table.row_for(int(tag))
-            if row is None or not _may_fail(dataset.get_item(tag), row, context):
+    failures: list[FailedRule] = []
+    for element in list(dataset.values()):
+        tag = int(element.tag)
+        vr = element.VR or vr_of(element)
+        if not ((tag >> 16) & 1 or vr == "SQ" or (vr == "UI" and context.source_uid_root)):
+            risk = _risk(tag, context)
+            if risk == NO_RULE:
                 continue
-        element = dataset[tag]
-        where = prefix + _tag_text(element.tag)
-        yield element, where
-        if element.VR == "SQ":
-            for index, item in enumerate(element.value):
-                yield from _walk(item, f"{where}[{index}]", context)
+            value = element.value
+            if (
+                risk == FAILS_UNLESS_EMPTY
+                and isinstance(element, RawDataElement)
+                and isinstance(value, bytes)
+                and not value.strip(b" \x00")
+            ):
+                continue
+        where = prefix + _tag_text(tag)
+        failures.extend(_element_failures(dataset, element, vr, where, context))
+        if vr == "SQ":
+            failures.extend(_sequence_failures(dataset, element, where, context))
+    return failures
+
+
+def _sequence_failures(dataset: Dataset, element: Element, where: str, context: _Context) -> list[FailedRule]:
+    """The failures inside a sequence's items, their paths under `where`."""
+
+    def compute() -> tuple[FailedRule, ...]:
+        found: list[FailedRule] = []
+        for index, item in enumerate(dataset[element.tag].value or []):
+            found.extend(_failures_in(item, f"[{index}]", context))
+        return tuple(found)
+
+    key = _raw_key(dataset, element)
+    inside = _remembered(None if key is None else ("failures", context, *key), compute)
+    return [FailedRule(failure.code, where + failure.tag, failure.message) for failure in inside]
 
 
 def _under_root(uid: str, root: str) -> bool:
@@ -253,9 +393,12 @@ def _under_root(uid: str, root: str) -> bool:
     return uid == root or uid.startswith(root + ".")
 
 
-def _element_failures(element: DataElement, where: str, context: _Context) -> list[FailedRule]:
+def _element_failures(
+    dataset: Dataset, element: Element, vr: str | None, where: str, context: _Context
+) -> list[FailedRule]:
     failures: list[FailedRule] = []
-    if element.tag.is_private:
+    tag = int(element.tag)
+    if (tag >> 16) & 1:  # an odd group: a private attribute
         if Option.RETAIN_SAFE_PRIVATE not in context.options:
             failures.append(
                 FailedRule(
@@ -265,14 +408,14 @@ def _element_failures(element: DataElement, where: str, context: _Context) -> li
                 )
             )
         return failures
-    row = profile_table().row_for(int(element.tag))
+    row = profile_table().row_for(tag)
     if row is not None:
-        failure = _check_listed(element, row, where, context)
+        failure = _check_listed(dataset, element, vr, row, where, context)
         if failure is not None:
             failures.append(failure)
-    if context.source_uid_root and element.VR == "UI" and not element.is_empty:
-        for uid in _values(element):
-            if not uid.startswith(DICOM_UID_ROOT) and _under_root(uid, context.source_uid_root):
+    if context.source_uid_root and vr == "UI":
+        for uid in element_texts(dataset, element):
+            if uid and not uid.startswith(DICOM_UID_ROOT) and _under_root(uid, context.source_uid_root):
                 failures.append(
                     FailedRule(
                         SOURCE_UID,
@@ -295,9 +438,9 @@ def deidentification_verdict(
     `pseudonym_pattern` a regular expression for the steward's subject pseudonyms, accepted as
     dummies besides the placeholder words. Pure: reads the dataset, changes nothing.
     """
-    options = declared_options(dataset)
+    options, coded = _declared(dataset)
     methods = _method_texts(dataset)
-    modified = str(dataset.get("LongitudinalTemporalInformationModified", "") or "").upper()
+    modified = text_of(dataset, LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).upper()
     context = _Context(
         options=options,
         dates_kept=(
@@ -311,7 +454,7 @@ def deidentification_verdict(
         pseudonym=re.compile(pseudonym_pattern) if pseudonym_pattern else None,
     )
     failures: list[FailedRule] = []
-    if str(dataset.get("PatientIdentityRemoved", "") or "").upper() != "YES":
+    if text_of(dataset, PATIENT_IDENTITY_REMOVED).upper() != "YES":
         failures.append(
             FailedRule(
                 PATIENT_IDENTITY_NOT_REMOVED,
@@ -319,7 +462,6 @@ def deidentification_verdict(
                 'Patient Identity Removed is not "YES".',
             )
         )
-    coded = dataset.get("DeidentificationMethodCodeSequence")
     if not methods and not coded:
         failures.append(
             FailedRule(
@@ -328,7 +470,7 @@ def deidentification_verdict(
                 "Neither De-identification Method nor its code sequence (0012,0064) is given.",
             )
         )
-    if str(dataset.get("BurnedInAnnotation", "") or "").upper() == "YES":
+    if text_of(dataset, BURNED_IN_ANNOTATION_TAG).upper() == "YES":
         failures.append(
             FailedRule(
                 BURNED_IN_ANNOTATION,
@@ -336,15 +478,15 @@ def deidentification_verdict(
                 'Burned In Annotation is "YES": the pixels carry identifying text.',
             )
         )
-    for element, where in _walk(dataset, "", context):
-        failures.extend(_element_failures(element, where, context))
+    failures.extend(_failures_in(dataset, "", context))
     file_meta = getattr(dataset, "file_meta", None)
     if file_meta is not None and context.source_uid_root:
         # Only the instance's own UID: the others name the transfer syntax, the SOP class and
         # the writing software, never a patient.
-        element = file_meta.get(MEDIA_STORAGE_SOP_INSTANCE_UID)
+        element = file_meta.get_item(MEDIA_STORAGE_SOP_INSTANCE_UID)
         if element is not None:
-            failures.extend(_element_failures(element, _tag_text(element.tag), context))
+            where = _tag_text(MEDIA_STORAGE_SOP_INSTANCE_UID)
+            failures.extend(_element_failures(file_meta, element, vr_of(element), where, context))
     return Verdict(failures=tuple(failures), options=options)
 
 
