@@ -237,6 +237,32 @@ def test_a_scan_skips_links_to_documents_and_to_another_holders_files(
     assert "riga-test/LV-RTH-MG-2024/approval.pdf" in last_event("dataset.files_scan").payload["skipped"]
 
 
+def test_a_scan_takes_links_within_the_area_and_leaves_out_special_files(
+    steward, published, world, django_capture_on_commit_callbacks
+):
+    """A link to a file of the holder's own area is registered at the link's path; a named pipe or
+    a dangling link is no regular file and is listed as left out, and nothing waits on it."""
+    folder = world.area / "LV-RTH-MG-2024"
+    os.symlink(folder / "study1" / "1.dcm", folder / "again.dcm")
+    os.symlink(folder / "gone.dcm", folder / "dangling.dcm")
+    os.mkfifo(folder / "pipe")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = dataset_register_files(actor=steward, dataset=published, folder="LV-RTH-MG-2024")
+
+    scan.refresh_from_db()
+    assert scan.status == FileScanStatus.DONE
+    skipped = {entry["path"]: entry["reason"] for entry in scan.skipped}
+    assert skipped == {
+        "riga-test/LV-RTH-MG-2024/dangling.dcm": "not a regular file",
+        "riga-test/LV-RTH-MG-2024/pipe": "not a regular file",
+    }
+    assert sorted(DatasetFile.objects.values_list("path", "sha256")) == [
+        ("riga-test/LV-RTH-MG-2024/again.dcm", sha(OWN_IMAGES)),
+        ("riga-test/LV-RTH-MG-2024/study1/1.dcm", sha(OWN_IMAGES)),
+    ]
+
+
 # --- roots configured oddly ----------------------------------------------------------------------
 
 
