@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -53,6 +54,7 @@ from catalogue.models import (
     DatasetFile,
     DicomInstance,
     FileScan,
+    FileScanBatch,
     FileScanEntry,
     FileScanStatus,
     Term,
@@ -74,7 +76,7 @@ logger = logging.getLogger(__name__)
 
 HASH_CHUNK_BYTES = 1024 * 1024
 KEEP_BYTES = 8 * 1024 * 1024  # a file this small is read once for its hash and its header
-SCAN_BATCH = 500
+SCAN_BATCH = settings.FILE_SCAN_BATCH  # files a batch (and a worker's task) holds
 APPLY_BATCH = 2000
 # A running scan commits a batch at least this often; one silent for longer has lost its worker.
 SCAN_LEASE = timedelta(minutes=5)
@@ -280,8 +282,11 @@ def _read(scan: FileScan, item: _Found, registered: DatasetFile | None, key: str
     return entry
 
 
-def _stage_batch(scan: FileScan, batch: list[_Found | dict], key: str, options: dict) -> None:
-    """Read the batch's files not staged yet and commit their entries with the scan's progress."""
+def _stage_batch(
+    scan: FileScan, batch: list[_Found | dict], key: str, options: dict, *, number: int | None = None
+) -> None:
+    """Read the batch's files not staged yet and commit their entries with the scan's progress
+    (and, for a batch a worker was given, the end of its FileScanBatch row)."""
     paths = [item.relative if isinstance(item, _Found) else item["path"] for item in batch]
     staged = set(FileScanEntry.objects.filter(scan=scan, path__in=paths).values_list("path", flat=True))
     found = [item for item in batch if isinstance(item, _Found) and item.relative not in staged]
@@ -305,6 +310,8 @@ def _stage_batch(scan: FileScan, batch: list[_Found | dict], key: str, options: 
             files_reused=F("files_reused") + sum(entry.reused for entry in entries),
             progress_at=timezone.now(),
         )
+        if number is not None:
+            FileScanBatch.objects.filter(scan=scan, number=number).delete()
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -333,35 +340,113 @@ def _file_scan_start(scan_id: int) -> FileScan | None:
         scan.error = ""
         scan.started_at = scan.started_at or now
         scan.progress_at = now
+        scan.attempt += 1  # batches an earlier attempt queued are ignored; this one walks again
+        scan.batches_queued = None
         scan.save(
-            update_fields=["status", "files_done", "bytes_done", "files_reused", "error", "started_at", "progress_at"]
+            update_fields=[
+                *("status", "files_done", "bytes_done", "files_reused", "error", "started_at", "progress_at"),
+                *("attempt", "batches_queued"),
+            ]
         )
+        scan.batches.all().delete()
     return scan
 
 
-def file_scan_run(*, scan_id: int) -> FileScan:
-    """Stage the folder's files (resuming after committed batches), then apply them; audited.
+def _scan_folder(scan: FileScan, confinement: Confinement) -> tuple[Path, str]:
+    inner = stored_to_area_relative(confinement, scan.folder)
+    if inner is None:
+        raise Refused("outside_area", "the folder is not in the data holder's storage area")
+    return resolve_folder(confinement, inner)
 
+
+def _to_workers() -> bool:
+    """Whether batches go to the workers' queue: not where tasks run eagerly (the demo, most tests)."""
+    from celery import current_app
+
+    return not current_app.conf.task_always_eager
+
+
+def _queue_batch(scan: FileScan, number: int, batch: list[_Found | dict]) -> bool:
+    """Give a batch to the workers (its FileScanBatch row first); False if the broker cannot take it."""
+    from catalogue.tasks import file_scan_stage as task
+
+    FileScanBatch.objects.create(scan=scan, number=number)
+    items = [{"path": item.relative, "real": str(item.real)} if isinstance(item, _Found) else item for item in batch]
+    try:
+        task.delay(scan.pk, scan.attempt, number, items)
+    except Exception:  # kombu raises several types when the broker is unreachable
+        logger.warning("scan %s: batch %s could not be queued; staged by the walking task", scan.pk, number)
+        FileScanBatch.objects.filter(scan=scan, number=number).delete()
+        return False
+    return True
+
+
+def file_scan_run(*, scan_id: int) -> FileScan:
+    """Walk the folder and stage its files (resuming after committed batches), then apply them; audited.
+
+    Where workers take tasks from a queue, each batch of SCAN_BATCH files goes to the queue
+    (`file_scan_stage`), so that every worker process reads headers at once, and the last batch
+    staged applies the scan; where tasks run eagerly, this task stages every batch itself.
     Safe to run twice: a finished scan, or one another worker is running, returns as it is.
     """
     scan = _file_scan_start(scan_id)
     if scan is None:
         return FileScan.objects.get(pk=scan_id)
     dataset = scan.dataset
+    to_workers = _to_workers()
     try:
         confinement = Confinement.of(dataset.holder)
-        inner = stored_to_area_relative(confinement, scan.folder)
-        if inner is None:
-            raise Refused("outside_area", "the folder is not in the data holder's storage area")
-        top, folder = resolve_folder(confinement, inner)
+        top, folder = _scan_folder(scan, confinement)
         FileScan.objects.filter(pk=scan.pk).update(files_total=_count(top))
         key, options = check_key(dataset), verdict_options(dataset)
-        for batch in _batches(_walk(top, confinement), SCAN_BATCH):
-            _stage_batch(scan, batch, key, options)
+        queued = 0
+        for number, batch in enumerate(_batches(_walk(top, confinement), SCAN_BATCH)):
+            if to_workers and _queue_batch(scan, number, batch):
+                queued += 1
+            else:
+                _stage_batch(scan, batch, key, options)
+        FileScan.objects.filter(pk=scan.pk).update(batches_queued=queued, progress_at=timezone.now())
     except (Refused, Unusable) as exc:
         return file_scan_fail(scan_id=scan_id, error=f"The folder {scan.folder} was refused: {exc.message}.")
     except OSError as exc:
         return file_scan_fail(scan_id=scan_id, error=f"The folder could not be read: {exc.strerror or exc}")
+    return _finish_when_staged(scan_id, folder)
+
+
+def _from_message(confinement: Confinement, item: dict) -> _Found | dict:
+    if "reason" in item:
+        return item
+    real = Path(item["real"])
+    problem = file_problem(confinement, real)  # the area is checked again, whoever queued the batch
+    return {"path": item["path"], "reason": problem} if problem else _Found(item["path"], real)
+
+
+def file_scan_stage(*, scan_id: int, attempt: int, number: int, items: list[dict]) -> FileScan:
+    """Stage one batch a worker was given (the task catalogue.tasks.file_scan_stage); the last
+    batch of the scan applies it. A batch of an earlier attempt, or of a scan finished or failed
+    meanwhile, is left alone; a batch delivered twice is staged once."""
+    scan = FileScan.objects.select_related("dataset__holder", "requested_by").get(pk=scan_id)
+    if scan.status != FileScanStatus.RUNNING or scan.attempt != attempt:
+        return scan
+    dataset = scan.dataset
+    try:
+        confinement = Confinement.of(dataset.holder)
+        _, folder = _scan_folder(scan, confinement)
+        if FileScanBatch.objects.filter(scan=scan, number=number).exists():
+            batch = [_from_message(confinement, item) for item in items]
+            _stage_batch(scan, batch, check_key(dataset), verdict_options(dataset), number=number)
+    except (Refused, Unusable) as exc:
+        return file_scan_fail(scan_id=scan_id, error=f"The folder {scan.folder} was refused: {exc.message}.")
+    except OSError as exc:
+        return file_scan_fail(scan_id=scan_id, error=f"The folder could not be read: {exc.strerror or exc}")
+    return _finish_when_staged(scan_id, folder)
+
+
+def _finish_when_staged(scan_id: int, folder: str) -> FileScan:
+    """Apply the scan once its walk is over and no queued batch is left; else return it as it is."""
+    scan = FileScan.objects.select_related("requested_by").get(pk=scan_id)
+    if scan.status != FileScanStatus.RUNNING or scan.batches_queued is None or scan.batches.exists():
+        return scan
     return _file_scan_finish(scan, folder)
 
 
@@ -516,6 +601,8 @@ def _file_scan_finish(scan: FileScan, folder: str) -> FileScan:
         dataset = Dataset.objects.select_for_update().get(pk=scan.dataset_id)
         scan = FileScan.objects.select_for_update().select_related("requested_by").get(pk=scan.pk)
         if scan.status != FileScanStatus.RUNNING:  # another run finished it meanwhile
+            return scan
+        if scan.batches_queued is None or scan.batches.exists():  # a new attempt began meanwhile
             return scan
         counts = _apply(scan, dataset, folder)
         report = scan_report(scan, dataset, folder)

@@ -461,12 +461,31 @@ class FileScan(models.Model):
     # catalogue.ingestion.SCAN_LEASE is taken to have lost its worker, and a new run resumes it.
     progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Each run of the scan task is an attempt; batch tasks queued by an earlier one are ignored.
+    attempt = models.PositiveIntegerField(default=0)
+    # Set once the walk has queued every batch (catalogue.ingestion): the scan is applied when
+    # none of them is left (FileScanBatch).
+    batches_queued = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"scan of {self.folder} for {self.dataset.identifier} ({self.status})"
+
+
+class FileScanBatch(models.Model):
+    """A batch of a scan's files queued for a worker and not staged yet: the row goes when the
+    batch's entries are committed, so a batch delivered twice is staged (and counted) once."""
+
+    scan = models.ForeignKey(FileScan, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scan", "number"], name="file_scan_batch_unique_number")]
+
+    def __str__(self) -> str:
+        return f"batch {self.number} of scan {self.scan_id}"
 
 
 class FileScanEntry(models.Model):

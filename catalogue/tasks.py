@@ -21,3 +21,21 @@ def file_scan_run(scan_id: int) -> str:
         return ingestion.file_scan_run(scan_id=scan_id).status
     except SoftTimeLimitExceeded:
         return ingestion.file_scan_fail(scan_id=scan_id, error="The scan took longer than its time limit.").status
+
+
+@shared_task(
+    name="catalogue.tasks.file_scan_stage",
+    acks_late=True,
+    soft_time_limit=SCAN_SOFT_LIMIT_SECONDS,
+    time_limit=SCAN_SOFT_LIMIT_SECONDS + 120,
+)
+def file_scan_stage(scan_id: int, attempt: int, number: int, items: list[dict]) -> str:
+    """Stage one batch of a scan's files (queued by file_scan_run); returns the scan's status."""
+    try:
+        return ingestion.file_scan_stage(scan_id=scan_id, attempt=attempt, number=number, items=items).status
+    except SoftTimeLimitExceeded:
+        return ingestion.file_scan_fail(scan_id=scan_id, error="The scan took longer than its time limit.").status
+    except Exception as exc:
+        # The scan would otherwise wait for this batch for ever: the steward sees why and may retry.
+        ingestion.file_scan_fail(scan_id=scan_id, error=f"A batch of files could not be staged ({type(exc).__name__}).")
+        raise

@@ -227,6 +227,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
+# Files a scan hands to a worker at a time (catalogue.ingestion): every worker process reads headers at once.
+FILE_SCAN_BATCH = env_int("FILE_SCAN_BATCH", 500)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360

@@ -122,7 +122,8 @@ class RedisServer:
 class CeleryWorker:
     """A real `celery worker` process on the test database and a given broker."""
 
-    def __init__(self, broker_url: str, logdir: Path, extra_env: dict | None = None):
+    def __init__(self, broker_url: str, logdir: Path, extra_env: dict | None = None, concurrency: int = 0):
+        self.concurrency = concurrency  # 0: one process (--pool=solo); else a prefork pool of that many
         self.broker_url = broker_url
         self.log = logdir / "worker.log"
         self.extra_env = extra_env or {}
@@ -146,7 +147,7 @@ class CeleryWorker:
                 "-A",
                 "portal",
                 "worker",
-                "--pool=solo",
+                *(("--pool=prefork", f"--concurrency={self.concurrency}") if self.concurrency else ("--pool=solo",)),
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",

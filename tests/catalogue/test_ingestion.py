@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from catalogue import ingestion
 from catalogue.ingestion import file_scan_run
-from catalogue.models import Dataset, DatasetFile, DicomInstance, FileScan, FileScanEntry, FileScanStatus
+from catalogue.models import (
+    Dataset,
+    DatasetFile,
+    DicomInstance,
+    FileScan,
+    FileScanBatch,
+    FileScanEntry,
+    FileScanStatus,
+)
 from catalogue.selectors import dataset_index_counts
 from catalogue.services import (
     dataset_files_exclude,
@@ -218,6 +226,106 @@ def test_a_scan_interrupted_and_resumed_counts_each_file_once(
     assert last_event("dataset.files_scan").payload["added"] == len(cohort)
     assert not FileScanEntry.objects.exists()  # the staging is gone with the finished scan
     assert Dataset.objects.get(pk=draft.pk).images_count == 8
+
+
+def _walk_to_workers(monkeypatch, steward, draft, capture) -> tuple[int, list[tuple]]:
+    """Register the folder where batches go to workers; the batches the walk queued, not run."""
+    from catalogue import tasks
+
+    monkeypatch.setattr(ingestion, "SCAN_BATCH", 2)
+    monkeypatch.setattr(ingestion, "_to_workers", lambda: True)
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.file_scan_stage, "delay", lambda *args: queued.append(args))
+    with capture(execute=False):
+        scan_row = dataset_register_files(actor=steward, dataset=draft, folder=FOLDER)
+    return scan_row.pk, queued
+
+
+def stage(message: tuple) -> FileScan:
+    scan_id, attempt, number, items = message
+    return ingestion.file_scan_stage(scan_id=scan_id, attempt=attempt, number=number, items=items)
+
+
+def test_batches_given_to_workers_are_staged_once_in_any_order_and_the_last_applies_the_scan(
+    steward, draft, cohort, monkeypatch, django_capture_on_commit_callbacks
+):
+    scan_id, queued = _walk_to_workers(monkeypatch, steward, draft, django_capture_on_commit_callbacks)
+    walked = file_scan_run(scan_id=scan_id)
+
+    assert walked.status == FileScanStatus.RUNNING
+    assert walked.batches_queued == len(queued) == FileScanBatch.objects.filter(scan_id=scan_id).count() == 4
+    assert not FileScanEntry.objects.exists()  # the walking task read no file
+    order = queued[::-1]  # the workers take them in any order
+    for message in order[:-1]:
+        assert stage(message).status == FileScanStatus.RUNNING
+    assert stage(order[0]).status == FileScanStatus.RUNNING  # delivered twice: staged once
+    assert FileScanEntry.objects.filter(scan_id=scan_id).count() == len(cohort) - len(order[-1][3])
+    assert not DatasetFile.objects.filter(dataset=draft).exists()  # nothing applied before the last batch
+
+    done = stage(order[-1])
+
+    assert done.status == FileScanStatus.DONE
+    assert done.files_done == done.files_total == len(cohort)
+    assert DatasetFile.objects.filter(dataset=draft).count() == len(cohort)
+    assert DicomInstance.objects.filter(file__dataset=draft, passed=True).count() == len(cohort)
+    assert last_event("dataset.files_scan").payload["added"] == len(cohort)
+    assert not FileScanBatch.objects.exists() and not FileScanEntry.objects.exists()
+    assert stage(order[0]).status == FileScanStatus.DONE  # a late delivery changes nothing
+    assert DatasetFile.objects.filter(dataset=draft).count() == len(cohort)
+
+
+def test_a_walk_resumed_after_its_worker_was_lost_ignores_the_batches_it_queued_before(
+    steward, draft, cohort, monkeypatch, django_capture_on_commit_callbacks
+):
+    scan_id, queued = _walk_to_workers(monkeypatch, steward, draft, django_capture_on_commit_callbacks)
+    file_scan_run(scan_id=scan_id)
+    first = list(queued)
+    stage(first[0])  # one batch staged, then the worker holding the others is lost
+    FileScan.objects.filter(pk=scan_id).update(progress_at=timezone.now() - ingestion.SCAN_LEASE - timedelta(1))
+    queued.clear()
+    resumed = file_scan_run(scan_id=scan_id)
+    assert resumed.attempt == 2 and len(queued) == 4
+
+    for message in first[1:]:  # the lost attempt's batches, delivered late
+        assert stage(message).status == FileScanStatus.RUNNING
+    assert FileScanEntry.objects.filter(scan_id=scan_id).count() == len(first[0][3])  # they staged nothing
+    for message in queued:
+        finished = stage(message)
+
+    assert finished.status == FileScanStatus.DONE
+    assert DatasetFile.objects.filter(dataset=draft).count() == len(cohort)
+    assert finished.files_done == len(cohort)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)  # the workers read committed rows
+def test_a_scan_spreads_its_batches_over_a_pool_of_worker_processes(steward, draft, cohort, tmp_path):
+    import os
+
+    from tests.helpers import CeleryWorker, celery_broker, wait_for
+
+    redis_url = os.environ["TEST_REDIS_URL"]
+    worker = CeleryWorker(redis_url, tmp_path, {"FILE_SCAN_BATCH": "2"}, concurrency=2)
+    worker.start()
+    try:
+        with celery_broker(redis_url):
+            scan_row = dataset_register_files(actor=steward, dataset=draft, folder=FOLDER)
+            wait_for(
+                lambda: FileScan.objects.get(pk=scan_row.pk).status in (FileScanStatus.DONE, FileScanStatus.FAILED),
+                timeout=90,
+                message="the workers to finish the scan",
+            )
+    finally:
+        worker.stop()
+
+    finished = FileScan.objects.get(pk=scan_row.pk)
+    assert finished.status == FileScanStatus.DONE, finished.error
+    assert finished.batches_queued == 4
+    assert DatasetFile.objects.filter(dataset=draft).count() == len(cohort)
+    assert DicomInstance.objects.filter(file__dataset=draft, passed=True).count() == len(cohort)
+    assert Dataset.objects.get(pk=draft.pk).images_count == len(cohort)
+    received = [line for line in worker.output().splitlines() if "catalogue.tasks.file_scan_stage" in line]
+    assert sum("received" in line for line in received) == 4, worker.output()[-3000:]
 
 
 def test_a_rescan_of_an_unchanged_folder_reads_no_file(
