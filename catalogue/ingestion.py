@@ -479,38 +479,57 @@ def _index_row(file_id: int, fields: dict) -> DicomInstance:
     return DicomInstance(file_id=file_id, **fields)
 
 
-def _register_new(dataset: Dataset, entry_ids: list[int], revision) -> None:
-    """Register the staged entries `entry_ids` (in path order) with their index rows, in batches."""
-    now = timezone.now()
+def _staged_value(field) -> str:
+    """SQL reading the DicomInstance field `field` from a staged entry's JSON (`e.dicom`), for this database."""
+    key = field.name
+    kind = field.get_internal_type()
+    if kind == "JSONField":
+        return f"e.dicom->'{key}'"
+    postgres = connection.vendor == "postgresql"
+    if kind == "DateTimeField":  # staged as ISO 8601 with its offset
+        return (
+            f"(e.dicom->>'{key}')::timestamptz"
+            if postgres
+            else f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', e.dicom->>'{key}')"
+        )
+    cast = {"BooleanField": "boolean", "PositiveIntegerField": "integer", "PositiveSmallIntegerField": "integer"}
+    if postgres and kind in cast:
+        return f"(e.dicom->>'{key}')::{cast[kind]}"
+    return f"e.dicom->>'{key}'"  # text; SQLite gives JSON numbers and booleans as numbers
+
+
+def _register_new(scan: FileScan, dataset: Dataset, entry_ids: list[int], revision) -> None:
+    """Register the staged entries `entry_ids` with their index rows, in batches, by INSERT … SELECT:
+    the rows go from the staging table to the registrations and the index inside the database.
+    (Table and column names come from the models; every value is a parameter.)"""
+    quote = connection.ops.quote_name
+    entries = quote(FileScanEntry._meta.db_table)
+    files = quote(DatasetFile._meta.db_table)
+    index_fields = [f for f in DicomInstance._meta.concrete_fields if not f.primary_key and f.name != "file"]
+    columns = ", ".join(quote(field.column) for field in index_fields)
+    values = ", ".join(_staged_value(field) for field in index_fields)
+    register = (
+        f"INSERT INTO {files} (dataset_id, path, size_bytes, sha256, media_type, modified_ns, registered_at, "  # noqa: S608  # nosec B608
+        "added_in_id, removed_at, removed_by_id, removal_reason, removed_in_id) "
+        "SELECT %s, e.path, e.size_bytes, e.sha256, e.media_type, e.modified_ns, %s, %s, NULL, NULL, '', NULL "
+        f"FROM {entries} e WHERE e.id IN ({{marks}}) ORDER BY e.path RETURNING id"
+    )
+    index = (
+        f"INSERT INTO {quote(DicomInstance._meta.db_table)} (file_id, {columns}) "  # noqa: S608  # nosec B608
+        f"SELECT f.id, {values} FROM {files} f JOIN {entries} e ON e.scan_id = %s AND e.path = f.path "
+        "WHERE f.id IN ({marks}) AND e.dicom IS NOT NULL"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     for start in range(0, len(entry_ids), APPLY_BATCH):
-        entries = list(
-            FileScanEntry.objects.filter(pk__in=entry_ids[start : start + APPLY_BATCH])
-            .order_by("path")
-            .values_list("path", "size_bytes", "sha256", "media_type", "modified_ns", "dicom")
-        )
-        _insert(
-            DatasetFile,
-            [
-                DatasetFile(
-                    dataset=dataset,
-                    added_in=revision,
-                    path=path,
-                    size_bytes=size,
-                    sha256=sha256,
-                    media_type=media_type,
-                    modified_ns=modified_ns,
-                    registered_at=now,
-                )
-                for path, size, sha256, media_type, modified_ns, _ in entries
-            ],
-        )
-        # the registrations just made, by path (a range of the unique index of paths in force)
-        file_ids = dict(
-            DatasetFile.objects.filter(dataset=dataset, path__gte=entries[0][0], path__lte=entries[-1][0]).values_list(
-                "path", "pk"
+        ids = entry_ids[start : start + APPLY_BATCH]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                register.format(marks=", ".join(["%s"] * len(ids))),
+                [dataset.pk, now, revision.pk if revision else None, *ids],
             )
-        )
-        _insert(DicomInstance, [_index_row(file_ids[path], dicom) for path, *_, dicom in entries if dicom])
+            file_ids = [row[0] for row in cursor.fetchall()]
+            if file_ids:
+                cursor.execute(index.format(marks=", ".join(["%s"] * len(file_ids))), [scan.pk, *file_ids])
 
 
 def _refresh_kept(kept) -> None:
@@ -585,7 +604,7 @@ def _apply(scan: FileScan, dataset: Dataset, folder: str) -> dict[str, int | str
             DatasetFile.all_registrations.filter(pk__in=ids[start : start + APPLY_BATCH]).update(
                 removed_at=now, removal_reason=f"{why} when {folder} was scanned", removed_in=revision
             )
-    _register_new(dataset, new_ids, revision)
+    _register_new(scan, dataset, new_ids, revision)
     counts: dict[str, int | str] = {
         "added": len(new_ids) - len(changed_ids),
         "updated": len(changed_ids),
