@@ -27,6 +27,10 @@ What it does:
      the folder and `catalogue.ingestion.file_scan_run` (Celery runs eagerly: the task runs inside
      the registration; the script calls the service itself if the scan is still queued), timed
      from the registration to the scan's end;
+   - the SCAN BY A WORKER (the scan as deployed; --no-worker leaves it out): the same, with a real
+     Celery worker of --worker-processes processes (default: one per CPU) on the Redis database
+     --redis-url (emptied first): the walking task queues a task per batch, the pool stages them
+     at once, the last applies the scan; timed from the registration until the scan is done;
    - the RESCAN: the same folder registered again for the same dataset, nothing changed on disk;
 4. runs the floors and the scan once more on the quarter (`q1`, --small-runs rounds), for memory
    against the number of files;

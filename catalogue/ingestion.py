@@ -9,10 +9,15 @@ A scan (`file_scan_run`, run by the Celery task catalogue.tasks.file_scan_run) g
    registration, and whose verdict was reached under the dataset's present declarations
    (`check_key`), is taken as it is: a stat, nothing read. What it reads is written as
    `FileScanEntry` rows in batches of `SCAN_BATCH`, each batch committed with the scan's progress,
-   so memory stays flat whatever the number of files and a page can follow the count. A worker
-   that dies mid-scan leaves its committed batches: the task runs again (acks_late) and goes on
-   after them, reading no staged file twice, so each file is counted once.
-2. **Applying**, in one transaction with its audit event: the dataset's registrations under the
+   so memory stays flat whatever the number of files and a page can follow the count. Where
+   workers take tasks from a queue, the walking task gives each batch to the queue
+   (`file_scan_stage`, a `FileScanBatch` row until it is staged) and every worker process reads
+   headers at once; where tasks run eagerly, the walking task stages them itself. A worker that
+   dies mid-scan leaves its committed batches: the task runs again (acks_late) as a new attempt
+   (batches queued by the lost one are then ignored) and goes on after them, reading no staged
+   file twice, so each file is counted once.
+2. **Applying**, once no batch is left (by the task that staged the last one), in one
+   transaction with its audit event: the dataset's registrations under the
    folder become exactly the staged files (registrations are never deleted: a file gone or
    changed is marked removed, a changed file registered anew, a file a steward removed is not
    registered again while its content is the same), the index rows follow, the dataset's counts,
