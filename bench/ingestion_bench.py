@@ -278,16 +278,12 @@ def _outcome(dataset, scan, seconds: float, at_start: float) -> dict:
     }
 
 
-def child_scan(folder: str, label: str) -> dict:
-    """A fresh draft dataset of the holder, its files registered from `folder` by the product's scan."""
-    import django
-
-    django.setup()
+def fresh_dataset(label: str):
+    """A new draft dataset of the benchmark's holder, and the holder's steward."""
     from catalogue.models import DataHolder, Dataset
     from portal.models import User
 
     holder = DataHolder.objects.get(slug=HOLDER_SLUG)
-    steward = User.objects.get(email=STEWARD_EMAIL)
     n = Dataset.objects.filter(holder=holder).count() + 1
     dataset = Dataset.objects.create(
         identifier=f"BENCH-INGEST-{n:03d}",
@@ -297,6 +293,15 @@ def child_scan(folder: str, label: str) -> dict:
         subjects_count=0,
         studies_count=0,
     )
+    return dataset, User.objects.get(email=STEWARD_EMAIL)
+
+
+def child_scan(folder: str, label: str) -> dict:
+    """A fresh draft dataset of the holder, its files registered from `folder` by the product's scan."""
+    import django
+
+    django.setup()
+    dataset, steward = fresh_dataset(label)
     at_start = vm_hwm_mib()
     seconds, scan = _scan(dataset, steward, folder)
     return _outcome(dataset, scan, seconds, at_start)
@@ -326,22 +331,11 @@ def child_scan_worker(folder: str, label: str, processes: str) -> dict:
     import django
 
     django.setup()
-    from catalogue.models import DataHolder, Dataset, FileScan, FileScanStatus
+    from catalogue.models import FileScan, FileScanStatus
     from catalogue.services import dataset_register_files
     from portal.celery import app
-    from portal.models import User
 
-    holder = DataHolder.objects.get(slug=HOLDER_SLUG)
-    steward = User.objects.get(email=STEWARD_EMAIL)
-    n = Dataset.objects.filter(holder=holder).count() + 1
-    dataset = Dataset.objects.create(
-        identifier=f"BENCH-INGEST-{n:03d}",
-        title=f"Ingestion benchmark, {label}",
-        description="Generated DICOM files registered by the ingestion benchmark.",
-        holder=holder,
-        subjects_count=0,
-        studies_count=0,
-    )
+    dataset, steward = fresh_dataset(label)
     celery = str(Path(sys.executable).parent / "celery")
     worker = subprocess.Popen(  # nosec B603  # fixed arguments: this virtualenv's celery
         [celery, "-A", "portal", "worker", f"--concurrency={processes}", "--loglevel=WARNING"]
