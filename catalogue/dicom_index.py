@@ -84,8 +84,8 @@ def study_year(text: str) -> int | None:
         return None
 
 
-def _segmented_series(dataset: Dataset) -> str:
-    if _text(dataset, "SOPClassUID") != SEGMENTATION_STORAGE:
+def _segmented_series(dataset: Dataset, sop_class_uid: str) -> str:
+    if sop_class_uid != SEGMENTATION_STORAGE:
         return ""
     for item in dataset.get("ReferencedSeriesSequence", []) or []:
         uid = _text(item, "SeriesInstanceUID")
@@ -123,14 +123,15 @@ def unreadable_fields(reason: str) -> dict:
 
 def fields_of(dataset: Dataset, **verdict_options) -> dict:
     """The index fields of a parsed header, with its de-identification verdict."""
+    texts = {name: _text(dataset, keyword) for name, keyword in TEXT_FIELDS.items()}
     verdict = deidentification_verdict(dataset, **verdict_options)
     failures, count = _failures(verdict)
     return {
         "deid_options": sorted(option.code for option in verdict.options),
-        **{name: _text(dataset, keyword) for name, keyword in TEXT_FIELDS.items()},
+        **texts,
         "age_years": age_in_years(_text(dataset, "PatientAge")),
         "study_year": study_year(_text(dataset, "StudyDate")),
-        "segmented_series_uid": _segmented_series(dataset),
+        "segmented_series_uid": _segmented_series(dataset, texts["sop_class_uid"]),
         "passed": count == 0,
         "failures": failures,
         "failure_count": count,
@@ -155,11 +156,12 @@ def dicom_header_fields(real: Path, data: bytes | None = None, **verdict_options
 def _parse(handle, verdict_options: dict) -> dict:
     try:
         dataset = dcmread(handle, stop_before_pixels=True)
-        if not (_text(dataset, "SOPInstanceUID") and _text(dataset, "SOPClassUID")):
+        # pydicom converts values lazily: a malformed element raises while it is read here.
+        fields = fields_of(dataset, **verdict_options)
+        if not (fields["sop_instance_uid"] and fields["sop_class_uid"]):
             # pydicom reads leniently: bytes after a DICM preamble may parse into a few odd
             # elements, but without its SOP Class and Instance UIDs it is no DICOM instance.
             return unreadable_fields("it names no SOP Class UID and SOP Instance UID")
-        # pydicom converts values lazily: a malformed element raises while it is read here.
-        return fields_of(dataset, **verdict_options)
+        return fields
     except Exception as exc:  # noqa: BLE001  (a hostile or broken file can make pydicom raise almost anything)
         return unreadable_fields(f"{type(exc).__name__}: {exc}")

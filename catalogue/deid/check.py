@@ -106,6 +106,8 @@ class _Context:
     dates_removed: bool
     source_uid_root: str | None
     pseudonym: re.Pattern[str] | None
+    # tag -> risk under these declarations (`_risks`, shared by the files declaring the same)
+    risks: dict[int, int] = field(compare=False, hash=False, repr=False)
 
 
 def _tag_text(tag: int) -> str:
@@ -335,7 +337,7 @@ def _risks(options: frozenset[Option], dates_removed: bool) -> dict[int, int]:
 
 
 def _risk(tag: int, context: _Context) -> int:
-    risks = _risks(context.options, context.dates_removed)
+    risks = context.risks
     risk = risks.get(tag)
     if risk is None:
         risk = _row_risk(profile_table().row_for(tag), context.options, context.dates_removed)
@@ -352,11 +354,14 @@ def _failures_in(dataset: Dataset, prefix: str, context: _Context) -> list[Faile
     raw, never converted.
     """
     failures: list[FailedRule] = []
+    risks = context.risks
     for element in list(dataset.values()):
         tag = int(element.tag)
         vr = element.VR or vr_of(element)
         if not ((tag >> 16) & 1 or vr == "SQ" or (vr == "UI" and context.source_uid_root)):
-            risk = _risk(tag, context)
+            risk = risks.get(tag)
+            if risk is None:
+                risk = _risk(tag, context)
             if risk == NO_RULE:
                 continue
             value = element.value
@@ -452,6 +457,7 @@ def deidentification_verdict(
         dates_removed=modified == "REMOVED",
         source_uid_root=source_uid_root or None,
         pseudonym=re.compile(pseudonym_pattern) if pseudonym_pattern else None,
+        risks=_risks(options, modified == "REMOVED"),
     )
     failures: list[FailedRule] = []
     if text_of(dataset, PATIENT_IDENTITY_REMOVED).upper() != "YES":
