@@ -234,25 +234,37 @@ def file_sha256(real: Path, keep: bool = False) -> tuple[int, str, str, int, byt
     `keep`, also its content when it is at most KEEP_BYTES (a DICOM header is then parsed from
     that one read instead of opening the file again), else None.
 
-    The path must already be resolved: O_NOFOLLOW refuses a link swapped in since.
+    The path must already be resolved: O_NOFOLLOW refuses a link swapped in since. Reads go
+    straight to the descriptor, each asking for what the file holds (a buffered read of
+    KEEP_BYTES would allocate that much for every small file).
     """
     fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    digest, size, head = hashlib.sha256(), 0, b""
-    with os.fdopen(fd, "rb") as handle:
-        stat = os.fstat(handle.fileno())
+    try:
+        stat = os.fstat(fd)
         if keep and stat.st_size <= KEEP_BYTES:
-            content = handle.read(KEEP_BYTES + 1)
-            if len(content) <= KEEP_BYTES:
-                digest.update(content)
+            content = _read_all(fd, stat.st_size)
+            if len(content) <= KEEP_BYTES:  # it may have grown since the stat
                 media_type = _media_type(real.name, content[:132])
-                return len(content), digest.hexdigest(), media_type, stat.st_mtime_ns, content
-            handle.seek(0)
-        while chunk := handle.read(HASH_CHUNK_BYTES):
+                return len(content), hashlib.sha256(content).hexdigest(), media_type, stat.st_mtime_ns, content
+            os.lseek(fd, 0, os.SEEK_SET)
+        digest, size, head = hashlib.sha256(), 0, b""
+        while chunk := os.read(fd, HASH_CHUNK_BYTES):
             if len(head) < 132:
                 head += chunk[: 132 - len(head)]
             digest.update(chunk)
             size += len(chunk)
+    finally:
+        os.close(fd)
     return size, digest.hexdigest(), _media_type(real.name, head), stat.st_mtime_ns, None
+
+
+def _read_all(fd: int, expected: int) -> bytes:
+    """The whole file from `fd`, expecting `expected` bytes, reading past KEEP_BYTES at most once."""
+    parts, got = [], 0
+    while got <= KEEP_BYTES and (chunk := os.read(fd, min(max(expected - got, 0), KEEP_BYTES - got) + 1)):
+        parts.append(chunk)
+        got += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _index_current(registered: DatasetFile, key: str) -> bool:

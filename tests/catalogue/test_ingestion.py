@@ -406,3 +406,22 @@ def test_a_stale_verdict_stops_publication_until_the_recheck_finishes(
     with pytest.raises(TransitionError) as refused:
         dataset_publish(actor=steward, dataset=draft)
     assert "waits for the file scan under way to finish" in refused.value.fields["files"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 131, 132, 999, 1000, 1001, 5000])
+def test_a_files_hash_and_content_are_read_whole_whatever_its_size(tmp_path, monkeypatch, size):
+    """One read serves the hash and the header up to KEEP_BYTES; a larger file is hashed in chunks
+    and its content not kept; the hash is the file's SHA-256 either way."""
+    import hashlib
+    import os
+
+    monkeypatch.setattr(ingestion, "KEEP_BYTES", 1000)
+    monkeypatch.setattr(ingestion, "HASH_CHUNK_BYTES", 256)
+    data = os.urandom(size)
+    path = tmp_path / "file.bin"
+    path.write_bytes(data)
+    for keep in (False, True):
+        got_size, sha256, _, modified_ns, content = ingestion.file_sha256(path, keep=keep)
+        assert (got_size, sha256) == (size, hashlib.sha256(data).hexdigest())
+        assert modified_ns == path.stat().st_mtime_ns
+        assert content == (data if keep and size <= 1000 else None)
