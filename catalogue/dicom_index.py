@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 from django.utils import timezone
@@ -60,8 +60,8 @@ def _clean(text: str, limit: int = TEXT_LENGTH) -> str:
     return text.replace("\x00", "").strip()[:limit]
 
 
-def _text(dataset: Dataset, keyword: str) -> str:
-    return _clean(text_of(dataset, TAGS[keyword]))
+def _text(dataset: Dataset, keyword: str, elements: dict | None = None) -> str:
+    return _clean(text_of(dataset, TAGS[keyword], elements))
 
 
 def age_in_years(text: str) -> int | None:
@@ -78,8 +78,10 @@ def study_year(text: str) -> int | None:
     text = (text or "").strip()
     if len(text) < 8 or not text[:8].isdigit():
         return None
+    if not text[:8].isascii():
+        return None
     try:
-        return datetime.strptime(text[:8], "%Y%m%d").year  # noqa: DTZ007  (a calendar date, no time)
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])).year
     except ValueError:
         return None
 
@@ -123,14 +125,15 @@ def unreadable_fields(reason: str) -> dict:
 
 def fields_of(dataset: Dataset, **verdict_options) -> dict:
     """The index fields of a parsed header, with its de-identification verdict."""
-    texts = {name: _text(dataset, keyword) for name, keyword in TEXT_FIELDS.items()}
+    elements = dict(dataset.items())  # one lookup table for the header's top level
+    texts = {name: _text(dataset, keyword, elements) for name, keyword in TEXT_FIELDS.items()}
     verdict = deidentification_verdict(dataset, **verdict_options)
     failures, count = _failures(verdict)
     return {
         "deid_options": sorted(option.code for option in verdict.options),
         **texts,
-        "age_years": age_in_years(_text(dataset, "PatientAge")),
-        "study_year": study_year(_text(dataset, "StudyDate")),
+        "age_years": age_in_years(_text(dataset, "PatientAge", elements)),
+        "study_year": study_year(_text(dataset, "StudyDate", elements)),
         "segmented_series_uid": _segmented_series(dataset, texts["sop_class_uid"]),
         "passed": count == 0,
         "failures": failures,

@@ -165,9 +165,10 @@ def element_texts(dataset: Dataset, element: Element) -> list[str]:
     return [str(value).strip(" \x00")]
 
 
-def text_of(dataset: Dataset, tag: int) -> str:
-    """The value of the element `tag` of `dataset` as one text ("" if absent), values joined by backslashes."""
-    element = dataset.get_item(tag)
+def text_of(dataset: Dataset, tag: int, elements: dict | None = None) -> str:
+    """The value of the element `tag` of `dataset` as one text ("" if absent), values joined by
+    backslashes. `elements`, when given, is `dict(dataset.items())`, taken once for many lookups."""
+    element = elements.get(tag) if elements is not None else dataset.get_item(tag)
     if element is None:
         return ""
     return "\\".join(element_texts(dataset, element))

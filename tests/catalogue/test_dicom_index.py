@@ -265,6 +265,19 @@ def test_patient_age_in_years(text, years):
     assert age_in_years(text) == years
 
 
-@pytest.mark.parametrize(("text", "year"), [("20040119", 2004), ("", None), ("2004", None), ("20041399", None)])
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        ("20040119", 2004),
+        ("20040229", 2004),  # a leap day
+        ("20030229", None),  # not one
+        ("00000101", None),
+        ("19991231 ", 1999),
+        ("２００４０１１９", None),  # full-width digits are no DICOM date
+        ("", None),
+        ("2004", None),
+        ("20041399", None),
+    ],
+)
 def test_study_year(text, year):
     assert study_year(text) == year
