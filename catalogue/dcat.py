@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, QuerySet, Sum
-from django.utils import timezone
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.utils.text import slugify
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
@@ -355,6 +354,14 @@ def _paging(graph: Graph, page: ExportPage) -> None:
         graph.add((node, HYDRA.nextPage, page.address(page.number + 1)))
 
 
+def catalogue_modified():
+    """When the catalogue last changed, not when it was asked for: the newest change of a dataset
+    that is published or was withdrawn from it (a withdrawal changes the catalogue too); None
+    while nothing was ever published."""
+    listed = Dataset.objects.filter(status__in=[DatasetStatus.PUBLISHED, DatasetStatus.WITHDRAWN])
+    return listed.aggregate(newest=Max("updated_at"))["newest"]
+
+
 def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage | None = None) -> Graph:
     """The published catalogue as one dcat:Catalog: all of `datasets` (by default every published
     dataset), and with `page` the Hydra paging that says where the rest of the catalogue is."""
@@ -379,7 +386,9 @@ def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage 
     graph.add((catalogue, FOAF.homepage, catalogue))
     graph.add((catalogue, DCTERMS.language, LANGUAGE_ENGLISH))
     graph.add((catalogue, DCATAP.applicableLegislation, EHDS_REGULATION))
-    graph.add((catalogue, DCTERMS.modified, Literal(timezone.now(), datatype=XSD.dateTime)))
+    modified = catalogue_modified()
+    if modified is not None:
+        graph.add((catalogue, DCTERMS.modified, Literal(modified, datatype=XSD.dateTime)))
     manifests = file_manifests(d.pk for d in datasets)
     for dataset in datasets:
         graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, manifests.get(dataset.pk))))

@@ -241,3 +241,19 @@ def test_a_page_outside_the_export_is_refused_with_a_reason(client, exported, nu
     response = client.get(reverse("catalogue:export-jsonld"), {"page": number})
     assert response.status_code == status
     assert "page:" in response.content.decode()
+
+
+def test_the_catalogues_modified_date_is_its_last_change_not_the_time_of_the_request(client, exported, steward, holder):
+    def modified():
+        graph = parse(client.get(reverse("catalogue:export-ttl")), "turtle")
+        return graph.value(URIRef(f"{settings.SITE_URL}/catalogue/"), DCTERMS.modified).toPython()
+
+    exported.refresh_from_db()
+    assert modified() == exported.updated_at
+    gone = dataset_publish(
+        actor=steward, dataset=dataset_create(actor=steward, holder=holder, data=dataset_input(identifier="GONE-2"))
+    )
+    gone = dataset_withdraw(actor=steward, dataset=gone, reason="consent")
+    gone.refresh_from_db()
+    assert modified() == gone.updated_at > exported.updated_at  # a withdrawal changes the catalogue too
+    assert modified() == gone.updated_at  # asked again later: the same
