@@ -122,16 +122,23 @@ def _contact_point(graph: Graph, holder) -> BNode:
     return node
 
 
+def _organisation_contact(graph: Graph, organisation: URIRef, email: str) -> URIRef:
+    contact = URIRef(f"{organisation}#contact" if "#" not in str(organisation) else f"{organisation}-contact")
+    graph.add((organisation, CV.contactPoint, contact))
+    graph.add((contact, RDF.type, CV.ContactPoint))
+    graph.add((contact, CV.email, Literal(email)))
+    return contact
+
+
 def _publisher(graph: Graph, holder) -> URIRef:
     node = URIRef(_site(f"/catalogue/?holder={quote(holder.slug)}"))
     graph.add((node, RDF.type, FOAF.Organization))
     graph.add((node, RDF.type, FOAF.Agent))
     graph.add((node, FOAF.name, Literal(holder.name)))
     graph.add((node, FOAF.mbox, URIRef(f"mailto:{holder.contact_email}")))
-    contact = BNode()
-    graph.add((node, CV.contactPoint, contact))
-    graph.add((contact, RDF.type, CV.ContactPoint))
-    graph.add((contact, CV.email, Literal(holder.contact_email)))
+    # One contact point a publisher, named by the publisher's own IRI: the same triples however
+    # many of its datasets a page lists (a blank node each time made one contact point a dataset).
+    contact = _organisation_contact(graph, node, holder.contact_email)
     if holder.website:
         graph.add((node, FOAF.homepage, URIRef(holder.website)))
         graph.add((contact, CV.contactPage, URIRef(holder.website)))
@@ -379,9 +386,12 @@ def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage 
             _en("Anonymised cancer-imaging collections of the federation's data holders, available on application."),
         )
     )
-    publisher = BNode()
+    publisher = URIRef(_site("/#operator"))  # the node's operator: the Research Data Office running this portal
     graph.add((publisher, RDF.type, FOAF.Organization))
+    graph.add((publisher, RDF.type, FOAF.Agent))
     graph.add((publisher, FOAF.name, Literal(settings.SITE_NAME)))
+    graph.add((publisher, FOAF.mbox, URIRef(f"mailto:{settings.SITE_CONTACT_EMAIL}")))
+    _organisation_contact(graph, publisher, settings.SITE_CONTACT_EMAIL)
     graph.add((catalogue, DCTERMS.publisher, publisher))
     graph.add((catalogue, FOAF.homepage, catalogue))
     graph.add((catalogue, DCTERMS.language, LANGUAGE_ENGLISH))

@@ -41,6 +41,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _LOCAL_HOSTS if DEBUG or DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "portal.errorpages.csrf_failure"  # the portal's own 403 page, not Django's
 SITE_NAME = env_str("SITE_NAME", "Imaging Data Access Portal")
+# The node operator's address (the Research Data Office): the catalogue's own contact point in its DCAT-AP export.
+SITE_CONTACT_EMAIL = env_str("SITE_CONTACT_EMAIL", "data-access@portal.example.org")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -257,3 +257,27 @@ def test_the_catalogues_modified_date_is_its_last_change_not_the_time_of_the_req
     gone.refresh_from_db()
     assert modified() == gone.updated_at > exported.updated_at  # a withdrawal changes the catalogue too
     assert modified() == gone.updated_at  # asked again later: the same
+
+
+def test_each_publisher_has_one_contact_point_and_the_catalogue_names_its_operator(
+    client, exported, steward, holder, settings
+):
+    settings.SITE_CONTACT_EMAIL = "rdo@node.example.org"
+    for n in range(2):
+        dataset_publish(
+            actor=steward,
+            dataset=dataset_create(actor=steward, holder=holder, data=dataset_input(identifier=f"ALSO-{n}")),
+        )
+    graph = parse(client.get(reverse("catalogue:export-ttl")), "turtle")
+    datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
+    assert len(datasets) == 3
+    publishers = {graph.value(dataset, DCTERMS.publisher) for dataset in datasets}
+    assert len(publishers) == 1  # the same holder
+    (publisher,) = publishers
+    assert len(list(graph.objects(publisher, CV.contactPoint))) == 1
+
+    operator = graph.value(URIRef(f"{settings.SITE_URL}/catalogue/"), DCTERMS.publisher)
+    assert isinstance(operator, URIRef)
+    assert (operator, RDF.type, FOAF.Organization) in graph
+    (contact,) = graph.objects(operator, CV.contactPoint)
+    assert str(graph.value(contact, CV.email)) == "rdo@node.example.org"
