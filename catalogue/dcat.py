@@ -31,6 +31,7 @@ SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 CV = Namespace("http://data.europa.eu/m8g/")
+ELI = Namespace("http://data.europa.eu/eli/ontology#")
 DCAT_VERSION = URIRef(f"{DCAT}version")  # DCAT 3; rdflib's closed DCAT namespace predates it
 
 PREFIXES = {
@@ -48,6 +49,7 @@ PREFIXES = {
     "rdfs": RDFS,
     "xsd": XSD,
     "hydra": HYDRA,
+    "eli": ELI,
 }
 
 EHDS_REGULATION = URIRef("http://data.europa.eu/eli/reg/2025/327/oj")
@@ -328,6 +330,34 @@ def datasets_for_export() -> QuerySet[Dataset]:
 def dataset_graph(dataset: Dataset) -> Graph:
     graph = new_graph()
     add_dataset(graph, dataset, file_manifests([dataset.pk]).get(dataset.pk))
+    return type_external_resources(graph)
+
+
+# The class DCAT-AP 3 expects of the resource each of these properties names. Resources of other
+# publishers (the EHDS regulation, the EU language and country authorities, IANA's media types)
+# are described here by their type, as the shapes check; resources the graph describes already
+# (a dataset that is its own landing page, the catalogue its own homepage) keep their own.
+RANGE_CLASSES = {
+    DCATAP.applicableLegislation: ELI.LegalResource,
+    DCAT.mediaType: DCTERMS.MediaType,
+    DCAT.landingPage: FOAF.Document,
+    FOAF.homepage: FOAF.Document,
+    CV.contactPage: FOAF.Document,
+    DCTERMS.language: DCTERMS.LinguisticSystem,
+    DCAT.theme: SKOS.Concept,
+    HEALTHDCATAP.healthCategory: SKOS.Concept,
+    HEALTHDCATAP.healthTheme: SKOS.Concept,
+    DCTERMS.accessRights: DCTERMS.RightsStatement,
+    DCTERMS.spatial: DCTERMS.Location,
+}
+
+
+def type_external_resources(graph: Graph) -> Graph:
+    """Give each IRI named by a property of RANGE_CLASSES its class, where the graph gives it none."""
+    for predicate, cls in RANGE_CLASSES.items():
+        for resource in set(graph.objects(None, predicate)):
+            if isinstance(resource, URIRef) and (resource, RDF.type, None) not in graph:
+                graph.add((resource, RDF.type, cls))
     return graph
 
 
@@ -402,7 +432,7 @@ def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage 
     manifests = file_manifests(d.pk for d in datasets)
     for dataset in datasets:
         graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, manifests.get(dataset.pk))))
-    return graph
+    return type_external_resources(graph)
 
 
 JSONLD_CONTEXT = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}

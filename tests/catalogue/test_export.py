@@ -281,3 +281,25 @@ def test_each_publisher_has_one_contact_point_and_the_catalogue_names_its_operat
     assert (operator, RDF.type, FOAF.Organization) in graph
     (contact,) = graph.objects(operator, CV.contactPoint)
     assert str(graph.value(contact, CV.email)) == "rdo@node.example.org"
+
+
+def test_every_resource_of_another_publisher_is_given_its_class(client, exported):
+    """The EHDS regulation, the media type, the language, the themes, the access right and the
+    publisher's country are named by IRIs of other publishers: each carries the class DCAT-AP expects."""
+    from catalogue.dcat import ELI, RANGE_CLASSES
+
+    for path in (reverse("catalogue:export-ttl"), reverse("catalogue:dataset-dcat-ttl", args=[exported.identifier])):
+        graph = parse(client.get(path), "turtle")
+        checked = 0
+        for predicate in RANGE_CLASSES:
+            for resource in graph.objects(None, predicate):
+                if isinstance(resource, URIRef):
+                    assert (resource, RDF.type, None) in graph, (predicate, resource)
+                    checked += 1
+        assert checked >= 8
+        assert (EHDS, RDF.type, ELI.LegalResource) in graph
+        assert (
+            URIRef("http://publications.europa.eu/resource/authority/language/ENG"),
+            RDF.type,
+            DCTERMS.LinguisticSystem,
+        ) in graph
