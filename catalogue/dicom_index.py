@@ -50,7 +50,7 @@ TEXT_FIELDS = {
 }
 TAGS = {
     keyword: tag_for_keyword(keyword)
-    for keyword in (*TEXT_FIELDS.values(), "PatientAge", "StudyDate", "SeriesInstanceUID", "ReferencedSeriesSequence")
+    for keyword in (*TEXT_FIELDS.values(), "PatientAge", "StudyDate", "SeriesInstanceUID")
 }
 TEXT_LENGTH = 64  # the longest of these VRs (LO, UI) holds 64 characters
 

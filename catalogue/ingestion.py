@@ -142,20 +142,18 @@ def _insert(model, objects: list, *, ignore_conflicts: bool = False) -> None:
     sql = "COPY {} ({}) FROM STDIN".format(
         quote(model._meta.db_table), ", ".join(quote(field.column) for field in fields)
     )
+    columns = [(field.attname, field.get_internal_type() == "JSONField") for field in fields]
     try:
         with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             for obj in objects:
-                copy.write_row([_copy_value(field, getattr(obj, field.attname)) for field in fields])
+                row = [(getattr(obj, attname), is_json) for attname, is_json in columns]
+                copy.write_row(
+                    [json.dumps(value) if is_json and value is not None else value for value, is_json in row]
+                )
     except IntegrityError:
         if not ignore_conflicts:
             raise
         model.objects.bulk_create(objects, ignore_conflicts=True)
-
-
-def _copy_value(field, value):
-    if value is not None and field.get_internal_type() == "JSONField":
-        return json.dumps(value)
-    return value
 
 
 # --- staging ------------------------------------------------------------------------------

@@ -138,24 +138,25 @@ def vr_of(element: Element) -> str | None:
         return None
 
 
-def _plain_text(element: Element) -> bytes | None:
+def _plain_text(element: Element, vr: str | None) -> bytes | None:
     """The raw bytes of an unconverted text element that decode the same in every character set."""
     value = element.value
     if not isinstance(element, RawDataElement) or not isinstance(value, bytes):
         return None
-    if vr_of(element) not in TEXT_VRS or not value.isascii() or ESCAPE in value:
+    if vr not in TEXT_VRS or not value.isascii() or ESCAPE in value:
         return None
     return value
 
 
 def element_texts(dataset: Dataset, element: Element) -> list[str]:
     """An element's values as text (multi-valued elements split), padding stripped; [] if empty."""
-    raw = _plain_text(element)
+    vr = vr_of(element)
+    raw = _plain_text(element, vr)
     if raw is not None:
         text = raw.decode("ascii")
         if not text.strip(" \x00"):
             return []
-        parts = [text] if vr_of(element) in SINGLE_VALUED_VRS else text.split("\\")
+        parts = [text] if vr in SINGLE_VALUED_VRS else text.split("\\")
         return [part.strip(" \x00") for part in parts]
     value = dataset[element.tag].value
     if value is None or value == "":
@@ -175,7 +176,7 @@ def text_of(dataset: Dataset, tag: int, elements: dict | None = None) -> str:
 
 
 def _is_empty(dataset: Dataset, element: Element) -> bool:
-    raw = _plain_text(element)
+    raw = _plain_text(element, vr_of(element))
     if raw is not None:
         return not raw.strip(b" \x00")
     return dataset[element.tag].is_empty
@@ -337,13 +338,11 @@ def _risks(options: frozenset[Option], dates_removed: bool) -> dict[int, int]:
     return {}
 
 
-def _risk(tag: int, context: _Context) -> int:
-    risks = context.risks
-    risk = risks.get(tag)
-    if risk is None:
-        risk = _row_risk(profile_table().row_for(tag), context.options, context.dates_removed)
-        if len(risks) < RISKS_KEPT:
-            risks[tag] = risk
+def _learn_risk(tag: int, context: _Context) -> int:
+    """The risk of a tag not met yet under these declarations, remembered for the next files."""
+    risk = _row_risk(profile_table().row_for(tag), context.options, context.dates_removed)
+    if len(context.risks) < RISKS_KEPT:
+        context.risks[tag] = risk
     return risk
 
 
@@ -362,7 +361,7 @@ def _failures_in(dataset: Dataset, prefix: str, context: _Context) -> list[Faile
         if not ((tag >> 16) & 1 or vr == "SQ" or (vr == "UI" and context.source_uid_root)):
             risk = risks.get(tag)
             if risk is None:
-                risk = _risk(tag, context)
+                risk = _learn_risk(tag, context)
             if risk == NO_RULE:
                 continue
             value = element.value
