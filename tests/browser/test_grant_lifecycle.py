@@ -51,7 +51,8 @@ def test_extension_revocation_and_closeout_on_a_phone(live_server, browser, acti
     page.goto(detail)
     expect(page.get_by_role("heading", name="Access", exact=True)).to_be_visible()
     fits(page)
-    page.get_by_role("link", name="Ask for an extension of LV-MG-001").click()
+    with page.expect_navigation():  # measure the page the link opens, once it has loaded
+        page.get_by_role("link", name="Ask for an extension of LV-MG-001").click()
     fits(page)
     page.get_by_label("New last day of access").fill(until.isoformat())
     page.get_by_label("Why you need longer").fill("Annotation took longer than planned.")
@@ -69,7 +70,8 @@ def test_extension_revocation_and_closeout_on_a_phone(live_server, browser, acti
     expect(page.get_by_text("Extension granted.")).to_be_visible()
     grant.refresh_from_db()
     assert grant.valid_until == until and grant.extension_requests.get().status == ExtensionStatus.GRANTED
-    page.get_by_role("link", name="Revoke the whole application").click()
+    with page.expect_navigation():  # measure the page the link opens, once it has loaded
+        page.get_by_role("link", name="Revoke the whole application").click()
     fits(page)
     page.get_by_label("Reason").fill("The project stopped.")
     page.get_by_role("button", name="Revoke the application").click()
@@ -88,7 +90,8 @@ def test_extension_revocation_and_closeout_on_a_phone(live_server, browser, acti
 
     context, page = as_person(browser, base, alice)
     page.goto(detail)
-    page.get_by_role("link", name="Confirm the closeout").click()
+    with page.expect_navigation():  # measure the page the link opens, once it has loaded
+        page.get_by_role("link", name="Confirm the closeout").click()
     fits(page)
     page.get_by_label("I confirm that every copy").check()
     page.get_by_label("How and when the copies were deleted").fill("Wiped from the cluster on the last day.")
