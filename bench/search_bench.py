@@ -90,7 +90,8 @@ HOLDERS = [
 ]
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str, redis_url: str = "") -> None:
+    """Django on `database_url`, DEBUG off; the cache in Redis at `redis_url`, else in-process."""
     var = Path(tempfile.mkdtemp(prefix="portal-bench-"))  # collected static files; removed at exit
     atexit.register(shutil.rmtree, var, ignore_errors=True)
     os.environ.update(
@@ -105,7 +106,10 @@ def setup_django(database_url: str) -> None:
             "DJANGO_SETTINGS_MODULE": "portal.settings",
         }
     )
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     import django
 
     django.setup()

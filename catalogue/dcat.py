@@ -5,7 +5,11 @@ terms. Values that the profile draws from the EUCAIM hyper-ontology (modality, b
 sex, tier...) are written as SKOS concepts under the portal's own address, each with its
 notation, label and, where a standard identifier exists, `skos:exactMatch` to it (ICD-10 for
 conditions, DICOM DCM for modalities); no hyper-ontology code is guessed. The data-use
-conditions are the distribution's `dct:rights`, each naming the condition and its DUO code.
+conditions and the access conditions of the dataset's access modes are the distribution's
+`dct:rights`, each by its EUCAIM concept IRI (the data-use conditions with their DUO notation); a
+condition's parameters (which diseases, which countries, how many months) are a statement of the
+dataset's own. Every concept of the portal's vocabularies answers at its IRI
+(catalogue/views/vocabularies.py).
 `healthdcatap:hdab` is left out until a health data access body is designated: the profile
 forbids a placeholder.
 """
@@ -58,6 +62,13 @@ HEALTH_CATEGORY_EHR = URIRef("https://hdeu-dcat.data.health.europa.eu/resource/a
 HEALTH_THEME_CANCER = URIRef("https://hdeu-dcat.data.health.europa.eu/resource/authority/health-theme/CANCER_DISEASE")
 LANGUAGE_ENGLISH = URIRef("http://publications.europa.eu/resource/authority/language/ENG")
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
+EUCAIM_VOCABULARIES = "https://eucaim.github.io/eucaim_dcat_ap/releases/controlled-vocabularies/"
+ACCESS_CONDITIONS = URIRef(f"{EUCAIM_VOCABULARIES}access-conditions/")
+DATA_USE_CONDITIONS = URIRef(f"{EUCAIM_VOCABULARIES}data-use-conditions/")
+EUCAIM_SCHEME_TITLES = {
+    ACCESS_CONDITIONS: "EUCAIM access conditions",
+    DATA_USE_CONDITIONS: "EUCAIM data-use conditions",
+}
 DICOM_MEDIA_TYPE = URIRef("https://www.iana.org/assignments/media-types/application/dicom")
 SHA256 = SPDX["checksumAlgorithm_sha256"]
 EXACT_MATCH = {
@@ -77,29 +88,29 @@ EXPORT_PREFETCH = (
 )
 
 
-def _site(path: str) -> str:
+def site_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
 def dataset_iri(dataset: Dataset) -> URIRef:
-    return URIRef(_site(f"/catalogue/datasets/{quote(dataset.identifier)}/"))
+    return URIRef(site_url(f"/catalogue/datasets/{quote(dataset.identifier)}/"))
 
 
 def apply_url(dataset: Dataset) -> URIRef:
     """The distribution's access URL: the portal's page for applying for the dataset."""
-    return URIRef(_site(f"/catalogue/datasets/{quote(dataset.identifier)}/apply/"))
+    return URIRef(site_url(f"/catalogue/datasets/{quote(dataset.identifier)}/apply/"))
 
 
-def _en(text: str) -> Literal:
+def english(text: str) -> Literal:
     return Literal(text, lang="en")
 
 
-def _concept(graph: Graph, scheme: str, code: str, label: str, match: str = "") -> URIRef:
-    node = URIRef(_site(f"/catalogue/vocabularies/{scheme}/{quote(code, safe='')}"))
+def skos_concept(graph: Graph, scheme: str, code: str, label: str, match: str = "") -> URIRef:
+    node = URIRef(site_url(f"/catalogue/vocabularies/{scheme}/{quote(code, safe='')}"))
     graph.add((node, RDF.type, SKOS.Concept))
-    graph.add((node, SKOS.prefLabel, _en(label)))
+    graph.add((node, SKOS.prefLabel, english(label)))
     graph.add((node, SKOS.notation, Literal(code)))
-    graph.add((node, SKOS.inScheme, URIRef(_site(f"/catalogue/vocabularies/{scheme}"))))
+    graph.add((node, SKOS.inScheme, URIRef(site_url(f"/catalogue/vocabularies/{scheme}"))))
     if match:
         graph.add((node, SKOS.exactMatch, URIRef(match)))
     return node
@@ -107,15 +118,19 @@ def _concept(graph: Graph, scheme: str, code: str, label: str, match: str = "") 
 
 def _term_concept(graph: Graph, term) -> URIRef:
     pattern = EXACT_MATCH.get(term.vocabulary, "")
-    return _concept(graph, term.vocabulary, term.code, term.label, pattern.format(code=term.code) if pattern else "")
+    return skos_concept(
+        graph, term.vocabulary, term.code, term.label, pattern.format(code=term.code) if pattern else ""
+    )
 
 
 def _count(value) -> Literal:
     return Literal(int(value), datatype=XSD.nonNegativeInteger)
 
 
-def _contact_point(graph: Graph, holder) -> BNode:
-    node = BNode()
+def _contact_point(graph: Graph, holder) -> URIRef:
+    """The holder's contact card, one per holder however many of its datasets the graph lists."""
+    node = URIRef(site_url(f"/catalogue/?holder={quote(holder.slug)}#vcard"))
+    graph.add((node, RDF.type, VCARD.Kind))
     graph.add((node, RDF.type, VCARD.Organization))
     graph.add((node, VCARD.fn, Literal(holder.name)))
     graph.add((node, VCARD.hasEmail, URIRef(f"mailto:{holder.contact_email}")))
@@ -133,7 +148,7 @@ def _organisation_contact(graph: Graph, organisation: URIRef, email: str) -> URI
 
 
 def _publisher(graph: Graph, holder) -> URIRef:
-    node = URIRef(_site(f"/catalogue/?holder={quote(holder.slug)}"))
+    node = URIRef(site_url(f"/catalogue/?holder={quote(holder.slug)}"))
     graph.add((node, RDF.type, FOAF.Organization))
     graph.add((node, RDF.type, FOAF.Agent))
     graph.add((node, FOAF.name, Literal(holder.name)))
@@ -160,43 +175,66 @@ def _period(graph: Graph, start, end) -> BNode:
     return node
 
 
-def _rights(graph: Graph, condition: DataUseCondition) -> BNode:
-    """One data-use condition as a rights statement: its name, its code and its DUO code."""
-    term = condition.term
-    node = BNode()
+def _eucaim_condition(graph: Graph, scheme: URIRef, term, notation: str) -> URIRef:
+    """An access or data-use condition by its EUCAIM concept IRI: a rights statement and a concept of
+    the EUCAIM scheme, with its label and notation (a data-use condition's is its DUO code)."""
+    node = URIRef(f"{scheme}#{term.code}")
     graph.add((node, RDF.type, DCTERMS.RightsStatement))
-    graph.add((node, RDFS.label, _en(term.label)))
-    graph.add((node, DCTERMS.identifier, Literal(term.code)))
-    if term.external_code:
-        graph.add((node, SKOS.notation, Literal(term.external_code)))
-        graph.add(
-            (node, RDFS.seeAlso, URIRef(EXACT_MATCH["data_use"].format(duo=term.external_code.replace(":", "_"))))
-        )
+    graph.add((node, RDF.type, SKOS.Concept))
+    graph.add((node, SKOS.prefLabel, english(term.label)))
+    graph.add((node, SKOS.notation, Literal(notation)))
+    graph.add((node, SKOS.inScheme, scheme))
+    graph.add((scheme, RDF.type, SKOS.ConceptScheme))
+    graph.add((scheme, DCTERMS.title, english(EUCAIM_SCHEME_TITLES[scheme])))
+    return node
+
+
+def parameter_text(condition: DataUseCondition) -> str:
+    """A condition's parameters in words, e.g. "Geographical restriction: countries LV, EE"."""
     parameters = "; ".join(
-        f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
         for key, value in sorted((condition.parameters or {}).items())
     )
+    return f"{condition.term.label}: {parameters}" if parameters else ""
+
+
+def _rights(graph: Graph, dataset: Dataset, distribution: URIRef) -> None:
+    """The distribution's rights: the EUCAIM access condition of each access mode, each data-use
+    condition by its concept IRI (DUO code as notation, `skos:exactMatch` to the DUO term), and,
+    where a condition has parameters, one statement of this dataset's that says them."""
+    for mode in dataset.access_modes.all():
+        graph.add((distribution, DCTERMS.rights, _eucaim_condition(graph, ACCESS_CONDITIONS, mode, mode.code)))
+    parameters = []
+    for condition in dataset.use_conditions.all():
+        term = condition.term
+        duo = term.external_code.replace(":", "_")
+        node = _eucaim_condition(graph, DATA_USE_CONDITIONS, term, duo or term.code)
+        if duo:
+            graph.add((node, SKOS.exactMatch, URIRef(EXACT_MATCH["data_use"].format(duo=duo))))
+        graph.add((distribution, DCTERMS.rights, node))
+        parameters += [parameter_text(condition)] if condition.parameters else []
     if parameters:
-        graph.add((node, DCTERMS.description, _en(parameters)))
-    return node
+        statement = URIRef(f"{dataset_iri(dataset)}#conditions-of-use")
+        graph.add((statement, RDF.type, DCTERMS.RightsStatement))
+        graph.add((statement, RDFS.label, english(". ".join(parameters) + ".")))
+        graph.add((distribution, DCTERMS.rights, statement))
 
 
 def _distribution(graph: Graph, dataset: Dataset, files: tuple[int, int, str] | None) -> URIRef:
     node = URIRef(f"{dataset_iri(dataset)}#distribution")
     graph.add((node, RDF.type, DCAT.Distribution))
-    graph.add((node, DCTERMS.title, _en(f"Access on application: {dataset.title}")))
+    graph.add((node, DCTERMS.title, english(f"Access on application: {dataset.title}")))
     graph.add(
         (
             node,
             DCTERMS.description,
-            _en("Files stay with the data holder; access is granted on an approved application."),
+            english("Files stay with the data holder; access is granted on an approved application."),
         )
     )
     graph.add((node, DCAT.accessURL, apply_url(dataset)))
     graph.add((node, DCATAP.applicableLegislation, EHDS_REGULATION))
     graph.add((node, DCAT.mediaType, DICOM_MEDIA_TYPE))
-    for condition in dataset.use_conditions.all():
-        graph.add((node, DCTERMS.rights, _rights(graph, condition)))
+    _rights(graph, dataset, node)
     count, size, manifest = files or (0, dataset.size_bytes or 0, "")
     if size:
         graph.add((node, DCAT.byteSize, _count(size)))
@@ -209,7 +247,7 @@ def _distribution(graph: Graph, dataset: Dataset, files: tuple[int, int, str] | 
     if dataset.licence:
         licence = BNode()
         graph.add((licence, RDF.type, DCTERMS.LicenseDocument))
-        graph.add((licence, RDFS.label, _en(dataset.licence)))
+        graph.add((licence, RDFS.label, english(dataset.licence)))
         graph.add((node, DCTERMS.license, licence))
     return node
 
@@ -217,15 +255,15 @@ def _distribution(graph: Graph, dataset: Dataset, files: tuple[int, int, str] | 
 def _identity(graph: Graph, node: URIRef, dataset: Dataset) -> None:
     graph.add((node, RDF.type, DCAT.Dataset))
     graph.add((node, DCTERMS.identifier, Literal(dataset.identifier)))
-    graph.add((node, DCTERMS.title, _en(dataset.title)))
-    graph.add((node, DCTERMS.description, _en(dataset.description)))
+    graph.add((node, DCTERMS.title, english(dataset.title)))
+    graph.add((node, DCTERMS.description, english(dataset.description)))
     graph.add((node, DCAT_VERSION, Literal(dataset.version)))
     tier = Tier(dataset.tier)
-    graph.add((node, EUCAIM.interoperabilityLevel, _concept(graph, "tier", str(tier.value), tier.label)))
+    graph.add((node, EUCAIM.interoperabilityLevel, skos_concept(graph, "tier", str(tier.value), tier.label)))
     graph.add((node, DCAT.theme, THEME_HEALTH))
     graph.add((node, HEALTHDCATAP.healthCategory, HEALTH_CATEGORY_EHR))
     graph.add((node, HEALTHDCATAP.healthTheme, HEALTH_THEME_CANCER))
-    kind = _concept(graph, "dataset_type", dataset.dataset_type, f"{dataset.get_dataset_type_display()} dataset")
+    kind = skos_concept(graph, "dataset_type", dataset.dataset_type, f"{dataset.get_dataset_type_display()} dataset")
     graph.add((node, DCTERMS.type, kind))
     if dataset.anonymisation_profile:
         graph.add((node, DCTERMS.type, DPV.AnonymisedData))
@@ -243,23 +281,25 @@ def _subjects(graph: Graph, node: URIRef, dataset: Dataset) -> None:
         graph.add((node, HEALTHDCATAP.minTypicalAge, _count(dataset.age_min)))
     if dataset.age_max is not None:
         graph.add((node, HEALTHDCATAP.maxTypicalAge, _count(dataset.age_max)))
+    conditions = sorted(dataset.conditions.all(), key=lambda term: term.code)
     relations = (
         (EUCAIM.hasBirthSex, dataset.birth_sexes.all()),
-        (EUCAIM.hasCondition, dataset.conditions.all()),
+        # The profile allows one condition: the first by ICD-10 code; every code is in hasCodeValues.
+        (EUCAIM.hasCondition, conditions[:1]),
         (EUCAIM.hasImageModality, dataset.modalities.all()),
         (EUCAIM.hasImageBodyPart, dataset.body_parts.all()),
     )
     for predicate, terms in relations:
         for term in terms:
             graph.add((node, predicate, _term_concept(graph, term)))
-    for term in dataset.conditions.all():
+    for term in conditions:
         graph.add((node, HEALTHDCATAP.hasCodeValues, Literal(f"ICD-10: {term.code}")))
     for manufacturer in dataset.manufacturers.all():
-        concept = _concept(graph, "manufacturer", slugify(manufacturer.name) or "unknown", manufacturer.name)
+        concept = skos_concept(graph, "manufacturer", slugify(manufacturer.name) or "unknown", manufacturer.name)
         graph.add((node, EUCAIM.hasEquipmentManufacturer, concept))
     method = BNode()
     graph.add((method, RDF.type, SKOS.Concept))
-    graph.add((method, SKOS.prefLabel, _en(dataset.collection_method)))
+    graph.add((method, SKOS.prefLabel, english(dataset.collection_method)))
     graph.add((node, EUCAIM.collectionMethod, method))
     if dataset.acquisition_start or dataset.acquisition_end:
         graph.add((node, DCTERMS.temporal, _period(graph, dataset.acquisition_start, dataset.acquisition_end)))
@@ -267,14 +307,14 @@ def _subjects(graph: Graph, node: URIRef, dataset: Dataset) -> None:
 
 def _provenance(graph: Graph, node: URIRef, dataset: Dataset) -> None:
     for keyword in dataset.keywords or []:
-        graph.add((node, DCAT.keyword, _en(keyword)))
+        graph.add((node, DCAT.keyword, english(keyword)))
     statement = BNode()
     graph.add((statement, RDF.type, DCTERMS.ProvenanceStatement))
     text = dataset.provenance or dataset.collection_method
     if dataset.anonymisation_profile:
         verified = dataset.anonymisation_verified_on
         text += f" Anonymised with {dataset.anonymisation_profile}" + (f", verified {verified}." if verified else ".")
-    graph.add((statement, RDFS.label, _en(text)))
+    graph.add((statement, RDFS.label, english(text)))
     graph.add((node, DCTERMS.provenance, statement))
     if dataset.published_at:
         graph.add((node, DCTERMS.issued, Literal(dataset.published_at, datatype=XSD.dateTime)))
@@ -300,21 +340,27 @@ def new_graph() -> Graph:
     return graph
 
 
+def file_totals(dataset_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
+    """Per dataset with files: how many, their bytes, and the newest file's key (any change of its
+    files changes one of the three)."""
+    rows = (
+        DatasetFile.objects.filter(dataset_id__in=list(dataset_ids))
+        .values("dataset_id")
+        .annotate(n=Count("pk"), size=Sum("size_bytes"), newest=Max("pk"))
+        .order_by()
+    )
+    return {row["dataset_id"]: (row["n"], row["size"], row["newest"]) for row in rows}
+
+
 def file_manifests(dataset_ids: Iterable[int]) -> dict[int, tuple[int, int, str]]:
     """Per dataset: file count, total bytes and the SHA-256 of its manifest, in one streamed query."""
     ids = list(dataset_ids)
-    totals = {
-        row["dataset_id"]: row
-        for row in DatasetFile.objects.filter(dataset_id__in=ids)
-        .values("dataset_id")
-        .annotate(n=Count("pk"), size=Sum("size_bytes"))
-        .order_by()
-    }
+    totals = file_totals(ids)
     digests: dict[int, hashlib._Hash] = {}
     rows = DatasetFile.objects.filter(dataset_id__in=ids).order_by("dataset_id", "path")
     for dataset_id, path, sha256 in rows.values_list("dataset_id", "path", "sha256").iterator(chunk_size=5000):
         digests.setdefault(dataset_id, hashlib.sha256()).update(f"{sha256}  {path}\n".encode())
-    return {pk: (totals[pk]["n"], totals[pk]["size"], digest.hexdigest()) for pk, digest in digests.items()}
+    return {pk: (totals[pk][0], totals[pk][1], digest.hexdigest()) for pk, digest in digests.items()}
 
 
 def datasets_for_export() -> QuerySet[Dataset]:
@@ -333,10 +379,19 @@ def dataset_graph(dataset: Dataset) -> Graph:
     return type_external_resources(graph)
 
 
+# The names of the concepts of other publishers' vocabularies the export names (DCAT-AP asks a
+# concept for its preferred label).
+EXTERNAL_LABELS = {
+    THEME_HEALTH: "Health",
+    HEALTH_CATEGORY_EHR: "Electronic health records",
+    HEALTH_THEME_CANCER: "Cancer",
+    DPV.AnonymisedData: "Anonymised data",
+}
+
 # The class DCAT-AP 3 expects of the resource each of these properties names. Resources of other
 # publishers (the EHDS regulation, the EU language and country authorities, IANA's media types)
-# are described here by their type, as the shapes check; resources the graph describes already
-# (a dataset that is its own landing page, the catalogue its own homepage) keep their own.
+# are described here by their type, as the shapes check. A page that is also something else (a
+# dataset's own page is its landing page, the catalogue's its homepage) is a document as well.
 RANGE_CLASSES = {
     DCATAP.applicableLegislation: ELI.LegalResource,
     DCAT.mediaType: DCTERMS.MediaType,
@@ -349,15 +404,21 @@ RANGE_CLASSES = {
     HEALTHDCATAP.healthTheme: SKOS.Concept,
     DCTERMS.accessRights: DCTERMS.RightsStatement,
     DCTERMS.spatial: DCTERMS.Location,
+    DCTERMS.type: SKOS.Concept,
+    SPDX.algorithm: SPDX.ChecksumAlgorithm,
 }
 
 
 def type_external_resources(graph: Graph) -> Graph:
-    """Give each IRI named by a property of RANGE_CLASSES its class, where the graph gives it none."""
+    """Give each IRI named by a property of RANGE_CLASSES its class, and the concepts of other
+    vocabularies their labels."""
     for predicate, cls in RANGE_CLASSES.items():
         for resource in set(graph.objects(None, predicate)):
-            if isinstance(resource, URIRef) and (resource, RDF.type, None) not in graph:
+            if isinstance(resource, URIRef):
                 graph.add((resource, RDF.type, cls))
+    for concept, label in EXTERNAL_LABELS.items():
+        if (None, None, concept) in graph:
+            graph.add((concept, SKOS.prefLabel, english(label)))
     return graph
 
 
@@ -399,24 +460,17 @@ def catalogue_modified():
     return listed.aggregate(newest=Max("updated_at"))["newest"]
 
 
-def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage | None = None) -> Graph:
-    """The published catalogue as one dcat:Catalog: all of `datasets` (by default every published
-    dataset), and with `page` the Hydra paging that says where the rest of the catalogue is."""
-    datasets = list(datasets_for_export() if datasets is None else datasets)
-    graph = new_graph()
+def catalogue_header(graph: Graph, page: ExportPage | None = None) -> URIRef:
+    """The catalogue itself (title, publisher, language, legislation, when it last changed) and, with
+    `page`, the Hydra paging; returns the catalogue's IRI."""
     if page is not None:
         _paging(graph, page)
-    catalogue = URIRef(_site("/catalogue/"))
+    catalogue = URIRef(site_url("/catalogue/"))
     graph.add((catalogue, RDF.type, DCAT.Catalog))
-    graph.add((catalogue, DCTERMS.title, _en(f"{settings.SITE_NAME}: imaging dataset catalogue")))
-    graph.add(
-        (
-            catalogue,
-            DCTERMS.description,
-            _en("Anonymised cancer-imaging collections of the federation's data holders, available on application."),
-        )
-    )
-    publisher = URIRef(_site("/#operator"))  # the node's operator: the Research Data Office running this portal
+    graph.add((catalogue, DCTERMS.title, english(f"{settings.SITE_NAME}: imaging dataset catalogue")))
+    description = "Anonymised cancer-imaging collections of the federation's data holders, available on application."
+    graph.add((catalogue, DCTERMS.description, english(description)))
+    publisher = URIRef(site_url("/#operator"))  # the node's operator: the Research Data Office running this portal
     graph.add((publisher, RDF.type, FOAF.Organization))
     graph.add((publisher, RDF.type, FOAF.Agent))
     graph.add((publisher, FOAF.name, Literal(settings.SITE_NAME)))
@@ -429,6 +483,17 @@ def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage 
     modified = catalogue_modified()
     if modified is not None:
         graph.add((catalogue, DCTERMS.modified, Literal(modified, datatype=XSD.dateTime)))
+    return catalogue
+
+
+def catalogue_graph(datasets: Iterable[Dataset] | None = None, page: ExportPage | None = None) -> Graph:
+    """The published catalogue as one dcat:Catalog: all of `datasets` (by default every published
+    dataset), and with `page` the Hydra paging that says where the rest of the catalogue is. The
+    export's pages are put together from each dataset's description instead (catalogue/dcat_pages.py),
+    to the same graph."""
+    datasets = list(datasets_for_export() if datasets is None else datasets)
+    graph = new_graph()
+    catalogue = catalogue_header(graph, page)
     manifests = file_manifests(d.pk for d in datasets)
     for dataset in datasets:
         graph.add((catalogue, DCAT.dataset, add_dataset(graph, dataset, manifests.get(dataset.pk))))

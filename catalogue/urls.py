@@ -6,6 +6,7 @@ from catalogue.views import export as export_views
 from catalogue.views import ingestion as ingestion_views
 from catalogue.views import search as search_views
 from catalogue.views import steward as steward_views
+from catalogue.views import vocabularies as vocabulary_views
 
 app_name = "catalogue"
 
@@ -49,4 +50,7 @@ urlpatterns: list = [
         {"fmt": "jsonld"},
         name="dataset-dcat-jsonld",
     ),
+    # the concepts the export names, at their IRIs: catalogue/views/vocabularies.py
+    path("vocabularies/<str:scheme>", vocabulary_views.vocabulary_scheme, name="vocabulary-scheme"),
+    path("vocabularies/<str:scheme>/<str:code>", vocabulary_views.vocabulary_concept, name="vocabulary-concept"),
 ]

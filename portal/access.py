@@ -420,6 +420,8 @@ URLS: dict[str, dict[str, Guard]] = {
     "catalogue:export-jsonld": {"GET": ANYONE},
     "catalogue:dataset-dcat-ttl": {"GET": Guard("dataset.view")},
     "catalogue:dataset-dcat-jsonld": {"GET": Guard("dataset.view")},
+    "catalogue:vocabulary-scheme": {"GET": ANYONE},
+    "catalogue:vocabulary-concept": {"GET": ANYONE},
     # catalogue API
     "api-datasets": {"GET": ANYONE, "POST": Guard("steward")},
     "api-dataset-detail": {"GET": Guard("dataset.view"), "PATCH": DATASET_STEWARD},

@@ -9,12 +9,12 @@ from catalogue.cache import remembered
 from catalogue.dcat import (
     EXPORT_PREFETCH,
     ExportPage,
-    catalogue_graph,
     dataset_graph,
     datasets_for_export,
     to_jsonld,
     to_turtle,
 )
+from catalogue.dcat_pages import export_page
 from catalogue.models import Dataset
 from portal.access import require
 
@@ -37,8 +37,9 @@ def _response(body, fmt: str, filename: str) -> HttpResponse:
 def catalogue_export(request, fmt: str):
     """The published catalogue, the same for everyone, EXPORT_PAGE_SIZE datasets a page (by identifier)
     with Hydra paging in the graph and `Link` headers, so a harvester walks it page by page and no
-    request renders the whole catalogue. Each page is serialised once per catalogue version
-    (catalogue/cache.py; a publish, edit, withdrawal or file change makes a new one)."""
+    request renders the whole catalogue. Each page is put together once per catalogue version
+    (catalogue/cache.py; a publish, edit, withdrawal or file change makes a new one) from its datasets'
+    descriptions, each rendered once until it changes (catalogue/dcat_pages.py)."""
     raw = request.GET.get("page", "1")
     if not raw.isdigit() or int(raw) < 1:
         return HttpResponseBadRequest("page: a whole number of at least 1.", content_type="text/plain; charset=utf-8")
@@ -56,7 +57,7 @@ def catalogue_export(request, fmt: str):
 
     def render() -> str:
         start = (number - 1) * EXPORT_PAGE_SIZE
-        return FORMATS[fmt][0](catalogue_graph(published[start : start + EXPORT_PAGE_SIZE], page))
+        return export_page(fmt, list(published[start : start + EXPORT_PAGE_SIZE]), page)
 
     response = _response(remembered("dcat", (fmt, number), render), fmt, "catalogue")
     links = [(1, "first"), (last, "last")]

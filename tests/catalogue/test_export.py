@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
@@ -131,19 +131,32 @@ def test_the_distribution_points_at_the_apply_page_and_carries_the_data_use_cond
         f"{settings.SITE_URL}/catalogue/datasets/{exported.identifier}/apply/"
     )
     assert (distribution, DCATAP.applicableLegislation, EHDS) in graph
-    rows = graph.query(
-        """SELECT ?code ?duo ?label WHERE {
-             ?d dct:rights ?r .
-             ?r a dct:RightsStatement ; dct:identifier ?code ; skos:notation ?duo ; rdfs:label ?label .
-           }""",
-        initNs={"dct": DCTERMS, "skos": SKOS, "rdfs": RDFS},
-        initBindings={"d": distribution},
-    )
-    assert {(str(code), str(duo)) for code, duo, _ in rows} == {
-        ("ETHICS_APPROVAL_REQUIRED", "DUO:0000021"),
-        ("GEOGRAPHICAL_RESTRICTION", "DUO:0000022"),
-        ("TIME_LIMIT_ON_USE", "DUO:0000025"),
+    vocabularies = "https://eucaim.github.io/eucaim_dcat_ap/releases/controlled-vocabularies/"
+    rights = set(graph.objects(distribution, DCTERMS.rights))
+    # the access condition of the dataset's access mode, by its EUCAIM concept IRI
+    download = URIRef(f"{vocabularies}access-conditions/#DOWNLOAD")
+    assert download in rights
+    assert graph.value(download, SKOS.inScheme) == URIRef(f"{vocabularies}access-conditions/")
+    # each data-use condition by its EUCAIM concept IRI, with its DUO code as notation
+    duo = {
+        str(node).rsplit("#", 1)[1]: str(graph.value(node, SKOS.notation))
+        for node in rights
+        if str(node).startswith(f"{vocabularies}data-use-conditions/")
     }
+    assert duo == {
+        "ETHICS_APPROVAL_REQUIRED": "DUO_0000021",
+        "GEOGRAPHICAL_RESTRICTION": "DUO_0000022",
+        "TIME_LIMIT_ON_USE": "DUO_0000025",
+    }
+    geographical = URIRef(f"{vocabularies}data-use-conditions/#GEOGRAPHICAL_RESTRICTION")
+    assert graph.value(geographical, SKOS.exactMatch) == URIRef("http://purl.obolibrary.org/obo/DUO_0000022")
+    # the parameters, which belong to this dataset, in a statement of its own
+    statement = URIRef(f"{dataset_node(exported.identifier)}#conditions-of-use")
+    assert statement in rights
+    assert str(graph.value(statement, RDFS.label)) == (
+        "Geographical restriction: countries EE, LV. Time limit on use: months 24."
+    )
+    assert not any(isinstance(node, BNode) for node in rights)
     assert graph.value(distribution, DCAT.byteSize) == Literal(9, datatype=XSD.nonNegativeInteger)
     checksum = graph.value(distribution, SPDX.checksum)
     assert graph.value(checksum, SPDX.algorithm) == SPDX.checksumAlgorithm_sha256
@@ -303,3 +316,63 @@ def test_every_resource_of_another_publisher_is_given_its_class(client, exported
             RDF.type,
             DCTERMS.LinguisticSystem,
         ) in graph
+
+
+def test_every_concept_iri_of_the_export_answers_with_its_description(client, exported):
+    """A harvester dereferencing a concept of the portal's vocabularies gets it in RDF: its label and
+    notation as the export gave them; a browser gets a page."""
+    graph = parse(client.get(reverse("catalogue:dataset-dcat-ttl", args=[exported.identifier])), "turtle")
+    prefix = f"{settings.SITE_URL}/catalogue/vocabularies/"
+    concepts = {node for node in graph.subjects(RDF.type, SKOS.Concept) if str(node).startswith(prefix)}
+    assert {str(c)[len(prefix) :].split("/")[0] for c in concepts} >= {
+        "condition",
+        "modality",
+        "body_part",
+        "birth_sex",
+        "tier",
+        "dataset_type",
+        "manufacturer",
+    }
+    for concept in concepts:
+        path = str(concept)[len(settings.SITE_URL) :]
+        response = client.get(path, HTTP_ACCEPT="text/turtle")
+        assert response.status_code == 200, path
+        assert response["Content-Type"] == "text/turtle; charset=utf-8"
+        described = Graph().parse(data=response.content.decode(), format="turtle")
+        assert described.value(concept, SKOS.notation) == graph.value(concept, SKOS.notation), path
+        assert described.value(concept, SKOS.prefLabel) == graph.value(concept, SKOS.prefLabel), path
+        page = client.get(path, HTTP_ACCEPT="text/html")
+        assert page.status_code == 200
+        assert str(graph.value(concept, SKOS.prefLabel)) in page.content.decode()
+
+
+def test_a_concept_page_links_to_the_datasets_that_carry_it(client, exported):
+    page = client.get("/catalogue/vocabularies/condition/C50").content.decode()
+    assert "/catalogue/?condition=C50" in page
+    listing = client.get("/catalogue/vocabularies/modality", {"format": "jsonld"})
+    assert listing["Content-Type"] == "application/ld+json"
+    scheme = Graph().parse(data=listing.content.decode(), format="json-ld")
+    assert (URIRef(f"{settings.SITE_URL}/catalogue/vocabularies/modality/MG"), SKOS.notation, Literal("MG")) in scheme
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/catalogue/vocabularies/nonsense", "/catalogue/vocabularies/condition/X99", "/catalogue/vocabularies/tier/9"],
+)
+def test_an_unknown_vocabulary_or_concept_is_not_found(client, db, path):
+    assert client.get(path).status_code == 404
+
+
+def test_a_dataset_with_several_conditions_names_one_and_codes_them_all(client, steward, holder):
+    dataset = dataset_create(actor=steward, holder=holder, data=dataset_input(conditions=["C61", "C50", "C34"]))
+    dataset_publish(actor=steward, dataset=dataset)
+    graph = parse(client.get(reverse("catalogue:dataset-dcat-ttl", args=[dataset.identifier])), "turtle")
+    node = dataset_node(dataset.identifier)
+
+    (condition,) = graph.objects(node, EUCAIM.hasCondition)
+    assert graph.value(condition, SKOS.notation) == Literal("C34")
+    assert {str(v) for v in graph.objects(node, HEALTHDCATAP.hasCodeValues)} == {
+        "ICD-10: C34",
+        "ICD-10: C50",
+        "ICD-10: C61",
+    }

@@ -285,6 +285,8 @@ def build_world(state: str) -> World:
         "uidb64": "MQ",  # a password-reset link's parts: any value reaches the view, which judges it
         "number": review_round.number,  # round 1: opened by the forward in review, set up directly otherwise
         "kind": "legal",  # a committee member's check: legal or technical
+        "scheme": "modality",  # a vocabulary of the catalogue and one of its concepts
+        "code": "MG",
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
         # the steward's countersigned scan of the agreement: awaiting the RDO (approved), verified (active)
         "signature_pk": signature_pk or 0,
