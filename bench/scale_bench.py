@@ -1672,8 +1672,8 @@ def target_path(target: Target, picked: dict, deep: str) -> str:
 
 def deep_export_page() -> int:
     """The catalogue export's page 3/4 of the way through the published datasets (at any scale)."""
+    from catalogue.dcat_pages import EXPORT_PAGE_SIZE
     from catalogue.models import Dataset, DatasetStatus
-    from catalogue.views.export import EXPORT_PAGE_SIZE
 
     pages = max(1, -(-Dataset.objects.filter(status=DatasetStatus.PUBLISHED).count() // EXPORT_PAGE_SIZE))
     return max(1, pages * 3 // 4)

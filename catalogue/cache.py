@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -38,9 +39,18 @@ def _bump() -> None:
 
 
 def catalogue_changed() -> None:
-    """What anonymous visitors see of the catalogue may have changed: forget the cached answers."""
+    """What anonymous visitors see of the catalogue may have changed: forget the cached answers, and
+    (with a worker, DCAT_EXPORT_WARM) put the export's pages together again ahead of the harvesters."""
     _bump()
-    transaction.on_commit(_bump)
+    transaction.on_commit(_bump_and_warm)
+
+
+def _bump_and_warm() -> None:
+    _bump()
+    if settings.DCAT_EXPORT_WARM:
+        from catalogue.tasks import dcat_export_warm
+
+        dcat_export_warm.apply_async(args=[catalogue_version()], countdown=settings.DCAT_EXPORT_WARM_DELAY)
 
 
 def cache_key(kind: str, *parts) -> str:

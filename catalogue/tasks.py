@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from catalogue import ingestion
+from catalogue import dcat_pages, ingestion
 
 # Hashing a large collection takes time: a terabyte at a few hundred MB/s is about an hour.
 SCAN_SOFT_LIMIT_SECONDS = 6 * 3600
@@ -39,3 +39,10 @@ def file_scan_stage(scan_id: int, attempt: int, number: int, items: list[dict]) 
         # The scan would otherwise wait for this batch for ever: the steward sees why and may retry.
         ingestion.file_scan_fail(scan_id=scan_id, error=f"A batch of files could not be staged ({type(exc).__name__}).")
         raise
+
+
+@shared_task(name="catalogue.tasks.dcat_export_warm", ignore_result=True)
+def dcat_export_warm(version: int) -> int:
+    """Put the DCAT export's pages together for catalogue `version` (queued after each change, a few
+    seconds late so that a burst of changes is warmed once); returns the pages made."""
+    return dcat_pages.export_warm(version)

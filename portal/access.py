@@ -56,6 +56,8 @@ class Rel(StrEnum):
     AGREEMENT_PARTY = "agreement_party"
     # to an access grant: named in it (the executed agreement's team), whatever its state
     GRANTEE = "grantee"
+    # a request signed by a partner node of the federation (federation/authentication.py); no person holds it
+    PARTNER_NODE = "partner_node"
 
 
 # Relations an anonymous caller can hold: a rule admitting none of them sends them to sign in (401).
@@ -76,6 +78,7 @@ def _rule(kind, *allow, sees=None, refusal="You may not do this.") -> Rule:
 
 RULES: dict[str, Rule] = {
     "anyone": _rule(None, Rel.ANYONE),
+    "partner_node": _rule(None, Rel.PARTNER_NODE, refusal="Only partner nodes, by their signatures, may ask this."),
     "signed_in": _rule(None, Rel.SIGNED_IN),
     "researcher": _rule(None, Rel.RESEARCHER, refusal="Only researchers can do this."),
     "rdo": _rule(None, Rel.RDO, refusal="Only the Research Data Office can do this."),
@@ -321,6 +324,8 @@ def decide(user, rule_name: str, obj=None) -> int:
     first), 404 (may not even see the object, or it does not exist) or 403 (may see it, may not do this).
     A rule about an object lets through only those who may see it, whatever else they hold."""
     rule = RULES[rule_name]
+    if Rel.PARTNER_NODE in rule.allow:  # a node's endpoint: its signature decides, never a person's session
+        return 200 if getattr(user, "is_partner_node", False) else 401
     signed_in = user is not None and user.is_authenticated and user.is_active
     anonymous_may = bool(rule.allow & ANONYMOUS_RELATIONS)
     held = relations(user, obj, rule.kind)
@@ -422,6 +427,13 @@ URLS: dict[str, dict[str, Guard]] = {
     "catalogue:dataset-dcat-jsonld": {"GET": Guard("dataset.view")},
     "catalogue:vocabulary-scheme": {"GET": ANYONE},
     "catalogue:vocabulary-concept": {"GET": ANYONE},
+    # federation: the node endpoints answer partner nodes by their signatures (federation/signatures.py)
+    "federation:search": {"GET": SIGNED_IN},
+    "federation:nodes": {"GET": Guard("rdo"), "POST": Guard("rdo", sudo=True)},
+    "federation:node-active": {"POST": Guard("rdo", sudo=True)},
+    "federation:node-identity": {"GET": ANYONE},
+    "federation:node-counts": {"POST": Guard("partner_node")},
+    "api-federation-counts": {"POST": SIGNED_IN},
     # catalogue API
     "api-datasets": {"GET": ANYONE, "POST": Guard("steward")},
     "api-dataset-detail": {"GET": Guard("dataset.view"), "PATCH": DATASET_STEWARD},
@@ -626,28 +638,38 @@ REFUSALS_RECORDED_PER_WINDOW = 20
 ANONYMOUS_REFUSALS_RECORDED_PER_WINDOW = 100
 
 
-def record_refusal(request, *, status: int, kind: str | None, value) -> None:
-    """Put a refused read or act on an object (403 or 404) in the audit log, so probing leaves a
-    trace, at most REFUSALS_RECORDED_PER_WINDOW per caller (user, or address for anonymous callers)
-    and window, and a bounded number for all anonymous callers together: a caller cannot grow the
-    chain without bound. What is not recorded is still logged."""
+def refusal_recordable(request) -> bool:
+    """Whether one more refusal of this caller may go to the audit log: at most
+    REFUSALS_RECORDED_PER_WINDOW per caller (user, or address for anonymous callers) and window, and
+    a bounded number for all anonymous callers together, so that a caller cannot grow the chain
+    without bound. A refusal over the budget is logged instead."""
     from portal.ratelimit import client_ip
-    from portal.services.audit import audit_record
 
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
-    address = client_ip(request) or ""
-    caller = f"user:{user.pk}" if signed_in else f"addr:{address}"
+    caller = f"user:{user.pk}" if signed_in else f"addr:{client_ip(request) or ''}"
     budgets = [(f"access-refused:{caller}", REFUSALS_RECORDED_PER_WINDOW)]
     if not signed_in:
         budgets.append(("access-refused:anonymous", ANONYMOUS_REFUSALS_RECORDED_PER_WINDOW))
     for key, limit in budgets:
         cache.add(key, 0, REFUSAL_WINDOW_SECONDS)
         if cache.incr(key) > limit:
-            logger.warning(
-                "refused %s %s for %s (%s), not recorded: over budget", request.method, request.path, caller, status
-            )
-            return
+            logger.warning("refused %s %s for %s, not recorded: over budget", request.method, request.path, caller)
+            return False
+    return True
+
+
+def record_refusal(request, *, status: int, kind: str | None, value) -> None:
+    """Put a refused read or act on an object (403 or 404) in the audit log, so probing leaves a
+    trace, within the caller's budget (`refusal_recordable`). What is not recorded is still logged."""
+    from portal.ratelimit import client_ip
+    from portal.services.audit import audit_record
+
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    address = client_ip(request) or ""
+    if not refusal_recordable(request):
+        return
     payload = {"method": request.method, "path": request.path[:300], "status": status}
     if kind:
         payload[kind] = str(value)[:200]

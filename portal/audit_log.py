@@ -20,6 +20,12 @@ FILTERED_COUNT_CAP = 1000
 AUDIT_VERBS: dict[str, str] = {
     "access.refused": "Access refused",
     "api_token.create": "API token created",
+    "federation.counts_answer": "Federation: count query answered for a partner node",
+    "federation.counts_query": "Federation: federated count query",
+    "federation.node_add": "Federation: partner node added",
+    "federation.node_resume": "Federation: partner node resumed",
+    "federation.node_suspend": "Federation: partner node suspended",
+    "federation.request_refuse": "Federation: partner request refused (signature)",
     "api_token.revoke": "API token revoked",
     "application.clock_extend": "Application: decision clock extended",
     "agreement.create": "Agreement created",

@@ -8,6 +8,7 @@ from portal.models import Role
 NAVIGATION = [
     ("Dashboard", "dashboard"),
     ("Catalogue", "catalogue:search"),
+    ("Federated search", "federation:search"),
     ("Basket", "catalogue:basket"),
     ("My datasets", "catalogue:steward-datasets"),
     ("Applications", "access_requests:application-list"),
@@ -15,6 +16,7 @@ NAVIGATION = [
     ("RDO queue", "access_requests:rdo-queue"),
     ("Committee queue", "access_requests:committee-queue"),
     ("Committees", "access_requests:committee-list"),
+    ("Partner nodes", "federation:nodes"),
     ("Audit log", "audit_log"),
     ("API tokens", "tokens"),
 ]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal",
     "catalogue",
     "access_requests",
+    "federation",
 ]
 
 MIDDLEWARE = [
@@ -247,6 +248,10 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# After a change to the catalogue, a worker puts the DCAT export's pages together again (catalogue/
+# dcat_pages.py), DCAT_EXPORT_WARM_DELAY seconds later, so that harvesters find them ready.
+DCAT_EXPORT_WARM = env_bool("DCAT_EXPORT_WARM", HAS_CELERY)
+DCAT_EXPORT_WARM_DELAY = env_int("DCAT_EXPORT_WARM_DELAY", 5)
 
 # E-mail: SMTP when EMAIL_HOST is set, else EMAIL_BACKEND (console by default).
 EMAIL_HOST = env_str("EMAIL_HOST", "")
@@ -426,3 +431,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
 }
+
+# Federation with partner nodes (federation/): this node's Ed25519 key that signs its requests
+# (a PEM path or the PEM itself; `manage.py federation_dev_key` writes a development one to the
+# default path, `make demo` runs it), how old a partner's signature may be, the smallest count a
+# federated count query discloses and the step counts are rounded to, how long a partner has to
+# answer, and how long the same query is answered from the cache.
+FEDERATION_KEY_DIR = VAR_DIR / "federation"
+FEDERATION_SIGNING_KEY = env_str("FEDERATION_SIGNING_KEY", str(FEDERATION_KEY_DIR / "node-key.pem"))
+FEDERATION_SIGNATURE_MAX_AGE = env_int("FEDERATION_SIGNATURE_MAX_AGE", 60)
+FEDERATION_COUNT_THRESHOLD = env_int("FEDERATION_COUNT_THRESHOLD", 10)
+FEDERATION_COUNT_ROUNDING = env_int("FEDERATION_COUNT_ROUNDING", 5)
+FEDERATION_TIMEOUT = float(env_str("FEDERATION_TIMEOUT", "5"))
+FEDERATION_CACHE_SECONDS = env_int("FEDERATION_CACHE_SECONDS", 60)

@@ -3,12 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from access_requests.apis_visas import WellKnownJwksApi
+from federation.apis import FederatedCountsApi
 from portal import apis, views
 
 api_v1 = [
     path("me/", apis.MeApi.as_view(), name="api-me"),
     path("", include("catalogue.api_urls")),
     path("", include("access_requests.api_urls")),
+    path("federation/counts/", FederatedCountsApi.as_view(), name="api-federation-counts"),
 ]
 
 urlpatterns = [
@@ -33,6 +35,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("catalogue.urls")),
     path("applications/", include("access_requests.urls")),
+    path("federation/", include("federation.urls")),
     path("", include("access_requests.grant_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),

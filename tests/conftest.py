@@ -251,6 +251,23 @@ def _isolated_visa_key(settings, visa_key_folder):
     settings.VISA_PREVIOUS_PUBLIC_KEYS = []
 
 
+@pytest.fixture(scope="session")
+def federation_key_folder(tmp_path_factory):
+    """The node's Ed25519 key for the test session (as `manage.py federation_dev_key` makes it)."""
+    from federation.keys import dev_key_create
+
+    folder = tmp_path_factory.mktemp("federation-key")
+    dev_key_create(folder / "node-key.pem")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_federation_key(settings, federation_key_folder):
+    """Tests sign as a node with the session's key, never the developer's var/."""
+    settings.FEDERATION_KEY_DIR = federation_key_folder
+    settings.FEDERATION_SIGNING_KEY = str(federation_key_folder / "node-key.pem")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_audit_anchors(settings, tmp_path):
     """Each test gets its own audit anchor file, so verify_audit never reads the developer's var/."""

@@ -195,3 +195,14 @@ def signed_in_long_ago(user, client=None):
     session["sudo_until"] = 0
     session.save()
     return client
+
+
+def send_signed(client, method: str, path: str, body: bytes = b"{}", *, prepared=None):
+    """A request signed by this node's key (federation/signatures.py), sent through a Django test
+    client with its headers and body exactly as signed; `prepared` sends one signed earlier."""
+    from federation.signatures import signed
+
+    prepared = prepared or signed(method, f"http://testserver{path}", json_body=body)
+    headers = {name: value for name, value in prepared.headers.items() if name.lower() != "content-length"}
+    content_type = headers.pop("Content-Type", "application/json")
+    return client.generic(prepared.method, path, data=prepared.body or b"", content_type=content_type, headers=headers)

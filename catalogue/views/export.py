@@ -1,25 +1,13 @@
 """The catalogue and each dataset in DCAT-AP (EUCAIM profile), as Turtle and JSON-LD."""
 
-from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 
-from catalogue.cache import remembered
-from catalogue.dcat import (
-    EXPORT_PREFETCH,
-    ExportPage,
-    dataset_graph,
-    datasets_for_export,
-    to_jsonld,
-    to_turtle,
-)
-from catalogue.dcat_pages import export_page
+from catalogue.dcat import EXPORT_PREFETCH, dataset_graph, to_jsonld, to_turtle
+from catalogue.dcat_pages import EXPORT_PAGE_SIZE, PageOutside, catalogue_page
 from catalogue.models import Dataset
 from portal.access import require
-
-# Datasets on one page of the catalogue export: a page renders in well under a second.
-EXPORT_PAGE_SIZE = 100
 
 FORMATS = {
     "ttl": (to_turtle, "text/turtle; charset=utf-8"),
@@ -44,22 +32,16 @@ def catalogue_export(request, fmt: str):
     if not raw.isdigit() or int(raw) < 1:
         return HttpResponseBadRequest("page: a whole number of at least 1.", content_type="text/plain; charset=utf-8")
     number = int(raw)
-    published = datasets_for_export()
-    total = remembered("dcat-total", (), published.count)
-    last = max(1, -(-total // EXPORT_PAGE_SIZE))
-    if number > last:
+    try:
+        body, page = catalogue_page(fmt, number)
+    except PageOutside as outside:
+        last = outside.last
         return HttpResponseNotFound(
             f"page: the catalogue has {last} page{pluralize(last)} of at most {EXPORT_PAGE_SIZE} datasets.",
             content_type="text/plain; charset=utf-8",
         )
-    url = settings.SITE_URL + request.path
-    page = ExportPage(number=number, last=last, total=total, size=EXPORT_PAGE_SIZE, url=url)
-
-    def render() -> str:
-        start = (number - 1) * EXPORT_PAGE_SIZE
-        return export_page(fmt, list(published[start : start + EXPORT_PAGE_SIZE]), page)
-
-    response = _response(remembered("dcat", (fmt, number), render), fmt, "catalogue")
+    last = page.last
+    response = _response(body, fmt, "catalogue")
     links = [(1, "first"), (last, "last")]
     links += [(number - 1, "prev")] if number > 1 else []
     links += [(number + 1, "next")] if number < last else []

@@ -21,12 +21,15 @@ from access_requests.services import agreements as ag
 from access_requests.services import applications as svc
 from access_requests.services import review as rv
 from catalogue.models import BasketItem, Dataset, DatasetStatus
+from federation import keys
+from federation.models import Node
 from portal.apis import exception_handler
 from portal.errorpages import server_error
 from portal.errors import InvalidInput
 from portal.serializers import UNKNOWN_FIELD
 from tests.access_requests.conftest import bring_to, complete, make_dataset, pdf_upload
 from tests.conftest import PASSWORD
+from tests.helpers import send_signed
 
 APPLICATIONS = "/api/v1/applications/"
 
@@ -111,13 +114,14 @@ def test_operations_whose_state_can_refuse_document_a_409(openapi):
             assert "409" in operation["responses"], f"{method} {path}"
 
 
-def test_only_the_public_catalogue_reads_and_the_visa_keys_allow_anonymous_callers(openapi):
+def test_only_the_public_catalogue_reads_the_visa_keys_and_the_node_identity_allow_anonymous_callers(openapi):
     public = sorted(f"{method} {path}" for path, method, op in operations(openapi) if {} in op.get("security", []))
     assert public == [
         "GET /.well-known/jwks.json",  # the public keys that verify the portal's visas
         "GET /api/v1/datasets/",
         "GET /api/v1/datasets/{identifier}/",
         "GET /api/v1/jwks/",
+        "GET /federation/node.json",  # this node's identity: its public key
     ]
 
 
@@ -361,7 +365,13 @@ def test_every_write_operation_refuses_an_unknown_field_by_name(openapi, write_t
         user, values = write_targets(path)
         url = re.sub(r"{(\w+)}", lambda match, values=values: str(values[match.group(1)]), path)
         for media_type in operation["requestBody"]["content"]:
-            response = _send(client_for(user), method, url, {"surely_not_a_field": "x"}, media_type)
+            if path.startswith("/federation/v1/"):  # a partner node's request: signed, JSON only
+                Node.objects.get_or_create(
+                    base_url="http://testserver", defaults={"name": "Partner", "public_key": keys.public_key_b64()}
+                )
+                response = send_signed(APIClient(), method, url, json.dumps({"surely_not_a_field": "x"}).encode())
+            else:
+                response = _send(client_for(user), method, url, {"surely_not_a_field": "x"}, media_type)
             body = assert_error(response, 400, "invalid", error_schema)
             assert body["errors"]["surely_not_a_field"] == [UNKNOWN_FIELD], (method, path, media_type, body)
             walked.append(f"{method} {path} {media_type}")

@@ -225,7 +225,7 @@ def test_a_harvester_walks_the_paged_export_and_meets_every_published_dataset_on
 ):
     from catalogue.dcat import HYDRA
 
-    monkeypatch.setattr("catalogue.views.export.EXPORT_PAGE_SIZE", 2)
+    monkeypatch.setattr("catalogue.dcat_pages.EXPORT_PAGE_SIZE", 2)
     for n in range(4):
         dataset_publish(
             actor=steward,

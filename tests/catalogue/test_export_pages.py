@@ -62,3 +62,47 @@ def test_a_changed_dataset_is_rendered_again_and_the_others_are_not(published_th
     manifest_reads = [q["sql"] for q in queries.captured_queries if '"path"' in q["sql"] and "ORDER BY" in q["sql"]]
     assert len(manifest_reads) == 1
     assert isomorphic(graph, catalogue_graph(list(datasets_for_export()), page_of(published_three)))
+
+
+def test_the_warming_task_makes_every_page_ahead_of_the_harvester(published_three, monkeypatch, client):
+    from catalogue import dcat_pages
+    from catalogue.cache import catalogue_version
+    from catalogue.tasks import dcat_export_warm
+
+    monkeypatch.setattr(dcat_pages, "EXPORT_PAGE_SIZE", 2)
+    cache.clear()
+    assert dcat_export_warm(catalogue_version()) == 4  # two pages, two formats
+
+    with CaptureQueriesContext(connection) as queries:
+        for fmt in ("ttl", "jsonld"):
+            for number in (1, 2):
+                assert client.get(reverse(f"catalogue:export-{fmt}"), {"page": number}).status_code == 200
+    assert not [q for q in queries.captured_queries if "catalogue_dataset" in q["sql"]]
+
+
+def test_a_warming_run_for_an_old_version_stops(published_three):
+    from catalogue.cache import catalogue_changed, catalogue_version
+    from catalogue.tasks import dcat_export_warm
+
+    old = catalogue_version()
+    catalogue_changed()
+
+    assert dcat_export_warm(old) == 0
+
+
+def test_a_change_queues_the_warming_when_a_worker_is_there(
+    published_three, steward, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from catalogue.tasks import dcat_export_warm
+
+    queued = []
+    monkeypatch.setattr(dcat_export_warm, "apply_async", lambda args, countdown: queued.append((args, countdown)))
+    settings.DCAT_EXPORT_WARM = True
+    settings.DCAT_EXPORT_WARM_DELAY = 7
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_update(actor=steward, dataset=published_three[0], data={"title": "Renamed"})
+        assert queued == []  # not before the change is committed
+    from catalogue.cache import catalogue_version
+
+    assert queued == [([catalogue_version()], 7)]

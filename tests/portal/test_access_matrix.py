@@ -52,6 +52,7 @@ from access_requests.models import (
 from access_requests.services import applications as svc
 from access_requests.services import transitions as tr
 from catalogue.models import BasketItem, DataHolder, Dataset, DatasetFile, DatasetRevision, DatasetStatus, FileScan
+from federation.models import Node
 from portal import access
 from portal.access import RULES, URLS, Rel
 from portal.models import ApiToken, OutboxEmail
@@ -168,6 +169,8 @@ def expected(rule_name: str, held: set, object_exists: bool = True) -> int:
     """The declared outcome: 200 allowed, 401 sign in first, 404 may not see (or no such object),
     403 may see but not act."""
     rule = RULES[rule_name]
+    if Rel.PARTNER_NODE in rule.allow:  # a node's endpoint: the cells' requests carry no node signature
+        return 401
     anonymous_may = bool(rule.allow & {Rel.ANYONE, Rel.PUBLISHED})
     refused = 401 if Rel.SIGNED_IN not in held and not anonymous_may else None
     if rule.kind and not (object_exists and held & access.seeing(rule).allow):
@@ -287,6 +290,10 @@ def build_world(state: str) -> World:
         "kind": "legal",  # a committee member's check: legal or technical
         "scheme": "modality",  # a vocabulary of the catalogue and one of its concepts
         "code": "MG",
+        # a partner node of the federation
+        "node_pk": Node.objects.get_or_create(
+            base_url="https://partner.example", defaults={"name": "Partner", "public_key": "A" * 43 + "="}
+        )[0].pk,
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
         # the steward's countersigned scan of the agreement: awaiting the RDO (approved), verified (active)
         "signature_pk": signature_pk or 0,

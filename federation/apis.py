@@ -1,0 +1,185 @@
+"""The federation's endpoints.
+
+Between nodes (signed with HTTP Message Signatures, federation/signatures.py; no account):
+- GET /federation/node.json (anyone): this node's identity: name, address, Ed25519 public key
+  and key id, endpoints. A partner's administrator lists the node with these.
+- POST /federation/v1/counts (partner nodes): the node's disclosed counts for the criteria.
+
+For people and their programs:
+- POST /api/v1/federation/counts/ (signed in): the federated count query, answered by this node
+  and every partner at once, with each node's status.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from federation import keys
+from federation.authentication import NodeSignatureAuthentication
+from federation.counts import CountCriteriaSerializer, canonical, local_counts
+from federation.query import COUNTS_PATH, federated_counts
+from portal.apis import ErrorSerializer
+from portal.services.audit import audit_record
+
+REFUSED = OpenApiResponse(
+    ErrorSerializer,
+    description="The request is not signed by a partner node (`unsigned`, `unknown_key`), its signature is too "
+    "old (`stale`), its nonce was used before (`replayed`) or it does not verify (`bad_signature`, `no_nonce`). "
+    "Every refusal is audited.",
+)
+
+
+class DatasetCountSerializer(serializers.Serializer):
+    identifier = serializers.CharField()
+    title = serializers.CharField()
+    holder = serializers.CharField()
+    url = serializers.CharField(help_text="the dataset's page at its node")
+    subjects = serializers.IntegerField(
+        allow_null=True, help_text="matching subjects, rounded to `rounding`; null: fewer than `threshold`"
+    )
+    studies = serializers.IntegerField(
+        allow_null=True, help_text="matching studies, rounded to `rounding`; null: fewer than `threshold`"
+    )
+
+
+class TotalSerializer(serializers.Serializer):
+    subjects = serializers.IntegerField(allow_null=True)
+    studies = serializers.IntegerField(allow_null=True)
+
+
+class NodeRefSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    base_url = serializers.CharField()
+
+
+class NodeCountsSerializer(serializers.Serializer):
+    node = NodeRefSerializer()
+    threshold = serializers.IntegerField(help_text="counts below it are withheld (null)")
+    rounding = serializers.IntegerField(help_text="the other counts are rounded to a multiple of it")
+    datasets = DatasetCountSerializer(many=True, help_text="every dataset searchable through federated search")
+    total = TotalSerializer(help_text="the node's totals, disclosed as the counts are")
+
+
+class NodeStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    base_url = serializers.CharField()
+    local = serializers.BooleanField(help_text="this node itself")
+    status = serializers.ChoiceField(choices=["answered", "timed_out", "refused", "error"])
+    status_words = serializers.CharField()
+    detail = serializers.CharField(required=False, help_text="why a node has no answer")
+    ms = serializers.IntegerField(required=False, help_text="how long the node took")
+    datasets = DatasetCountSerializer(many=True, required=False)
+    total = TotalSerializer(required=False)
+
+
+class FederatedCountsSerializer(serializers.Serializer):
+    criteria = serializers.DictField()
+    threshold = serializers.IntegerField()
+    rounding = serializers.IntegerField()
+    nodes = NodeStatusSerializer(many=True, help_text="this node first, then every active partner")
+    total = TotalSerializer(help_text="the sum of the answering nodes' disclosed totals")
+    answered = serializers.IntegerField()
+    asked = serializers.IntegerField()
+    ms = serializers.IntegerField()
+    cached = serializers.BooleanField(help_text="answered from the cache (the same query within a minute)")
+
+
+class NodeIdentitySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    base_url = serializers.CharField()
+    algorithm = serializers.CharField(help_text="`ed25519`")
+    public_key = serializers.CharField(allow_null=True, help_text="the raw Ed25519 public key, base64")
+    key_id = serializers.CharField(allow_null=True, help_text="the `keyid` of this node's signatures")
+    endpoints = serializers.DictField(child=serializers.CharField())
+
+
+class NodeIdentityApi(APIView):
+    """This node's identity: what a partner lists it with."""
+
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="federation_node_retrieve", tags=["federation"], responses=NodeIdentitySerializer, auth=[{}]
+    )
+    def get(self, request):
+        present = keys.has_key()
+        return Response(
+            {
+                "name": settings.SITE_NAME,
+                "base_url": settings.SITE_URL,
+                "algorithm": "ed25519",
+                "public_key": keys.public_key_b64() if present else None,
+                "key_id": keys.own_key_id() if present else None,
+                "endpoints": {
+                    "counts": f"{settings.SITE_URL}{COUNTS_PATH}",
+                    "catalogue": f"{settings.SITE_URL}/catalogue/export.ttl",
+                },
+            },
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+
+class NodeCountsApi(APIView):
+    """A partner node's count query: this node's disclosed counts of subjects and studies per
+    searchable dataset. The request must carry this node's partner's HTTP Message Signature."""
+
+    authentication_classes = [NodeSignatureAuthentication]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="federation_node_counts",
+        tags=["federation"],
+        request=CountCriteriaSerializer,
+        responses={200: NodeCountsSerializer, 400: ErrorSerializer, 401: REFUSED},
+        description="Signed by a partner node (RFC 9421, Ed25519, with `created`, `nonce`, tag "
+        "`imaging-portal-federation`, covering `@method`, `@authority`, `@target-uri` and `content-digest`).",
+    )
+    def post(self, request):
+        node = request.auth
+        criteria = CountCriteriaSerializer(data=request.data)
+        criteria.is_valid(raise_exception=True)
+        answer = local_counts(criteria.validated_data)
+        with transaction.atomic():
+            audit_record(
+                actor=f"node:{node.name}",
+                verb="federation.counts_answer",
+                target=node,
+                payload={"criteria": canonical(criteria.validated_data)},
+            )
+        return Response(answer)
+
+
+class FederatedCountsApi(APIView):
+    """The federated count query: this node and every partner, asked at once; each node's disclosed
+    counts per dataset, its status (answered, timed out, refused, error) and the totals."""
+
+    @extend_schema(
+        operation_id="federation_counts",
+        tags=["federation"],
+        request=CountCriteriaSerializer,
+        responses={200: FederatedCountsSerializer, 400: ErrorSerializer},
+    )
+    def post(self, request):
+        criteria = CountCriteriaSerializer(data=request.data)
+        criteria.is_valid(raise_exception=True)
+        return Response(run_query(request.user, criteria.validated_data))
+
+
+def run_query(user, criteria: dict) -> dict:
+    """The federated query for `user`, audited with what was asked and who answered."""
+    result = federated_counts(criteria)
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            verb="federation.counts_query",
+            payload={
+                "criteria": result["criteria"],
+                "cached": result["cached"],
+                "statuses": {node["name"]: node["status"] for node in result["nodes"]},
+            },
+        )
+    return result
