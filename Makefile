@@ -53,7 +53,7 @@ demo-reset: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit -c pyproject.toml -r portal catalogue access_requests scripts -q
+	$(BIN)/bandit -c pyproject.toml -r portal catalogue access_requests federation scripts -q
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
 
 ## The long search of the governance invariants (tests/invariants/test_workflows.py): 10,000 steps and more

@@ -364,9 +364,10 @@ def file_manifests(dataset_ids: Iterable[int]) -> dict[int, tuple[int, int, str]
 
 
 def datasets_for_export() -> QuerySet[Dataset]:
-    """The published datasets, with everything the export reads in a fixed number of queries."""
+    """This node's published datasets (not those harvested from its partners, which their own nodes
+    publish), with everything the export reads in a fixed number of queries."""
     return (
-        Dataset.objects.filter(status=DatasetStatus.PUBLISHED)
+        Dataset.objects.filter(status=DatasetStatus.PUBLISHED, holder__node__isnull=True)
         .select_related("holder")
         .prefetch_related(*EXPORT_PREFETCH)
         .order_by("identifier")
@@ -456,7 +457,9 @@ def catalogue_modified():
     """When the catalogue last changed, not when it was asked for: the newest change of a dataset
     that is published or was withdrawn from it (a withdrawal changes the catalogue too); None
     while nothing was ever published."""
-    listed = Dataset.objects.filter(status__in=[DatasetStatus.PUBLISHED, DatasetStatus.WITHDRAWN])
+    listed = Dataset.objects.filter(
+        status__in=[DatasetStatus.PUBLISHED, DatasetStatus.WITHDRAWN], holder__node__isnull=True
+    )
     return listed.aggregate(newest=Max("updated_at"))["newest"]
 
 

@@ -47,6 +47,9 @@ class DataHolder(models.Model):
     processing_push_secret = models.CharField(
         max_length=128, blank=True, help_text="HMAC-SHA256 key the events are signed with"
     )
+    # A data holder of a partner node, known here from its catalogue (federation/harvest.py): its
+    # datasets are read-only here, and the partner decides on access to them. None: this node's own.
+    node = models.ForeignKey("federation.Node", null=True, blank=True, on_delete=models.PROTECT, related_name="holders")
 
     class Meta:
         ordering = ["name"]
@@ -59,6 +62,10 @@ class DataHolder(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_remote(self) -> bool:
+        return self.node_id is not None
 
 
 class Stewardship(models.Model):
@@ -217,6 +224,10 @@ class Dataset(models.Model):
     )
     licence = models.CharField(max_length=200, blank=True)
     landing_page = models.URLField(blank=True)
+    # A dataset harvested from a partner node (its holder's `node`): its page at that node, and the
+    # digest of the description last harvested (an unchanged description is not written again).
+    remote_url = models.URLField(max_length=500, blank=True)
+    remote_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -264,6 +275,11 @@ class Dataset(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == DatasetStatus.PUBLISHED
+
+    @property
+    def is_remote(self) -> bool:
+        """Harvested from a partner node: read-only here, applied for at its node."""
+        return bool(self.remote_url)
 
 
 class DataUseCondition(models.Model):

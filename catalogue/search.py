@@ -134,6 +134,12 @@ def basket_add(*, actor, dataset: Dataset) -> BasketItem:
             "Only published datasets can be requested.",
             fields={"dataset": [f"{dataset.identifier} is not published."]},
         )
+    if dataset.is_remote:
+        raise InvalidInput(
+            f"{dataset.identifier} is held at a partner node, which decides on access to it: apply at its page "
+            f"({dataset.remote_url}).",
+            fields={"dataset": [f"{dataset.identifier} is a partner node's dataset."]},
+        )
     item, _ = BasketItem.objects.get_or_create(user=actor, dataset=dataset)
     return item
 

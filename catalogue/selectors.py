@@ -23,6 +23,7 @@ from django.db.models import (
     Sum,
 )
 from django.http import Http404
+from django.utils.text import slugify
 
 from catalogue.models import (
     BasketItem,
@@ -68,9 +69,12 @@ FACETS: tuple[Facet, ...] = (
     Facet("manufacturer", "Manufacturer", "manufacturer_id", Dataset.manufacturers.through),
     Facet("country", "Country", "holder_id"),
     Facet("holder", "Data holder", "holder_id"),
+    # this node's own datasets, or those harvested from a partner node: a node is the set of its data holders
+    Facet("node", "Node", "holder_id"),
     Facet("data_use", "Data-use condition", "term_id", DataUseCondition, Vocabulary.DATA_USE),
     Facet("access_mode", "Access mode", "term_id", Dataset.access_modes.through, Vocabulary.ACCESS_MODE),
 )
+LOCAL_NODE = "local"
 FACET_NAMES = tuple(facet.name for facet in FACETS)
 _FACET_LABELS = {facet.name: facet.label for facet in FACETS}
 
@@ -143,9 +147,11 @@ class FacetOptions:
             self._add(by_vocabulary[term.vocabulary], term.code, term.pk, str(term))
         for pk, name in Manufacturer.objects.values_list("pk", "name"):
             self._add("manufacturer", name, pk, name)
-        for pk, slug, name, country in DataHolder.objects.values_list("pk", "slug", "name", "country"):
+        holders = DataHolder.objects.values_list("pk", "slug", "name", "country", "node__name")
+        for pk, slug, name, country, node in holders:
             self._add("holder", slug, pk, name)
             self._add("country", country, pk, country_name(country))
+            self._add("node", slugify(node) if node else LOCAL_NODE, pk, node or "This node")
         self.labels["country"] = dict(sorted(self.labels["country"].items(), key=lambda item: item[1]))
 
     def _add(self, facet: str, value: str, key: int, label: str) -> None:
@@ -187,7 +193,7 @@ def datasets_visible_to(user) -> QuerySet[Dataset]:
 
 def dataset_get_visible(*, user, identifier: str, detail: bool = False) -> Dataset:
     """The dataset with this identifier if `user` may see it, else 404 (whether or not it exists)."""
-    datasets = datasets_visible_to(user).select_related("holder")
+    datasets = datasets_visible_to(user).select_related("holder__node")
     if detail:
         datasets = datasets.prefetch_related(*LIST_PREFETCH, "revisions")
     try:
@@ -234,7 +240,7 @@ def dataset_search(*, user, query: DatasetQuery, options: FacetOptions | None = 
     datasets = _matching(user, query, options or FacetOptions())
     sort = query.effective_sort
     ordering = ("-relevance", "title", "pk") if sort == "relevance" else _ORDERINGS[sort]
-    return datasets.select_related("holder").prefetch_related(*LIST_PREFETCH).order_by(*ordering)
+    return datasets.select_related("holder__node").prefetch_related(*LIST_PREFETCH).order_by(*ordering)
 
 
 def _facet_count_sql(user, query: DatasetQuery, options: FacetOptions) -> tuple[str, list]:

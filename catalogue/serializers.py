@@ -59,7 +59,8 @@ def _facet_list(name: str) -> serializers.ListField:
 
 class DatasetSearchInputSerializer(serializers.Serializer):
     """Query parameters of the dataset list. Facet values are codes (modality, condition, body part,
-    data use, access mode), manufacturer names, ISO country codes or data-holder slugs. Unknown
+    data use, access mode), manufacturer names, ISO country codes, data-holder slugs or nodes (`local`
+    for this node's own datasets, a partner's name as a slug for those harvested from it). Unknown
     parameters are ignored (see portal.serializers): `page` and `page_size` belong to the paginator."""
 
     q = serializers.CharField(required=False, allow_blank=True, max_length=MAX_QUERY_LENGTH, default="")
@@ -69,6 +70,7 @@ class DatasetSearchInputSerializer(serializers.Serializer):
     manufacturer = _facet_list("manufacturer")
     country = _facet_list("country")
     holder = _facet_list("holder")
+    node = _facet_list("node")
     data_use = _facet_list("data_use")
     access_mode = _facet_list("access_mode")
     status = serializers.ListField(

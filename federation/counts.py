@@ -64,7 +64,10 @@ def canonical(criteria: dict) -> dict:
 
 
 def searchable_datasets():
-    return Dataset.objects.filter(status=DatasetStatus.PUBLISHED, tier__gte=Tier.FEDERATED_SEARCH)
+    """This node's own published datasets at tier 2 or 3 (not those harvested from partners)."""
+    return Dataset.objects.filter(
+        status=DatasetStatus.PUBLISHED, tier__gte=Tier.FEDERATED_SEARCH, holder__node__isnull=True
+    )
 
 
 def _matching(criteria: dict):

@@ -22,6 +22,8 @@ AUDIT_VERBS: dict[str, str] = {
     "api_token.create": "API token created",
     "federation.counts_answer": "Federation: count query answered for a partner node",
     "federation.counts_query": "Federation: federated count query",
+    "federation.harvest": "Federation: partner catalogue harvested",
+    "federation.harvest_fail": "Federation: partner catalogue could not be harvested",
     "federation.node_add": "Federation: partner node added",
     "federation.node_resume": "Federation: partner node resumed",
     "federation.node_suspend": "Federation: partner node suspended",

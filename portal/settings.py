@@ -444,3 +444,10 @@ FEDERATION_COUNT_THRESHOLD = env_int("FEDERATION_COUNT_THRESHOLD", 10)
 FEDERATION_COUNT_ROUNDING = env_int("FEDERATION_COUNT_ROUNDING", 5)
 FEDERATION_TIMEOUT = float(env_str("FEDERATION_TIMEOUT", "5"))
 FEDERATION_CACHE_SECONDS = env_int("FEDERATION_CACHE_SECONDS", 60)
+# Every partner's catalogue is harvested this often (seconds), each page within the timeout.
+FEDERATION_HARVEST_SECONDS = env_int("FEDERATION_HARVEST_SECONDS", 3600)
+FEDERATION_HARVEST_TIMEOUT = env_int("FEDERATION_HARVEST_TIMEOUT", 30)
+CELERY_BEAT_SCHEDULE["federation-harvest"] = {
+    "task": "federation.tasks.harvest_all",
+    "schedule": float(FEDERATION_HARVEST_SECONDS),
+}
