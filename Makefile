@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo demo-reset test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download bench-ingest invariants-search clean
+.PHONY: demo demo-reset demo-federation test install install-test system-demo system-test migrate lint format serve worker beat bench bench-scale bench-invariants bench-download bench-ingest invariants-search clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,17 +32,25 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 # Links in e-mail and catalogue exports follow the address the demo is served on (SITE_URL wins if set).
-demo demo-reset serve: export SITE_URL ?= http://$(HOST):$(PORT)
+demo demo-reset demo-federation serve: export SITE_URL ?= http://$(HOST):$(PORT)
 # The demo runs like production for its visitors (DEBUG off: the portal's own 404, 403 and 500
 # pages) on plain http, with a secret key generated into the var folder; see portal/settings.py.
-demo demo-reset: export PORTAL_PROFILE ?= demo
+demo demo-reset demo-federation: export PORTAL_PROFILE ?= demo
 
 ## Set up (venv, packages, database, demo data) and serve the portal on http://$(HOST):$(PORT)
 demo: migrate
 	$(BIN)/python manage.py visa_dev_key --if-missing
+	$(BIN)/python manage.py federation_dev_key --if-missing
 	$(BIN)/python manage.py load_demo
 	@echo "Serving on $(SITE_URL)/ (Ctrl-C stops)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The demo and two partner nodes (ports PORT+1 and PORT+2, own databases), peered: a federated search answered by three
+demo-federation: migrate
+	$(BIN)/python manage.py visa_dev_key --if-missing
+	$(BIN)/python manage.py federation_dev_key --if-missing
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python scripts/demo_federation.py --host $(HOST) --port $(PORT)
 
 ## Throw the embedded demo database and its files away, then set up and serve the demo afresh
 demo-reset: install

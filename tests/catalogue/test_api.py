@@ -83,7 +83,8 @@ class TestReading:
         assert modality == {"MR": (1, True), "MG": (1, False)}
         assert {item["value"]: item["count"] for item in body["facets"]["country"]} == {"ES": 1}
         assert set(body["facets"]) == {
-            "modality", "condition", "body_part", "manufacturer", "country", "holder", "node", "data_use", "access_mode",
+            "modality", "condition", "body_part", "manufacturer", "country", "holder", "node",
+            "data_use", "access_mode",
         }  # fmt: skip
 
     def test_the_detail_lists_every_public_field_and_the_files(self, datasets):

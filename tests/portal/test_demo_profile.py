@@ -197,7 +197,13 @@ def run_make_demo(tmp_path, *args: str, environment: dict | None = None) -> list
 
 def test_make_demo_runs_every_command_under_the_demo_profile(tmp_path):
     commands = run_make_demo(tmp_path, "PORT=8123")
-    assert [c["argv"][1] for c in commands] == ["migrate", "visa_dev_key", "load_demo", "runserver"]
+    assert [c["argv"][1] for c in commands] == [
+        "migrate",
+        "visa_dev_key",
+        "federation_dev_key",
+        "load_demo",
+        "runserver",
+    ]
     assert all(c["PORTAL_PROFILE"] == "demo" for c in commands)
     assert commands[-1]["argv"][2] == "127.0.0.1:8123"
 

@@ -1,0 +1,39 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from federation.keys import has_key, own_key_id, public_key_b64
+from federation.models import Node
+from federation.services import node_add
+
+
+class Command(BaseCommand):
+    help = (
+        "List a partner node (the RDO's Partner nodes page does the same), or with --identity print this "
+        "node's identity (name, address, public key) as JSON."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--identity", action="store_true", help="print this node's identity and stop")
+        parser.add_argument("--name")
+        parser.add_argument("--url", help="the partner's address")
+        parser.add_argument("--key", help="the partner's Ed25519 public key, base64")
+
+    def handle(self, *args, **options):
+        from django.conf import settings
+
+        if options["identity"]:
+            if not has_key():
+                raise CommandError(
+                    "This node has no signing key: run federation_dev_key or set FEDERATION_SIGNING_KEY."
+                )
+            identity = {"name": settings.SITE_NAME, "base_url": settings.SITE_URL, "public_key": public_key_b64()}
+            self.stdout.write(json.dumps(identity | {"key_id": own_key_id()}))
+            return
+        if not (options["name"] and options["url"] and options["key"]):
+            raise CommandError("Give --name, --url and --key (or --identity).")
+        if Node.objects.filter(base_url=options["url"].rstrip("/")).exists():
+            self.stdout.write(f"{options['url']} is already a partner; nothing done.")
+            return
+        node = node_add(actor="system:demo", name=options["name"], base_url=options["url"], public_key=options["key"])
+        self.stdout.write(self.style.SUCCESS(f"{node.name} ({node.base_url}) is a partner, key id {node.key_id}."))
