@@ -7,7 +7,6 @@ partner lists for this node (`/federation/node.json` shows them).
 """
 
 import base64
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from federation.models import key_id_of
+from portal.env import private_key_write
 
 
 def _pem() -> bytes:
@@ -65,14 +65,4 @@ def has_key() -> bool:
 
 def dev_key_create(path: Path, *, overwrite: bool = False) -> Path:
     """Write a development node key (Ed25519, PEM, readable by the owner only)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"A node key already exists at {path}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    return path
+    return private_key_write(path, ed25519.Ed25519PrivateKey.generate(), overwrite=overwrite, what="node key")

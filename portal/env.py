@@ -60,3 +60,19 @@ def demo_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key
+
+
+def private_key_write(path: Path, key, *, overwrite: bool, what: str) -> Path:
+    """Write a development private key (PKCS#8 PEM, unencrypted) readable by the owner only;
+    FileExistsError when one is there and `overwrite` is not asked."""
+    from cryptography.hazmat.primitives import serialization
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"A {what} already exists at {path}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return path

@@ -19,7 +19,6 @@ wherever it is published. `visa_dev_key_create` writes a development key (`manag
 import base64
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from access_requests.models import Grant, GrantKind, GrantStatus
 from access_requests.services.grants import GrantRefused, grant_usable, portal_today
+from portal.env import private_key_write
 from portal.services.audit import audit_record
 
 VISA_TYPE = "ControlledAccessGrants"
@@ -215,17 +215,8 @@ def passport_issue(user, *, now: datetime | None = None) -> list[str]:
 
 def visa_dev_key_create(path: Path, *, overwrite: bool = False) -> Path:
     """Write a development visa signing key (EC P-256, PEM, readable by the owner only)."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"A visa signing key already exists at {path}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    return private_key_write(
+        path, ec.generate_private_key(ec.SECP256R1()), overwrite=overwrite, what="visa signing key"
     )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    return path
