@@ -101,20 +101,17 @@ def federated_counts(criteria: dict) -> dict:
     timeout = settings.FEDERATION_TIMEOUT
     body = json.dumps(canonical(criteria)).encode()
     partners = list(Node.objects.filter(active=True).order_by("name"))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(partners))), thread_name_prefix="federation")
+    futures = {pool.submit(_ask, node, body, timeout): node for node in partners}  # asked first ...
     nodes = [{"name": settings.SITE_NAME, "base_url": settings.SITE_URL, "local": True, "status": ANSWERED}]
-    nodes[0].update(local_counts(criteria))
-    if partners:
-        pool = ThreadPoolExecutor(max_workers=min(32, len(partners)), thread_name_prefix="federation")
-        futures = {pool.submit(_ask, node, body, timeout): node for node in partners}
-        done, _ = wait(futures, timeout=timeout + 0.2)
-        pool.shutdown(wait=False, cancel_futures=True)
-        for future, node in futures.items():
-            answer = (
-                future.result()
-                if future in done
-                else {"status": TIMED_OUT, "detail": f"no answer within {timeout:g} s"}
-            )
-            nodes.append({"name": node.name, "base_url": node.base_url, "local": False, **answer})
+    nodes[0].update(local_counts(criteria))  # ... this node counts while they answer
+    done, _ = wait(futures, timeout=max(0.0, started + timeout + 0.2 - time.perf_counter()))
+    pool.shutdown(wait=False, cancel_futures=True)
+    for future, node in futures.items():
+        answer = (
+            future.result() if future in done else {"status": TIMED_OUT, "detail": f"no answer within {timeout:g} s"}
+        )
+        nodes.append({"name": node.name, "base_url": node.base_url, "local": False, **answer})
     for node in nodes:
         node["status_words"] = STATUS_WORDS[node["status"]]
     answered = [node for node in nodes if node["status"] == ANSWERED]
