@@ -11,7 +11,7 @@ here also start the nodes of tests/federation/test_three_nodes.py.
 import argparse
 import json
 import os
-import subprocess
+import subprocess  # nosec B404 - starts the portal's own manage.py
 import sys
 import time
 import urllib.request
@@ -33,7 +33,7 @@ class NodeProcess:
     process: subprocess.Popen | None = None
 
     def manage(self, *args: str, quiet: bool = True) -> str:
-        result = subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
+        result = subprocess.run(  # noqa: S603  # nosec B603 - our own manage.py with fixed arguments
             [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
@@ -64,7 +64,7 @@ class NodeProcess:
     def serve(self, log: Path) -> None:
         host_port = self.url.split("://", 1)[1]
         handle = log.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603 - our own manage.py with fixed arguments
             [PYTHON, "manage.py", "runserver", "--noreload", host_port],
             cwd=ROOT,
             env=self.env,
@@ -76,7 +76,7 @@ class NodeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} stopped at start: see {log}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310 - http on loopback
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310  # nosec B310 - http on loopback
                     if response.status == 200:
                         return
             except OSError:
@@ -152,12 +152,12 @@ def main() -> None:
         print(f"\nPartner nodes: {', '.join(f'{n.name} {n.url}' for n in partners)}")
         print(f"Federated search: {main_url}/federation/search/ (sign in first; demo logins above)")
         print(f"Serving {main_node.name} on {main_url}/ (Ctrl-C stops the three nodes)", flush=True)
-        subprocess.run(
+        subprocess.run(  # noqa: S603  # nosec B603 - our own manage.py with fixed arguments
             [PYTHON, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"],
             cwd=ROOT,
             env=main_node.env,
             check=False,
-        )  # noqa: S603
+        )
     except KeyboardInterrupt:
         pass
     finally:
