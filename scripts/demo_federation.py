@@ -61,15 +61,16 @@ class NodeProcess:
             other.identity["public_key"],
         )
 
-    def serve(self, log: Path) -> None:
+    def serve(self, log: Path | None) -> None:
+        """Start the node's server (its output to `log`, or this terminal) and wait until it answers."""
         host_port = self.url.split("://", 1)[1]
-        handle = log.open("ab")
+        handle = log.open("ab") if log is not None else None
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603 - our own manage.py with fixed arguments
             [PYTHON, "manage.py", "runserver", "--noreload", host_port],
             cwd=ROOT,
             env=self.env,
             stdout=handle,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if handle is not None else None,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -147,21 +148,18 @@ def main() -> None:
     try:
         for node in partners:
             node.serve(var_root / "federation-demo" / f"{node.name.split()[0].lower()}.log")
-        for node in [main_node, *partners]:
+        main_node.manage("federation_harvest", quiet=False)
+        print(f"Serving {main_node.name} on {main_url}/ (Ctrl-C stops the three nodes)", flush=True)
+        main_node.serve(None)
+        for node in partners:  # once the main node answers, the partners harvest its catalogue too
             node.manage("federation_harvest", quiet=False)
         print(f"\nPartner nodes: {', '.join(f'{n.name} {n.url}' for n in partners)}")
-        print(f"Federated search: {main_url}/federation/search/ (sign in first; demo logins above)")
-        print(f"Serving {main_node.name} on {main_url}/ (Ctrl-C stops the three nodes)", flush=True)
-        subprocess.run(  # noqa: S603  # nosec B603 - our own manage.py with fixed arguments
-            [PYTHON, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"],
-            cwd=ROOT,
-            env=main_node.env,
-            check=False,
-        )
+        print(f"Federated search: {main_url}/federation/search/ (sign in first; demo logins above)", flush=True)
+        main_node.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        for node in partners:
+        for node in [*partners, main_node]:
             node.stop()
 
 
