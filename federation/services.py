@@ -40,3 +40,22 @@ def node_set_active(*, actor, node: Node, active: bool) -> Node:
                 actor=actor, verb="federation.node_resume" if active else "federation.node_suspend", target=node
             )
     return node
+
+
+def node_rekey(*, actor, node: Node, public_key: str) -> Node:
+    """A partner's new public key (after it rotated its key): its requests verify with this one only."""
+    require_actor(actor, "rdo")
+    with transaction.atomic():
+        node = Node.objects.select_for_update().get(pk=node.pk)
+        old = node.key_id
+        node.public_key = public_key.strip()
+        try:
+            node.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput("Check the partner node's key.", fields=exc.message_dict) from exc
+        node.save()
+        if node.key_id != old:
+            audit_record(
+                actor=actor, verb="federation.node_rekey", target=node, payload={"old": old, "new": node.key_id}
+            )
+    return node

@@ -25,6 +25,7 @@ AUDIT_VERBS: dict[str, str] = {
     "federation.harvest": "Federation: partner catalogue harvested",
     "federation.harvest_fail": "Federation: partner catalogue could not be harvested",
     "federation.node_add": "Federation: partner node added",
+    "federation.node_rekey": "Federation: partner node's key replaced",
     "federation.node_resume": "Federation: partner node resumed",
     "federation.node_suspend": "Federation: partner node suspended",
     "federation.request_refuse": "Federation: partner request refused (signature)",

@@ -87,3 +87,18 @@ def test_only_the_rdo_sees_the_partners(client, alice):
     client.force_login(alice)
 
     assert client.get(reverse("federation:nodes")).status_code == 403
+
+
+def test_a_partner_listed_again_with_a_new_key_gets_it(db):
+    from django.core.management import call_command
+
+    from federation.models import key_id_of, raw_public_key
+
+    first, second = key(), key()
+    call_command("federation_partner", "--name", "Tartu", "--url", "https://tartu.example", "--key", first)
+    call_command("federation_partner", "--name", "Tartu", "--url", "https://tartu.example/", "--key", second)
+
+    node = Node.objects.get()
+    assert node.key_id == key_id_of(raw_public_key(second))
+    event = AuditEvent.objects.get(verb="federation.node_rekey")
+    assert event.payload == {"old": key_id_of(raw_public_key(first)), "new": node.key_id}

@@ -4,13 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from federation.keys import has_key, own_key_id, public_key_b64
 from federation.models import Node
-from federation.services import node_add
+from federation.services import node_add, node_rekey
 
 
 class Command(BaseCommand):
     help = (
-        "List a partner node (the RDO's Partner nodes page does the same), or with --identity print this "
-        "node's identity (name, address, public key) as JSON."
+        "List a partner node (the RDO's Partner nodes page does the same; a partner listed already gets the key "
+        "given), or with --identity print this node's identity (name, address, public key) as JSON."
     )
 
     def add_arguments(self, parser):
@@ -32,8 +32,11 @@ class Command(BaseCommand):
             return
         if not (options["name"] and options["url"] and options["key"]):
             raise CommandError("Give --name, --url and --key (or --identity).")
-        if Node.objects.filter(base_url=options["url"].rstrip("/")).exists():
-            self.stdout.write(f"{options['url']} is already a partner; nothing done.")
+        known = Node.objects.filter(base_url=options["url"].rstrip("/")).first()
+        if known is not None:
+            node = node_rekey(actor="system:demo", node=known, public_key=options["key"])
+            changed = "its key is updated" if node.key_id != known.key_id else "nothing to change"
+            self.stdout.write(f"{options['url']} is already a partner; {changed}.")
             return
         node = node_add(actor="system:demo", name=options["name"], base_url=options["url"], public_key=options["key"])
         self.stdout.write(self.style.SUCCESS(f"{node.name} ({node.base_url}) is a partner, key id {node.key_id}."))
