@@ -21,7 +21,8 @@ import requests
 from http_message_signatures import HTTPMessageSigner, algorithms
 
 from scripts.demo_federation import NodeProcess, node_env, peer
-from tests.helpers import free_port, test_database_url
+from tests import helpers
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +57,7 @@ def _drop(base: str, name: str) -> None:
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory, django_db_blocker):
     with django_db_blocker.unblock():
-        base = test_database_url()
+        base = helpers.test_database_url()
     root = tmp_path_factory.mktemp("nodes")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     started, names = {}, {}
