@@ -81,9 +81,6 @@ class _Partners(HTTPSignatureKeyResolver):
             raise InvalidSignature("unknown key")
         return ed25519.Ed25519PublicKey.from_public_bytes(raw_public_key(self.node.public_key))
 
-    def resolve_private_key(self, key_id: str):  # pragma: no cover - a verifier never signs
-        raise NotImplementedError
-
 
 def _key_id(request) -> str:
     """The keyid the request's Signature-Input names, for the record of a refusal (not trusted)."""
