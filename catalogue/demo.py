@@ -513,30 +513,36 @@ def _dataset(data: dict, holder, steward) -> Dataset:
     return dataset
 
 
-def load_catalogue(*, people: dict, holders: dict) -> dict:
-    """Create (or find) the demo datasets; returns them by key ("mg", "lung", ..., "draft", "staged")."""
+def ingest_demo_dataset(spec: dict, cohort: Cohort, files: list, holder, steward, *, publish: bool) -> Dataset:
+    """One demo dataset: created (or found) by its steward, its cohort's files written into the
+    holder's area and registered (a finished scan is left as it is), published when asked."""
     from catalogue.ingestion import file_scan_run
     from catalogue.services import dataset_publish, dataset_register_files
 
+    dataset = _dataset(_input(spec, cohort, len(files)), holder, steward)
+    folder = _write_files(dataset.holder, dataset.identifier, files)
+    stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
+    scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
+    if not scanned and folder.is_dir():  # the folder is given relative to the holder's area
+        scan = dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
+        # The demo's tasks run eagerly once the registration commits; inside an outer
+        # transaction (a test) that has not happened yet: scan now (a finished scan is left as it is).
+        file_scan_run(scan_id=scan.pk)
+        dataset.refresh_from_db()
+    if publish and dataset.status == DatasetStatus.DRAFT and dataset.published_at is None:
+        dataset = dataset_publish(actor=steward, dataset=dataset)
+    return dataset
+
+
+def load_catalogue(*, people: dict, holders: dict) -> dict:
+    """Create (or find) the demo datasets; returns them by key ("mg", "lung", ..., "draft", "staged")."""
     datasets = {}
     for key, (holder_key, publish, cohort, spec) in DATASETS.items():
-        steward = people[f"steward_{holder_key}"]
         files = cohort_files(spec["identifier"], cohort)
         if key == "lymphoma":
             files.append(_mistaken_file())
-        data = _input(spec, cohort, len(files))
-        dataset = _dataset(data, holders[holder_key], steward)
-        folder = _write_files(dataset.holder, dataset.identifier, files)
-        stored = f"{dataset.holder.storage_area}/{dataset.identifier}"
-        scanned = dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
-        if not scanned and folder.is_dir():  # the folder is given relative to the holder's area
-            scan = dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
-            # The demo's tasks run eagerly once the registration commits; inside an outer
-            # transaction (a test) that has not happened yet: scan now (a finished scan is left as it is).
-            file_scan_run(scan_id=scan.pk)
-        if publish and dataset.status == DatasetStatus.DRAFT and dataset.published_at is None:
-            dataset = dataset_publish(actor=steward, dataset=dataset)
-        datasets[key] = dataset
+        steward = people[f"steward_{holder_key}"]
+        datasets[key] = ingest_demo_dataset(spec, cohort, files, holders[holder_key], steward, publish=publish)
     return datasets
 
 

@@ -5,11 +5,10 @@ beside the main demo and lists each node at the others."""
 
 from django.db import transaction
 
-from catalogue.demo import _dataset, _input, _write_files
+from catalogue.demo import ingest_demo_dataset
 from catalogue.demo_dicom import Cohort, Series, cohort_files
-from catalogue.ingestion import file_scan_run
-from catalogue.models import DataHolder, DatasetStatus, FileScanStatus
-from catalogue.services import data_holder_add_steward, data_holder_create, dataset_publish, dataset_register_files
+from catalogue.models import DataHolder
+from catalogue.services import data_holder_add_steward, data_holder_create
 from portal.demo import ACTOR, DEMO_PASSWORD
 from portal.models import User
 from portal.services.accounts import user_create
@@ -173,20 +172,8 @@ def load_partner_demo(key: str) -> dict:
         holder = DataHolder.objects.filter(slug=spec["slug"]).first() or data_holder_create(actor=ACTOR, **spec)
         data_holder_add_steward(actor=ACTOR, holder=holder, user=people["steward"])
     steward = people["steward"]
-    datasets = []
-    for cohort, fields in partner["datasets"]:
-        files = cohort_files(fields["identifier"], cohort)
-        dataset = _dataset(_input(fields, cohort, len(files)), holder, steward)
-        folder = _write_files(holder, dataset.identifier, files)
-        stored = f"{holder.storage_area}/{dataset.identifier}"
-        if (
-            not dataset.file_scans.filter(folder=stored).exclude(status=FileScanStatus.FAILED).exists()
-            and folder.is_dir()
-        ):
-            scan = dataset_register_files(actor=steward, dataset=dataset, folder=dataset.identifier)
-            file_scan_run(scan_id=scan.pk)
-        dataset.refresh_from_db()
-        if dataset.status == DatasetStatus.DRAFT:
-            dataset = dataset_publish(actor=steward, dataset=dataset)
-        datasets.append(dataset)
+    datasets = [
+        ingest_demo_dataset(fields, cohort, cohort_files(fields["identifier"], cohort), holder, steward, publish=True)
+        for cohort, fields in partner["datasets"]
+    ]
     return {"people": people, "holder": holder, "datasets": datasets}
