@@ -85,6 +85,9 @@ urlpatterns = [
         apis_grants.GrantFileLinkApi.as_view(),
         name="api-grant-file-link",
     ),
+    path(
+        "grants/<int:grant_pk>/remote-links/", apis_grants.GrantRemoteLinksApi.as_view(), name="api-grant-remote-links"
+    ),
     # a grant's signed download link (access_requests/apis_downloads.py)
     path("downloads/<str:token>/", apis_downloads.DownloadApi.as_view(), name="api-download"),
     # GA4GH Passport visas for processing grants, and the keys that verify them (access_requests/apis_visas.py)

@@ -9,6 +9,7 @@ not recorded (the download it leads to is, by the download view)."""
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,6 +32,7 @@ from access_requests.services.grants import (
     portal_today,
 )
 from catalogue.models import DatasetFile
+from federation.grants import links_request
 from portal.access import may, require
 from portal.apis import ErrorSerializer
 from portal.pagination import PortalPagination
@@ -176,3 +178,43 @@ class GrantFileLinkApi(APIView):
             return refused_response(refused)
         token = link_token(user=request.user, grant=grant, file=file)
         return Response({"url": request.build_absolute_uri(link_url(token)), "expires_at": link_expires_at()})
+
+
+class RemoteFileSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField(help_text="at the partner node; personal, valid until `expires_at`")
+
+
+class RemoteLinksSerializer(serializers.Serializer):
+    node = serializers.CharField(help_text="the partner node that holds the files and enforces the grant")
+    expires_at = serializers.CharField()
+    files = RemoteFileSerializer(many=True)
+
+
+class GrantRemoteLinksApi(APIView):
+    """The grantees of a download grant of a partner node's dataset: links to every file, made by
+    that node for the caller after its own check of the grant (federation/grants.py). 502 when the
+    node cannot be reached or answers nonsense."""
+
+    @extend_schema(
+        summary="Links to a partner node's files of the grant",
+        request=None,
+        responses={
+            200: RemoteLinksSerializer,
+            403: REFUSED,
+            404: REFUSED,
+            409: OpenApiResponse(ErrorSerializer, description="`not_remote`: the dataset is held at this node"),
+            410: REFUSED,
+            502: OpenApiResponse(ErrorSerializer, description="`node_unreachable`, `node_refused`, ..."),
+            503: OpenApiResponse(ErrorSerializer, description="`node_suspended`"),
+        },
+    )
+    def post(self, request, grant_pk: int):
+        grant = grant_get_for(request.user, grant_pk, "grant.use")
+        try:
+            links = links_request(grant, request.user)
+        except GrantRefused as refused:
+            return refused_response(refused)
+        return Response({"node": links.node, "expires_at": links.expires_at, "files": links.files})

@@ -22,7 +22,7 @@ def grants_of_grantee(user) -> QuerySet:
 
 
 def grant_for_page(pk: int) -> Grant | None:
-    return Grant.objects.select_related("application", "dataset__holder", "agreement").filter(pk=pk).first()
+    return Grant.objects.select_related("application", "dataset__holder__node", "agreement").filter(pk=pk).first()
 
 
 def grant_files(grant: Grant) -> QuerySet:

@@ -127,18 +127,13 @@ def text_filter(datasets: QuerySet, text: str) -> QuerySet:
 
 
 def basket_add(*, actor, dataset: Dataset) -> BasketItem:
-    """Put a published dataset into a researcher's basket; adding it twice keeps one entry."""
+    """Put a published dataset into a researcher's basket; adding it twice keeps one entry. A partner
+    node's dataset too: this node's committee decides, and the node enforces the grant (federation/grants.py)."""
     require_actor(actor, "researcher")
     if dataset.status != DatasetStatus.PUBLISHED:
         raise InvalidInput(
             "Only published datasets can be requested.",
             fields={"dataset": [f"{dataset.identifier} is not published."]},
-        )
-    if dataset.is_remote:
-        raise InvalidInput(
-            f"{dataset.identifier} is held at a partner node, which decides on access to it: apply at its page "
-            f"({dataset.remote_url}).",
-            fields={"dataset": [f"{dataset.identifier} is a partner node's dataset."]},
         )
     item, _ = BasketItem.objects.get_or_create(user=actor, dataset=dataset)
     return item

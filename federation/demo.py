@@ -177,3 +177,39 @@ def load_partner_demo(key: str) -> dict:
         for cohort, fields in partner["datasets"]
     ]
     return {"people": people, "holder": holder, "datasets": datasets}
+
+
+REMOTE_TITLE = "Federated: {title}"
+
+
+def apply_for_remote(identifier: str):
+    """At a hub: the demo researcher applies for a partner node's dataset (harvested here), this
+    node's committee approves it, every party signs (the Research Data Office for the partner's
+    hospital) and the executed agreement issues the grant, whose events go to the partner's node.
+    Made only through the services, as the main demo's grants are; once per dataset."""
+    from django.utils import timezone
+
+    from access_requests.demo import PROJECT, _fill, _Fit
+    from access_requests.demo_grants import _approve, _execute
+    from access_requests.models import Application
+    from access_requests.services import applications as svc
+    from catalogue.models import Dataset
+    from portal.demo import load_committees, load_holders, load_people
+
+    dataset = Dataset.objects.get(identifier=identifier, holder__node__isnull=False)
+    with transaction.atomic():
+        people = load_people()
+        committees = load_committees(people, load_holders(people))
+    researcher = people["researcher"]
+    title = REMOTE_TITLE.format(title=dataset.title)[:300]
+    found = Application.objects.filter(applicant=researcher, title=title).first()
+    if found is not None:
+        return found
+    fit = _Fit(researcher.country)
+    if not fit.admit(dataset):
+        raise ValueError(f"The demo researcher cannot ask for {identifier}: its conditions of use exclude them.")
+    application = svc.application_create(actor=researcher, title=title, datasets=[dataset])
+    application = _fill(application, researcher, fit, people["signatory"], PROJECT, start=timezone.localdate())
+    _approve(application, people, committees)
+    _execute(application, people)
+    return Application.objects.get(pk=application.pk)

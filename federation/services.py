@@ -42,6 +42,20 @@ def node_set_active(*, actor, node: Node, active: bool) -> Node:
     return node
 
 
+def node_honour_grants(*, actor, node: Node, honours: bool) -> Node:
+    """Agree (or stop agreeing) to enforce the grants the partner's committee issues for this
+    node's datasets (federation/grants.py). Grants received before keep their state; new events
+    from a partner no longer honoured are refused."""
+    require_actor(actor, "rdo")
+    with transaction.atomic():
+        node = Node.objects.select_for_update().get(pk=node.pk)
+        if node.honours_grants != honours:
+            node.honours_grants = honours
+            node.save(update_fields=["honours_grants", "updated_at"])
+            audit_record(actor=actor, verb="federation.grants_honour", target=node, payload={"honours": honours})
+    return node
+
+
 def node_rekey(*, actor, node: Node, public_key: str) -> Node:
     """A partner's new public key (after it rotated its key): its requests verify with this one only."""
     require_actor(actor, "rdo")

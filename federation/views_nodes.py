@@ -8,9 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from access_requests.forms import form_add_domain_error
 from federation import keys
 from federation.forms import NodeForm
-from federation.models import Node
-from federation.services import node_add, node_set_active
+from federation.models import Node, ReceivedGrant
+from federation.services import node_add, node_honour_grants, node_set_active
 from portal.errors import DomainError
+
+RECEIVED_SHOWN = 50
 
 
 def _page(request, form=None, status=200):
@@ -18,7 +20,14 @@ def _page(request, form=None, status=200):
     return render(
         request,
         "federation/nodes.html",
-        {"nodes": Node.objects.order_by("name"), "form": form or NodeForm(), "own": own},
+        {
+            "nodes": Node.objects.order_by("name"),
+            "form": form or NodeForm(),
+            "own": own,
+            "received": ReceivedGrant.objects.select_related("node", "dataset").order_by("-updated_at", "-pk")[
+                :RECEIVED_SHOWN
+            ],
+        },
         status=status,
     )
 
@@ -48,5 +57,18 @@ def node_active(request, node_pk: int):
     node_set_active(actor=request.user, node=node, active=active)
     messages.success(
         request, f"{node.name} is {'a partner again' if active else 'suspended: neither asked nor answered'}."
+    )
+    return redirect("federation:nodes")
+
+
+@require_POST
+def node_grants(request, node_pk: int):
+    node = get_object_or_404(Node, pk=node_pk)
+    honours = request.POST.get("honours") == "1"
+    node_honour_grants(actor=request.user, node=node, honours=honours)
+    messages.success(
+        request,
+        f"This node {'now enforces' if honours else 'no longer accepts'} the grants {node.name}'s committee issues "
+        "for its datasets.",
     )
     return redirect("federation:nodes")

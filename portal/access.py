@@ -431,8 +431,13 @@ URLS: dict[str, dict[str, Guard]] = {
     "federation:search": {"GET": SIGNED_IN},
     "federation:nodes": {"GET": Guard("rdo"), "POST": Guard("rdo", sudo=True)},
     "federation:node-active": {"POST": Guard("rdo", sudo=True)},
+    "federation:node-grants-honour": {"POST": Guard("rdo", sudo=True)},
     "federation:node-identity": {"GET": ANYONE},
     "federation:node-counts": {"POST": Guard("partner_node")},
+    "federation:node-grants": {"POST": Guard("partner_node")},
+    "federation:node-grant-links": {"POST": Guard("partner_node")},
+    # the link is the credential (federation/grants.py): signed, short-lived, bound to grant, grantee, file
+    "federation:received-file": {"GET": ANYONE},
     "api-federation-counts": {"POST": SIGNED_IN},
     # catalogue API
     "api-datasets": {"GET": ANYONE, "POST": Guard("steward")},
@@ -568,6 +573,7 @@ URLS: dict[str, dict[str, Guard]] = {
     "api-grant": {"GET": Guard("grant.view")},
     "api-grant-files": {"GET": Guard("grant.use")},
     "api-grant-file-link": {"POST": Guard("grant.use")},
+    "api-grant-remote-links": {"POST": Guard("grant.use")},
     # a grant's download link: the link names the grant and the file, and the view checks the grant
     # at every request (access_requests/services/downloads.py); HEAD is answered as GET
     "api-download": {"GET": SIGNED_IN},

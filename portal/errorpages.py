@@ -1,12 +1,15 @@
-"""Error pages: JSON under /api/, HTML elsewhere."""
+"""Error pages: JSON under /api/ and the federation's node endpoints, HTML elsewhere."""
 
 from django.shortcuts import render
 
 from portal.apis import json_error
 
+# the programs' addresses: the API, and what partner nodes and their grantees' downloads call
+JSON_PREFIXES = ("/api/", "/federation/v1/", "/federation/files/")
+
 
 def _respond(request, status: int, detail: str, template: str):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PREFIXES):
         return json_error(request, status, detail)
     return render(request, template, {"detail": detail}, status=status)
 
@@ -25,7 +28,7 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PREFIXES):
         return json_error(request, 500, "Internal error. It has been logged.")
     return render(request, "errors/500.html", status=500)
 

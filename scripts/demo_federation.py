@@ -59,6 +59,7 @@ class NodeProcess:
             other.url,
             "--key",
             other.identity["public_key"],
+            "--honour-grants",  # the demo's nodes agreed to enforce each other's committees' grants
         )
 
     def serve(self, log: Path | None) -> None:

@@ -12,6 +12,7 @@ from access_requests.models import (
     PartyKind,
     ReviewRound,
 )
+from catalogue.models import DataHolder
 
 # The annex lists at most this many files per dataset; the manifest digest always covers them all
 # (sha256sum format, sorted by path), so the agreement binds every file of a dataset of any size.
@@ -33,7 +34,7 @@ def _approval_round(application: Application) -> ReviewRound | None:
 def _approved_requested(application: Application, review_round: ReviewRound) -> list:
     """The requested datasets the approval covers: those the chair approved one by one, else all."""
     decisions = {d.requested_id: d for d in DatasetDecision.objects.filter(round=review_round)}
-    requested = application.requested.select_related("dataset__holder", "access_mode").order_by("pk")
+    requested = application.requested.select_related("dataset__holder__node", "access_mode").order_by("pk")
     if not decisions:
         return list(requested)
     return [item for item in requested if decisions.get(item.pk) is not None and decisions[item.pk].approved]
@@ -96,6 +97,8 @@ def _dataset_entry(item) -> dict:
         "studies": dataset.studies_count,
         "use_conditions": conditions,
         **_manifest(dataset),
+        # held at a partner node, which enforces the grant where the data live (federation/grants.py)
+        **({"node": dataset.holder.node.name} if dataset.holder.node_id else {}),
     }
 
 
@@ -115,7 +118,15 @@ def _parties(application: Application, datasets: list[dict]) -> list[dict]:
     holders = {}
     for entry in datasets:
         holders.setdefault(entry["holder_id"], entry["holder"])
+    # A partner node's holder (a harvested dataset's) is no party: its node agreed, in the federation
+    # agreement, to enforce the grants this node's committee issues (federation/grants.py), and this
+    # node's Research Data Office signs for the infrastructure on that footing.
+    remote = dict(
+        DataHolder.objects.filter(pk__in=holders, node__isnull=False).values_list("pk", "node__name").order_by()
+    )
     for holder_id, name in sorted(holders.items(), key=lambda pair: pair[1]):
+        if holder_id in remote:
+            continue
         parties.append(
             {
                 "kind": PartyKind.STEWARD.value,
@@ -125,11 +136,14 @@ def _parties(application: Application, datasets: list[dict]) -> list[dict]:
                 "holder_id": holder_id,
             }
         )
+    representative = "an administrator of the Research Data Office"
+    if remote:
+        representative += ", also for the data holders at partner nodes, under their federation agreements"
     parties.append(
         {
             "kind": PartyKind.RDO.value,
             "name": f"{settings.SITE_NAME}, through its Research Data Office",
-            "representative": "an administrator of the Research Data Office",
+            "representative": representative,
             "email": "",
             "holder_id": None,
         }

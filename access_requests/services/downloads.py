@@ -198,7 +198,7 @@ def _refusal_audit(request, refused: GrantRefused, *, link=None, grant=None, fil
         "user": user.pk,
         "grant": grant.pk if grant else (link.grant_id if link else None),
         "file": file.pk if file else (link.file_id if link else None),
-        "ip": _address(request),
+        "ip": client_address(request),
     }
     if link is not None and link.user_id != user.pk:
         payload["link_user"] = link.user_id
@@ -212,7 +212,7 @@ def refusal_response(refused: GrantRefused) -> JsonResponse:
     return response
 
 
-def _address(request) -> str | None:
+def client_address(request) -> str | None:
     """The caller's address for the record, or None when what the proxies said is no address."""
     try:
         return str(ipaddress.ip_address((client_ip(request) or "").strip()))
@@ -222,7 +222,7 @@ def _address(request) -> str | None:
 
 def _record(request, *, grant: Grant, file: DatasetFile, answer: Answer, bytes_sent: int, mode: str) -> Download:
     """The Download row and its audit event, in one transaction, before any byte is sent."""
-    ip = _address(request)
+    ip = client_address(request)
     with transaction.atomic():
         download = Download.objects.create(
             grant=grant,
@@ -307,23 +307,34 @@ def download_response(request, token: str):
         grant, file, real, accel = _permitted(request, token)
     except GrantRefused as refused:
         return refusal_response(refused)
+
+    def record(answer: Answer, bytes_sent: int, mode: str) -> None:
+        _record(request, grant=grant, file=file, answer=answer, bytes_sent=bytes_sent, mode=mode)
+
+    def refuse(refused: GrantRefused):
+        _refusal_audit(request, refused, grant=grant, file=file)
+        return refusal_response(refused)
+
+    return file_serve(request, file, real, accel, record=record, refuse=refuse)
+
+
+def file_serve(request, file: DatasetFile, real: Path, accel: str, *, record, refuse):
+    """A permitted file's bytes (or the range asked for), in the configured mode: `record(answer,
+    bytes_sent, mode)` writes what is sent before the first byte goes; `refuse(GrantRefused)` answers
+    what went wrong after the permission (the file gone or changed since it was resolved)."""
     try:
         if settings.PROTECTED_SERVE_MODE == "nginx":
-            return _accel_response(request, grant, file, real, accel)
+            return _accel_response(request, file, real, accel, record)
         handle = _open(real)
     except OSError:  # gone since it was resolved
-        refused = GrantRefused(404, "file_missing", "This file is missing from the data holder's storage.")
-        _refusal_audit(request, refused, grant=grant, file=file)
-        return refusal_response(refused)
+        return refuse(GrantRefused(404, "file_missing", "This file is missing from the data holder's storage."))
     except GrantRefused as refused:
-        _refusal_audit(request, refused, grant=grant, file=file)
-        return refusal_response(refused)
+        return refuse(refused)
     try:
-        return _file_response(request, grant, file, handle)
+        return _file_response(request, file, handle, record)
     except GrantRefused as refused:
         handle.close()
-        _refusal_audit(request, refused, grant=grant, file=file)
-        return refusal_response(refused)
+        return refuse(refused)
     except BaseException:
         handle.close()
         raise
@@ -336,13 +347,13 @@ def _answer(request, size: int, validators: Validators) -> Answer:
     return answer
 
 
-def _accel_response(request, grant: Grant, file: DatasetFile, real: Path, accel: str) -> HttpResponse:
+def _accel_response(request, file: DatasetFile, real: Path, accel: str, record) -> HttpResponse:
     """nginx mode: recorded here as nginx will answer (its own ETag for If-Range), sent by nginx."""
     stat = os.stat(real)
     answer = _answer(request, stat.st_size, Validators(nginx_etag(stat), int(stat.st_mtime)))
     length = {200: stat.st_size, 206: answer.length, 416: 0}[answer.status]
     sent = 0 if request.method == "HEAD" else length
-    _record(request, grant=grant, file=file, answer=answer, bytes_sent=sent, mode="nginx")
+    record(answer, sent, "nginx")
     # nginx answers Range, If-Range and 416 itself from the client's headers; it keeps Content-Type,
     # Content-Disposition and Cache-Control of this answer, and the internal location adds nosniff
     # and passes Repr-Digest on (deploy/nginx/portal.conf).
@@ -352,7 +363,7 @@ def _accel_response(request, grant: Grant, file: DatasetFile, real: Path, accel:
     return response
 
 
-def _file_response(request, grant: Grant, file: DatasetFile, handle):
+def _file_response(request, file: DatasetFile, handle, record):
     """django mode: the open file's window as a FileResponse (sendfile under gunicorn). Closes
     `handle` itself unless it hands it to the response."""
     stat = os.fstat(handle.fileno())
@@ -365,7 +376,7 @@ def _file_response(request, grant: Grant, file: DatasetFile, handle):
     answer = _answer(request, size, validators)
     length = {200: size, 206: answer.length, 416: 0}[answer.status]
     head = request.method == "HEAD"
-    _record(request, grant=grant, file=file, answer=answer, bytes_sent=0 if head else length, mode="django")
+    record(answer, 0 if head else length, "django")
     if answer.status == 416:
         handle.close()
         return _unsatisfiable(size)

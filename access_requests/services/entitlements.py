@@ -18,6 +18,9 @@ in the transaction of the change; `entitlements_deliver` sends them afterwards (
 - Delivery is at least once: an environment that received an event but whose answer was lost gets
   it again, with the same id and sequence, and should ignore what it has already applied.
 - A holder with no URL configured: its events wait, pending, until one is set.
+- A partner node's holder (a harvested dataset's): the events of its grants, download grants too,
+  go to that node instead (`federation.grants.grant_push`: `POST /federation/v1/grants`, signed
+  with this node's key, RFC 9421), which enforces the grant where the data live.
 """
 
 import hashlib
@@ -96,17 +99,22 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
 
 def _deliver_one(event: EntitlementEvent, holder, now: datetime) -> bool:
     body = event_body(event)
-    timestamp = str(int(now.timestamp()))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "imaging-data-access-portal/entitlements",
-        "X-Entitlement-Event": str(event.pk),
-        "X-Entitlement-Sequence": str(event.sequence),
-        "X-Entitlement-Grant": str(event.grant_id),
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(holder.processing_push_secret, timestamp, body),
-    }
-    delivered, error = _post(holder.processing_push_url, body, headers)
+    if holder.node_id is not None:
+        from federation.grants import grant_push
+
+        delivered, error = grant_push(holder.node, body)
+    else:
+        timestamp = str(int(now.timestamp()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "imaging-data-access-portal/entitlements",
+            "X-Entitlement-Event": str(event.pk),
+            "X-Entitlement-Sequence": str(event.sequence),
+            "X-Entitlement-Grant": str(event.grant_id),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(holder.processing_push_secret, timestamp, body),
+        }
+        delivered, error = _post(holder.processing_push_url, body, headers)
     event.attempts += 1
     if delivered:
         event.status = DeliveryStatus.DELIVERED
@@ -130,7 +138,7 @@ def _deliver_grant(grant_id: int, now: datetime, counts: dict) -> None:
             return
         pending = list(
             EntitlementEvent.objects.filter(grant_id=grant_id, status=DeliveryStatus.PENDING)
-            .select_related("holder")
+            .select_related("holder__node")
             .order_by("sequence")
         )
         for event in pending:
@@ -138,7 +146,7 @@ def _deliver_grant(grant_id: int, now: datetime, counts: dict) -> None:
                 counts["waiting"] += 1  # the head of the line is backing off: the rest wait behind it
                 return
             holder = event.holder
-            if not holder.processing_push_url:
+            if not holder.processing_push_url and holder.node_id is None:
                 if event.last_error != NO_URL:
                     event.last_error = NO_URL
                     event.save(update_fields=["last_error"])

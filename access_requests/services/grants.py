@@ -175,8 +175,7 @@ def grants_issue(*, agreement: Agreement, version: AgreementVersion, now: dateti
         )
         grant.grantees.set(grantees)
         issued.append(grant)
-        if kind == GrantKind.PROCESSING:
-            entitlement_event_add(grant, EntitlementEventKind.GRANTED, now)
+        entitlement_event_add(grant, EntitlementEventKind.GRANTED, now)
     audit_record(
         actor=SYSTEM,
         verb="grant.issue",
@@ -209,6 +208,7 @@ def entitlement_payload(grant: Grant, kind: str) -> dict:
     return {
         "event": kind,
         "grant": grant.pk,
+        "kind": grant.kind,
         "application": grant.application.reference,
         "dataset": grant.dataset.identifier,
         "access_mode": grant.access_mode.code,
@@ -225,9 +225,10 @@ def entitlement_payload(grant: Grant, kind: str) -> dict:
 
 def entitlement_event_add(grant: Grant, kind: str, now: datetime) -> EntitlementEvent | None:
     """In the caller's transaction: the next event of a processing grant, queued for its holder's
-    environment (access_requests/services/entitlements.py delivers them, in order, after commit).
-    Download grants have none: their bytes are served here."""
-    if grant.kind != GrantKind.PROCESSING:
+    environment, or of any grant of a partner node's dataset, queued for that node, which enforces
+    it where the data live (access_requests/services/entitlements.py delivers them, in order, after
+    commit). This node's own download grants have none: their bytes are served here."""
+    if grant.kind != GrantKind.PROCESSING and grant.dataset.holder.node_id is None:
         return None
     Grant.objects.select_for_update().filter(pk=grant.pk).first()  # one writer per grant: sequences stay gapless
     last = EntitlementEvent.objects.filter(grant=grant).aggregate(n=Max("sequence"))["n"] or 0

@@ -26,7 +26,8 @@ from access_requests.selectors_grants import (
     grant_words,
     grants_of_grantee,
 )
-from access_requests.services.grants import file_relative_path, link_token, link_url, portal_today
+from access_requests.services.grants import GrantRefused, file_relative_path, link_token, link_url, portal_today
+from federation.grants import links_request
 from portal.access import may, require
 from portal.keyset import BadCursor, request_page
 from portal.services.audit import audit_record
@@ -82,10 +83,13 @@ def grant_detail(request, grant_pk: int):
         "usable": is_grantee and refusal is None,
         "is_download": grant.kind == GrantKind.DOWNLOAD,
         "link_minutes": settings.DOWNLOAD_LINK_SECONDS // 60,
+        "remote_node": grant.dataset.holder.node,
     }
     if grant.kind == GrantKind.PROCESSING:
         context["environment"] = grant.dataset.holder.processing_environment
         return render(request, "access_requests/grants/grant_detail.html", context)
+    if context["remote_node"] is not None:
+        return _remote_files(request, grant, context)
     try:
         page = request_page(request, grant_files(grant), order=("pk",), size=FILES_PAGE_SIZE, kinds=(int,))
     except BadCursor as exc:
@@ -101,6 +105,19 @@ def grant_detail(request, grant_pk: int):
             row["link"] = link_url(link_token(user=request.user, grant=grant, file=file))
         files.append(row)
     context.update(page=page, files=files)
+    return render(request, "access_requests/grants/grant_detail.html", context)
+
+
+def _remote_files(request, grant, context: dict):
+    """A download grant of a partner node's dataset: its files and their links come from that node,
+    asked now for this grantee (federation/grants.py); the node checks the grant again."""
+    if context["usable"]:
+        try:
+            links = links_request(grant, request.user)
+        except GrantRefused as refused:
+            context["remote_error"] = refused.message
+        else:
+            context["remote_links"] = links
     return render(request, "access_requests/grants/grant_detail.html", context)
 
 

@@ -93,7 +93,7 @@ def test_an_identifier_this_node_already_uses_is_skipped(node, partner_export):
     assert not Dataset.objects.filter(holder__node=node).exists()
 
 
-def test_remote_datasets_are_found_with_a_node_facet_and_read_only(node, partner_export, client, alice):
+def test_remote_datasets_are_found_with_a_node_facet_and_go_into_the_basket(node, partner_export, client, alice):
     harvest.harvest_apply(node, records_of(partner_export, node))
 
     page = client.get(reverse("catalogue:search"), {"node": "valencia-hub"}).content.decode()
@@ -104,7 +104,8 @@ def test_remote_datasets_are_found_with_a_node_facet_and_read_only(node, partner
     client.force_login(alice)
     response = client.post(reverse("catalogue:dataset-apply", args=["P-MR-PROSTATE"]))
     assert response.status_code == 302
-    assert not BasketItem.objects.filter(user=alice).exists()  # refused: the partner decides on access
+    # applied for here: this node's committee decides, the partner enforces the grant (federation/grants.py)
+    assert BasketItem.objects.filter(user=alice, dataset__identifier="P-MR-PROSTATE").exists()
 
 
 def test_remote_datasets_stay_out_of_this_nodes_export(node, partner_export, client):

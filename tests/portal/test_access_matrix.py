@@ -294,6 +294,7 @@ def build_world(state: str) -> World:
         "node_pk": Node.objects.get_or_create(
             base_url="https://partner.example", defaults={"name": "Partner", "public_key": "A" * 43 + "="}
         )[0].pk,
+        "remote_grant": 1,  # a grant's number at the partner node that issued it (node endpoints only)
         "committee_pk": application.committee_id or Committee.objects.order_by("pk").values_list("pk", flat=True)[0],
         # the steward's countersigned scan of the agreement: awaiting the RDO (approved), verified (active)
         "signature_pk": signature_pk or 0,

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from federation.keys import has_key, own_key_id, public_key_b64
 from federation.models import Node
-from federation.services import node_add, node_rekey
+from federation.services import node_add, node_honour_grants, node_rekey
 
 
 class Command(BaseCommand):
@@ -18,6 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--name")
         parser.add_argument("--url", help="the partner's address")
         parser.add_argument("--key", help="the partner's Ed25519 public key, base64")
+        parser.add_argument(
+            "--honour-grants",
+            action="store_true",
+            help="enforce the grants the partner's committee issues for this node's datasets",
+        )
 
     def handle(self, *args, **options):
         from django.conf import settings
@@ -36,7 +41,12 @@ class Command(BaseCommand):
         if known is not None:
             node = node_rekey(actor="system:demo", node=known, public_key=options["key"])
             changed = "its key is updated" if node.key_id != known.key_id else "nothing to change"
+            if options["honour_grants"] and not node.honours_grants:
+                node = node_honour_grants(actor="system:demo", node=node, honours=True)
+                changed = "its grants are honoured from now on"
             self.stdout.write(f"{options['url']} is already a partner; {changed}.")
             return
         node = node_add(actor="system:demo", name=options["name"], base_url=options["url"], public_key=options["key"])
+        if options["honour_grants"]:
+            node = node_honour_grants(actor="system:demo", node=node, honours=True)
         self.stdout.write(self.style.SUCCESS(f"{node.name} ({node.base_url}) is a partner, key id {node.key_id}."))
