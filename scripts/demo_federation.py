@@ -4,7 +4,9 @@ listed at one another, so that a federated search is answered by three nodes.
 
 The partners (federation/demo.py: Tartu and Vilnius) are set up in var/federation-demo/<partner>/
 (their own SQLite database, files and node key), served on the next two ports, and harvested by
-the main node before it starts serving in the foreground; Ctrl-C stops all three. The functions
+the main node, where the demo researcher then applies for Tartu's lung CT (approved, signed and
+executed there, the grant is pushed to Tartu, which enforces it), before it starts serving in the
+foreground; Ctrl-C stops all three. The functions
 here also start the nodes of tests/federation/test_three_nodes.py.
 """
 
@@ -150,6 +152,8 @@ def main() -> None:
         for node in partners:
             node.serve(var_root / "federation-demo" / f"{node.name.split()[0].lower()}.log")
         main_node.manage("federation_harvest", quiet=False)
+        # the demo researcher applies at the main node for Tartu's lung CT; the grant goes to Tartu
+        main_node.manage("apply_remote_demo", "EE-TUH-CT-LUNG-2019-2024", quiet=False)
         print(f"Serving {main_node.name} on {main_url}/ (Ctrl-C stops the three nodes)", flush=True)
         main_node.serve(None)
         for node in partners:  # once the main node answers, the partners harvest its catalogue too

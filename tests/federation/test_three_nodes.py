@@ -8,6 +8,7 @@ is not a fresh, unreplayed one signed by a partner.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import threading
@@ -206,3 +207,53 @@ def test_a_partner_refuses_every_badly_signed_request(nodes, settings):
     tampered = signed("POST", url, json_body=body)
     tampered.body = json.dumps({"modality": ["CT"]}).encode()
     assert _post(tampered).json()["code"] == "bad_signature"
+
+
+def _shell(node: NodeProcess, code: str) -> str:
+    return node.manage("shell", "-c", code).strip().splitlines()[-1]
+
+
+def test_a_remote_dataset_applied_for_at_the_hub_is_enforced_at_its_node(nodes):
+    hub, tartu = nodes["a"], nodes["b"]
+    hub.manage("federation_harvest")
+
+    # the demo researcher applies at the hub; the hub's committee approves; the agreement is executed
+    out = hub.manage("apply_remote_demo", "EE-TUH-CT-LUNG-2019-2024").strip().splitlines()[-1]
+    assert out.startswith("GRANT ") and " download EE-TUH-CT-LUNG-2019-2024 of Tartu imaging node " in out
+    assert out.endswith(": granted delivered"), out  # pushed, signed, and accepted by Tartu
+    grant_pk = int(out.split()[1])
+    received = _shell(
+        tartu,
+        "from federation.models import ReceivedGrant as R; g = R.objects.get(); "
+        "print(g.node.name, g.dataset.identifier, g.kind, g.status, g.grantees[0]['email'])",
+    )
+    assert received == "Hub node A EE-TUH-CT-LUNG-2019-2024 download active researcher@demo.example"
+
+    # the grantee asks the hub for links; Tartu makes them after its own check, and serves the files
+    token = _shell(
+        hub,
+        "from portal.models import User; from portal.services.tokens import api_token_create; "
+        "print(api_token_create(actor=User.objects.get(email='researcher@demo.example'), name='t', days=1)[1])",
+    )
+    response = requests.post(
+        f"{hub.url}/api/v1/grants/{grant_pk}/remote-links/", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    files = response.json()["files"]
+    assert len(files) == 14 and all(f["url"].startswith(f"{tartu.url}/federation/files/") for f in files)
+    first = requests.get(files[0]["url"], timeout=30)
+    assert first.status_code == 200 and hashlib.sha256(first.content).hexdigest() == files[0]["sha256"]
+    recorded = _shell(tartu, "from federation.models import ReceivedDownload as D; print(D.objects.count())")
+    assert recorded == "1"
+
+    # revoked at the hub: Tartu hears of it and refuses the link it made before
+    hub.manage(
+        "shell",
+        "-c",
+        "from access_requests.models import Grant; from access_requests.services.grants import grant_revoke; "
+        "from portal.models import User; "
+        f"grant_revoke(actor=User.objects.get(email='rdo@demo.example'), grant=Grant.objects.get(pk={grant_pk}), "
+        "reason='Withdrawn by the committee.')",
+    )
+    again = requests.get(files[0]["url"], timeout=30)
+    assert (again.status_code, again.json()["code"]) == (410, "revoked")
