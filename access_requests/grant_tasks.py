@@ -15,9 +15,10 @@ def grants_sweep() -> dict:
 
 
 @shared_task(name="access_requests.entitlements_deliver", acks_late=True)
-def entitlements_deliver(grant_id: int | None = None) -> dict:
-    """Deliver pending entitlement events to the holders' processing environments (one grant's, or
-    every grant's that is due), in order per grant, with backoff on failure."""
+def entitlements_deliver(grant_id: int | None = None, received_id: int | None = None) -> dict:
+    """Deliver pending entitlement events to the holders' processing environments and partner nodes
+    (one grant's, a received grant's, or every grant's that is due), in order per grant, with backoff
+    on failure."""
     from access_requests.services.entitlements import entitlements_deliver as deliver
 
-    return deliver(grant_id=grant_id)
+    return deliver(grant_id=grant_id, received_id=received_id)

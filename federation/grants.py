@@ -14,7 +14,9 @@ At the hub:
 At the holder's node:
 - `grant_receive` applies each event once and in the partner's order, only from a partner this
   node has agreed to honour (`Node.honours_grants`), and only for its own published datasets and
-  the access modes they offer; audited `federation.grant_receive`;
+  the access modes they offer; audited `federation.grant_receive`. A processing grant's events are
+  relayed to the holder's processing environment through the entitlement outbox, as this node's
+  own grants' are (with the partner as `issuer`);
 - `links_issue` makes one link per releasable file for a grantee the grant names, while the grant is
   in its days and not ended; `received_file_response` serves a link: everything is checked again at
   every request, the download recorded (`ReceivedDownload`) and audited `federation.file_download`
@@ -220,6 +222,8 @@ def grant_receive(*, node: Node, event: dict, now: datetime | None = None) -> tu
         grant.last_sequence = event["sequence"]
         grant.updated_at = now
         grant.save()
+        if grant.kind == "processing":
+            _relay(grant, event, now)
         from portal.services.audit import audit_record
 
         audit_record(
@@ -241,6 +245,50 @@ def grant_receive(*, node: Node, event: dict, now: datetime | None = None) -> tu
             },
         )
     return grant, True
+
+
+def _relay(grant: ReceivedGrant, event: dict, now: datetime) -> None:
+    """In the receiving transaction: the event, for the holder's processing environment, through the
+    entitlement outbox (access_requests/services/entitlements.py), as this node's own processing
+    grants' are. The environment knows the grant by its issuer and number there, and its grantees by
+    the `sub` of the issuer's GA4GH visas."""
+    from access_requests.models import EntitlementEvent
+
+    payload = {
+        "event": event["event"],
+        "grant": event["grant"],
+        "kind": grant.kind,
+        "application": grant.application_reference,
+        "dataset": grant.dataset.identifier,
+        "access_mode": grant.access_mode,
+        "status": grant.status,
+        "valid_from": grant.valid_from.isoformat(),
+        "valid_until": grant.valid_until.isoformat(),
+        "grantees": grant.grantees,
+        "issuer": event.get("issuer") or grant.node.base_url,
+        "node": grant.node.name,
+        "sequence": event["sequence"],
+        "occurred_at": now.isoformat(),
+    }
+    EntitlementEvent.objects.create(
+        received=grant,
+        holder_id=grant.dataset.holder_id,
+        sequence=event["sequence"],
+        kind=event["event"],
+        payload=payload,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    transaction.on_commit(lambda: _relay_later(grant.pk))
+
+
+def _relay_later(received_id: int) -> None:
+    try:
+        from access_requests.grant_tasks import entitlements_deliver
+
+        entitlements_deliver.delay(received_id=received_id)
+    except Exception:  # noqa: BLE001  the broker being down must never undo the receipt: the sweep delivers
+        logger.warning("relay of received grant %s not queued", received_id, exc_info=True)
 
 
 def received_usable(grant: ReceivedGrant, sub: str, *, today: date) -> dict:

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access_requests.forms import form_add_domain_error
+from access_requests.models import EntitlementEvent
 from federation import keys
 from federation.forms import NodeForm
 from federation.models import Node, ReceivedGrant
@@ -13,6 +14,19 @@ from federation.services import node_add, node_honour_grants, node_set_active
 from portal.errors import DomainError
 
 RECEIVED_SHOWN = 50
+
+
+def _received() -> list[ReceivedGrant]:
+    """The latest received grants, each with its newest relayed event (processing grants only)."""
+    grants = list(
+        ReceivedGrant.objects.select_related("node", "dataset").order_by("-updated_at", "-pk")[:RECEIVED_SHOWN]
+    )
+    newest = {}
+    for event in EntitlementEvent.objects.filter(received__in=grants).order_by("received_id", "sequence"):
+        newest[event.received_id] = event
+    for grant in grants:
+        grant.relayed = newest.get(grant.pk)
+    return grants
 
 
 def _page(request, form=None, status=200):
@@ -24,9 +38,7 @@ def _page(request, form=None, status=200):
             "nodes": Node.objects.order_by("name"),
             "form": form or NodeForm(),
             "own": own,
-            "received": ReceivedGrant.objects.select_related("node", "dataset").order_by("-updated_at", "-pk")[
-                :RECEIVED_SHOWN
-            ],
+            "received": _received(),
         },
         status=status,
     )

@@ -173,9 +173,18 @@ class DeliveryStatus(models.TextChoices):
 class EntitlementEvent(models.Model):
     """What happened to a processing grant, for the data holder's processing environment: written in
     the transaction of the change, delivered afterwards in order per grant (`sequence`), signed with
-    the holder's secret and retried with backoff until the environment accepts it."""
+    the holder's secret and retried with backoff until the environment accepts it. The grant is one
+    issued here (`grant`) or a partner node's grant for a dataset held here (`received`), relayed."""
 
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="entitlement_events")
+    grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="entitlement_events")
+    received = models.ForeignKey(
+        "federation.ReceivedGrant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entitlement_events",
+        help_text="a partner's grant for a dataset held here, relayed to the holder's environment",
+    )
     holder = models.ForeignKey("catalogue.DataHolder", on_delete=models.PROTECT, related_name="+")
     sequence = models.PositiveIntegerField(help_text="1, 2, ... per grant: delivered in this order")
     kind = models.CharField(max_length=10, choices=EntitlementEventKind.choices)
@@ -191,11 +200,20 @@ class EntitlementEvent(models.Model):
         ordering = ["grant", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["grant", "sequence"], name="entitlement_event_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["received", "sequence"],
+                condition=Q(received__isnull=False),
+                name="entitlement_event_received_sequence_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(grant__isnull=False, received__isnull=True) | Q(grant__isnull=True, received__isnull=False),
+                name="entitlement_event_of_one_grant",
+            ),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="entitlement_event_due")]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.sequence} of grant {self.grant_id}"
+        return f"{self.kind} #{self.sequence} of grant {self.grant_id or f'received {self.received_id}'}"
 
 
 class Closeout(models.Model):

@@ -110,7 +110,7 @@ def _deliver_one(event: EntitlementEvent, holder, now: datetime) -> bool:
             "User-Agent": "imaging-data-access-portal/entitlements",
             "X-Entitlement-Event": str(event.pk),
             "X-Entitlement-Sequence": str(event.sequence),
-            "X-Entitlement-Grant": str(event.grant_id),
+            "X-Entitlement-Grant": str(event.payload.get("grant", event.grant_id)),
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: signature(holder.processing_push_secret, timestamp, body),
         }
@@ -129,18 +129,14 @@ def _deliver_one(event: EntitlementEvent, holder, now: datetime) -> bool:
     return delivered
 
 
-def _deliver_grant(grant_id: int, now: datetime, counts: dict) -> None:
-    """One grant's due events, in order, under the grant's row lock; stops at the first failure."""
+def _deliver_line(lock, events, now: datetime, counts: dict) -> None:
+    """One grant's due events, in order, under the grant's row lock (`lock`: the grant's row, issued
+    here or received from a partner); stops at the first failure."""
     with transaction.atomic():
-        locked = Grant.objects.select_for_update(skip_locked=True).filter(pk=grant_id).values_list("pk", flat=True)
-        if not list(locked):
+        if not list(lock.select_for_update(skip_locked=True).values_list("pk", flat=True)):
             counts["busy"] += 1  # another worker is delivering this grant's events
             return
-        pending = list(
-            EntitlementEvent.objects.filter(grant_id=grant_id, status=DeliveryStatus.PENDING)
-            .select_related("holder__node")
-            .order_by("sequence")
-        )
+        pending = list(events.filter(status=DeliveryStatus.PENDING).select_related("holder__node").order_by("sequence"))
         for event in pending:
             if event.next_attempt_at is not None and event.next_attempt_at > now:
                 counts["waiting"] += 1  # the head of the line is backing off: the rest wait behind it
@@ -158,16 +154,24 @@ def _deliver_grant(grant_id: int, now: datetime, counts: dict) -> None:
             counts["delivered"] += 1
 
 
-def entitlements_deliver(*, grant_id: int | None = None, now: datetime | None = None) -> dict:
+def entitlements_deliver(
+    *, grant_id: int | None = None, received_id: int | None = None, now: datetime | None = None
+) -> dict:
     """Deliver the pending events whose time has come (one grant's, or every grant's), in order per
     grant. Safe to run at any time, twice, and in several workers at once. Returns counts:
     `delivered`, `failed` (grants stopped at a failed event), `waiting` (grants backing off),
-    `not_configured` (grants whose holder has no address), `busy` (grants another worker holds)."""
+    `not_configured` (grants whose holder has no address), `busy` (grants another worker holds).
+    `received_id` names a partner's grant relayed here (federation/grants.py)."""
+    from federation.models import ReceivedGrant
+
     now = now or timezone.now()
     counts = {"delivered": 0, "failed": 0, "waiting": 0, "not_configured": 0, "busy": 0}
     due = EntitlementEvent.objects.filter(status=DeliveryStatus.PENDING).exclude(next_attempt_at__gt=now)
-    if grant_id is not None:
-        due = due.filter(grant_id=grant_id)
-    for pk in sorted(set(due.values_list("grant_id", flat=True))):
-        _deliver_grant(pk, now, counts)
+    if grant_id is not None or received_id is not None:
+        due = due.filter(grant_id=grant_id) if grant_id is not None else due.filter(received_id=received_id)
+    lines = set(due.values_list("grant_id", "received_id"))
+    for pk in sorted(g for g, _ in lines if g is not None):
+        _deliver_line(Grant.objects.filter(pk=pk), EntitlementEvent.objects.filter(grant_id=pk), now, counts)
+    for pk in sorted(r for _, r in lines if r is not None):
+        _deliver_line(ReceivedGrant.objects.filter(pk=pk), EntitlementEvent.objects.filter(received_id=pk), now, counts)
     return counts

@@ -83,6 +83,46 @@ def test_the_rdo_suspends_and_resumes_a_partner(rdo_client):
     assert verbs == ["federation.node_suspend", "federation.node_resume"]
 
 
+def test_the_rdo_agrees_to_enforce_a_partners_grants_and_sees_what_it_received(rdo_client, holder):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from catalogue.models import Dataset
+    from federation.models import ReceivedGrant
+
+    node = Node.objects.create(name="Hub", base_url="https://hub.example", public_key=key())
+    rdo_client.post(reverse("federation:node-grants-honour", args=[node.pk]), {"honours": "1"})
+    node.refresh_from_db()
+    assert node.honours_grants is True
+    event = AuditEvent.objects.get(verb="federation.grants_honour")
+    assert event.payload == {"honours": True}
+
+    dataset = Dataset.objects.create(
+        identifier="LV-X-1", title="X", description="X", holder=holder, subjects_count=1, studies_count=1
+    )
+    ReceivedGrant.objects.create(
+        node=node,
+        remote_grant=5,
+        dataset=dataset,
+        kind="download",
+        access_mode="DOWNLOAD",
+        application_reference="AR-2026-00005",
+        valid_from=date(2026, 1, 1),
+        valid_until=date(2026, 12, 31),
+        grantees=[{"sub": "3", "email": "ilze@hub.example", "name": "Ilze"}],
+        received_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    page = rdo_client.get(reverse("federation:nodes")).content.decode()
+    assert "Grants received from partners" in page and "AR-2026-00005" in page and "ilze@hub.example" in page
+    assert "Enforced here" in page
+
+    rdo_client.post(reverse("federation:node-grants-honour", args=[node.pk]), {"honours": "0"})
+    node.refresh_from_db()
+    assert node.honours_grants is False
+
+
 def test_only_the_rdo_sees_the_partners(client, alice):
     client.force_login(alice)
 

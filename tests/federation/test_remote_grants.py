@@ -345,7 +345,33 @@ def test_a_changed_link_is_refused(client, honoured, own_dataset):
     assert (response.status_code, response.json()["code"]) == (403, "tampered")
 
 
-def test_a_processing_grant_gives_no_links(client, honoured, own_dataset):
+def test_a_processing_grant_is_relayed_to_the_holders_environment_and_gives_no_links(
+    client, honoured, own_dataset, holder_node, django_capture_on_commit_callbacks
+):
+    from catalogue.models import Term, Vocabulary
+
+    own_dataset.access_modes.add(Term.objects.get(vocabulary=Vocabulary.ACCESS_MODE, code="IN_SITU_PROCESSING"))
+    environment = f"http://127.0.0.1:{holder_node.server_address[1]}/entitlements"
+    DataHolder.objects.filter(pk=own_dataset.holder_id).update(
+        processing_push_url=environment, processing_push_secret="s" * 32
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        push(client, event(kind="processing", access_mode="IN_SITU_PROCESSING"))
+    with django_capture_on_commit_callbacks(execute=True):
+        push(client, event(2, "revoked", kind="processing", access_mode="IN_SITU_PROCESSING", status="revoked"))
+
+    relayed = EntitlementEvent.objects.filter(received__isnull=False).order_by("sequence")
+    assert [(e.kind, e.status) for e in relayed] == [("granted", "delivered"), ("revoked", "delivered")]
+    sent = [(path, headers, body) for path, headers, body in holder_node.received if path == "/entitlements"]
+    assert [body["event"] for _, _, body in sent] == ["granted", "revoked"]
+    _, headers, body = sent[0]
+    assert body["issuer"] == "https://hub.example" and body["grant"] == 41 and body["node"] == honoured.name
+    assert headers["X-Entitlement-Grant"] == "41" and headers["X-Entitlement-Signature"].startswith("sha256=")
+    response = links(client)
+    assert (response.status_code, response.json()["code"]) == (410, "revoked")
+
+
+def test_links_are_refused_for_a_processing_grant(client, honoured, own_dataset):
     from catalogue.models import Term, Vocabulary
 
     own_dataset.access_modes.add(Term.objects.get(vocabulary=Vocabulary.ACCESS_MODE, code="IN_SITU_PROCESSING"))
