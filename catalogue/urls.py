@@ -41,8 +41,8 @@ urlpatterns: list = [
         name="steward-dataset-ingestion-csv",
     ),
     # DCAT-AP export: catalogue/views/export.py
-    path("export.ttl", export_views.catalogue_export, {"fmt": "ttl"}, name="export-ttl"),
-    path("export.jsonld", export_views.catalogue_export, {"fmt": "jsonld"}, name="export-jsonld"),
+    path("export.ttl", export_views.CatalogueTurtleApi.as_view(), name="export-ttl"),
+    path("export.jsonld", export_views.CatalogueJsonLdApi.as_view(), name="export-jsonld"),
     path("datasets/<str:identifier>/dcat.ttl", export_views.dataset_export, {"fmt": "ttl"}, name="dataset-dcat-ttl"),
     path(
         "datasets/<str:identifier>/dcat.jsonld",

@@ -126,6 +126,8 @@ def test_only_the_public_catalogue_reads_the_visa_keys_and_the_node_identity_all
         "GET /api/v1/datasets/",
         "GET /api/v1/datasets/{identifier}/",
         "GET /api/v1/jwks/",
+        "GET /catalogue/export.jsonld",  # the harvest feed: the published catalogue in DCAT-AP
+        "GET /catalogue/export.ttl",
         "GET /federation/files/{token}",  # a partner's grantee's download: the signed link is the credential
         "GET /federation/node.json",  # this node's identity: its public key
     ]
