@@ -26,6 +26,7 @@ from access_requests.services.grants import (
     download_permit,
     download_usable,
     file_relative_path,
+    files_held_here,
     link_expires_at,
     link_token,
     link_url,
@@ -133,12 +134,18 @@ class GrantFilesApi(APIView):
 
     @extend_schema(
         summary="A download grant's files: path, size and SHA-256",
-        responses={200: GrantFileSerializer(many=True), 403: REFUSED, 410: REFUSED},
+        responses={
+            200: GrantFileSerializer(many=True),
+            403: REFUSED,
+            409: OpenApiResponse(ErrorSerializer, description="`held_at_partner`: use remote-links/"),
+            410: REFUSED,
+        },
     )
     def get(self, request, grant_pk: int):
         grant = grant_get_for(request.user, grant_pk, "grant.use")
         try:
             download_usable(grant, request.user, today=portal_today())
+            files_held_here(grant)
         except GrantRefused as refused:
             return refused_response(refused)
         paginator = self.pagination_class()

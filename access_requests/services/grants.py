@@ -337,6 +337,19 @@ def download_usable(grant: Grant, user, *, today: date) -> None:
         )
 
 
+def files_held_here(grant: Grant) -> None:
+    """GrantRefused 409 for a grant of a partner node's dataset: its files are listed, linked and
+    served by that node (federation/grants.py), never here."""
+    node = grant.dataset.holder.node
+    if node is not None:
+        raise GrantRefused(
+            409,
+            "held_at_partner",
+            f"{grant.dataset.identifier} is held at the partner node {node.name}: ask for its links "
+            "(remote-links), which that node makes and serves.",
+        )
+
+
 def download_permit(grant: Grant, user, file, *, today: date) -> None:
     """Invariant 1 for one file: `grant_usable`, a download grant of a dataset offered for download
     that passed the de-identification check, and a file of that dataset still registered."""

@@ -26,7 +26,14 @@ from access_requests.selectors_grants import (
     grant_words,
     grants_of_grantee,
 )
-from access_requests.services.grants import GrantRefused, file_relative_path, link_token, link_url, portal_today
+from access_requests.services.grants import (
+    GrantRefused,
+    file_relative_path,
+    files_held_here,
+    link_token,
+    link_url,
+    portal_today,
+)
 from federation.grants import links_request
 from portal.access import may, require
 from portal.keyset import BadCursor, request_page
@@ -125,6 +132,11 @@ def _usable_or_page(request, grant_pk: int):
     """(grant, None) when the caller may use the download grant today, else (grant, the refusal's page)."""
     grant = grant_get_for(request.user, grant_pk, "grant.use")
     refusal = grant_refusal(grant, request.user, portal_today())
+    if refusal is None:
+        try:
+            files_held_here(grant)
+        except GrantRefused as held:
+            refusal = held
     if refusal is None and grant.kind != GrantKind.DOWNLOAD:
         refusal_words = "This grant is for processing where the data live: it has no files to download."
         return grant, render(

@@ -379,3 +379,13 @@ def test_links_are_refused_for_a_processing_grant(client, honoured, own_dataset)
 
     response = links(client)
     assert (response.status_code, response.json()["code"]) == (403, "processing_only")
+
+
+def test_a_partners_files_are_never_listed_or_scripted_here(remote_grant, alice, client):
+    client.force_login(alice)
+
+    listed = client.get(reverse("api-grant-files", args=[remote_grant.pk]))
+    assert (listed.status_code, listed.json()["code"]) == (409, "held_at_partner")
+    for name in ("grant-manifest", "grant-script"):
+        page = client.get(reverse(name, args=[remote_grant.pk]))
+        assert page.status_code == 409 and "held at the partner node Tartu imaging node" in page.content.decode()
