@@ -196,7 +196,7 @@ class RemoteFileSerializer(serializers.Serializer):
 
 class RemoteLinksSerializer(serializers.Serializer):
     node = serializers.CharField(help_text="the partner node that holds the files and enforces the grant")
-    expires_at = serializers.CharField()
+    expires_at = serializers.DateTimeField()
     files = RemoteFileSerializer(many=True)
 
 

@@ -35,6 +35,7 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from federation.models import Node, ReceivedDownload, ReceivedGrant, ReceivedGrantStatus
 from federation.signatures import signed
@@ -87,7 +88,7 @@ def grant_push(node: Node, body: bytes) -> tuple[bool, str]:
 @dataclass
 class RemoteLinks:
     node: str
-    expires_at: str
+    expires_at: datetime
     files: list
 
 
@@ -132,7 +133,10 @@ def links_request(grant, user) -> RemoteLinks:
         ]
         if not all(f["url"].startswith(node.base_url + "/") for f in files):
             raise ValueError("a link outside the node")
-        return RemoteLinks(node=node.name, expires_at=str(data["expires_at"]), files=files)
+        expires_at = parse_datetime(str(data["expires_at"]))
+        if expires_at is None:
+            raise ValueError("no expiry")
+        return RemoteLinks(node=node.name, expires_at=expires_at, files=files)
     except (ValueError, KeyError, TypeError) as exc:
         logger.warning("links of grant %s from %s unreadable: %s", grant.pk, node.name, exc)
         raise GrantRefused(502, "node_answer_unreadable", f"{node.name} answered something unreadable.") from None
