@@ -25,10 +25,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_requests.apis import AnyAcceptNegotiation
+from access_requests.services.grants import GrantRefused
 from federation import keys
 from federation.authentication import NodeSignatureAuthentication
 from federation.counts import CountCriteriaSerializer, canonical, local_counts
-from federation.grants import GrantRejected, grant_receive, links_issue, received_file_response
+from federation.grants import grant_receive, links_issue, received_file_response
 from federation.query import COUNTS_PATH, federated_counts
 from portal.apis import ErrorSerializer
 from portal.serializers import InputSerializer
@@ -247,7 +248,7 @@ class LinksSerializer(serializers.Serializer):
     files = LinkedFileSerializer(many=True)
 
 
-def _rejected(rejected: GrantRejected) -> Response:
+def _rejected(rejected: GrantRefused) -> Response:
     return Response({"detail": rejected.message, "code": rejected.code}, status=rejected.status)
 
 
@@ -282,7 +283,7 @@ class NodeGrantsApi(APIView):
         event.is_valid(raise_exception=True)
         try:
             grant, applied = grant_receive(node=request.auth, event=event.validated_data)
-        except GrantRejected as rejected:
+        except GrantRefused as rejected:
             return _rejected(rejected)
         return Response(
             {"received": grant.pk, "applied": applied, "status": grant.status, "valid_until": grant.valid_until}
@@ -316,7 +317,7 @@ class NodeGrantLinksApi(APIView):
             return Response(
                 links_issue(node=request.auth, remote_grant=remote_grant, sub=ask.validated_data["grantee"])
             )
-        except GrantRejected as rejected:
+        except GrantRefused as rejected:
             return _rejected(rejected)
 
 

@@ -37,7 +37,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from federation.models import Node, ReceivedDownload, ReceivedGrant, ReceivedGrantStatus
+from access_requests.services.grants import GrantRefused, period_usable
+from federation.models import Node, ReceivedDownload, ReceivedGrant
 from federation.signatures import signed
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,6 @@ logger = logging.getLogger(__name__)
 GRANTS_PATH = "/federation/v1/grants"
 LINK_SALT = "federation.received-download-link"
 DOWNLOAD_MODE = "DOWNLOAD"
-
-
-class GrantRejected(Exception):
-    """What a node answers when it will not apply or serve a grant: an HTTP status, a code, words."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 # --- at the hub ------------------------------------------------------------------------------------
@@ -96,7 +89,7 @@ def links_request(grant, user) -> RemoteLinks:
     """Links to the files of `grant` (a download grant of a partner's dataset) for `user`, from the
     holder's node. GrantRefused when the grant does not allow it here (the hub's own check) or when
     the node refuses, cannot be reached or answers nonsense (502)."""
-    from access_requests.services.grants import GrantRefused, download_usable, portal_today
+    from access_requests.services.grants import download_usable, portal_today
 
     download_usable(grant, user, today=portal_today())
     node = grant.dataset.holder.node
@@ -145,17 +138,6 @@ def links_request(grant, user) -> RemoteLinks:
 # --- at the holder's node --------------------------------------------------------------------------
 
 
-def received_state(grant: ReceivedGrant, today: date) -> str:
-    """active | upcoming | expired | revoked, by the dates as well as the status the partner sent."""
-    if grant.status == ReceivedGrantStatus.REVOKED:
-        return "revoked"
-    if grant.status == ReceivedGrantStatus.EXPIRED or today > grant.valid_until:
-        return "expired"
-    if today < grant.valid_from:
-        return "upcoming"
-    return "active"
-
-
 def _offered(dataset) -> set[str]:
     return set(dataset.access_modes.values_list("code", flat=True))
 
@@ -165,7 +147,7 @@ def _local_dataset(identifier: str):
 
     dataset = Dataset.objects.filter(identifier=identifier, holder__node__isnull=True).first()
     if dataset is None:
-        raise GrantRejected(404, "no_such_dataset", f"No dataset {identifier} is held at this node.")
+        raise GrantRefused(404, "no_such_dataset", f"No dataset {identifier} is held at this node.")
     return dataset
 
 
@@ -173,25 +155,25 @@ def _check_new(node: Node, event: dict, dataset) -> None:
     from catalogue.models import DatasetStatus
 
     if event["event"] != "granted":
-        raise GrantRejected(409, "out_of_order", f"Grant {event['grant']} of {node.name} is unknown here.")
+        raise GrantRefused(409, "out_of_order", f"Grant {event['grant']} of {node.name} is unknown here.")
     if dataset.status != DatasetStatus.PUBLISHED:
-        raise GrantRejected(409, "dataset_not_published", f"{dataset.identifier} is not published here.")
+        raise GrantRefused(409, "dataset_not_published", f"{dataset.identifier} is not published here.")
     offered = _offered(dataset)
     if event["access_mode"] not in offered:
-        raise GrantRejected(
+        raise GrantRefused(
             409, "mode_not_offered", f"{dataset.identifier} is not offered with access mode {event['access_mode']}."
         )
     if event["kind"] == "download" and DOWNLOAD_MODE not in offered:
-        raise GrantRejected(409, "mode_not_offered", f"{dataset.identifier} is not offered for download.")
+        raise GrantRefused(409, "mode_not_offered", f"{dataset.identifier} is not offered for download.")
 
 
 def grant_receive(*, node: Node, event: dict, now: datetime | None = None) -> tuple[ReceivedGrant, bool]:
     """Apply one event of a partner's grant (validated by the API's serializer): (the grant, whether
     it changed anything). An event already applied changes nothing; one that skips ahead is refused
-    (409) so the partner sends the missing one first. GrantRejected says why it is refused."""
+    (409) so the partner sends the missing one first. GrantRefused says why it is refused."""
     now = now or timezone.now()
     if not node.honours_grants:
-        raise GrantRejected(
+        raise GrantRefused(
             403,
             "grants_not_honoured",
             f"This node does not enforce grants issued by {node.name}: its administrators have not agreed to.",
@@ -202,7 +184,7 @@ def grant_receive(*, node: Node, event: dict, now: datetime | None = None) -> tu
         if event["sequence"] <= applied:
             return grant, False
         if event["sequence"] != applied + 1:
-            raise GrantRejected(
+            raise GrantRefused(
                 409,
                 "out_of_order",
                 f"Event {event['sequence']} of grant {event['grant']} came before event {applied + 1}.",
@@ -212,9 +194,9 @@ def grant_receive(*, node: Node, event: dict, now: datetime | None = None) -> tu
             _check_new(node, event, dataset)
             grant = ReceivedGrant(node=node, remote_grant=event["grant"], dataset=dataset, received_at=now)
         elif grant.dataset_id != dataset.pk:
-            raise GrantRejected(409, "dataset_changed", f"Grant {event['grant']} was for another dataset.")
+            raise GrantRefused(409, "dataset_changed", f"Grant {event['grant']} was for another dataset.")
         if event["valid_from"] > event["valid_until"]:
-            raise GrantRejected(400, "period_reversed", "The grant's last day comes before its first.")
+            raise GrantRefused(400, "period_reversed", "The grant's last day comes before its first.")
         grant.kind = event["kind"]
         grant.access_mode = event["access_mode"]
         grant.application_reference = event["application"]
@@ -296,28 +278,18 @@ def _relay_later(received_id: int) -> None:
 
 
 def received_usable(grant: ReceivedGrant, sub: str, *, today: date) -> dict:
-    """The grantee `sub` names, when the grant lets them download today; GrantRejected otherwise.
+    """The grantee `sub` names, when the grant lets them download today; GrantRefused otherwise.
     Reads the dataset afresh: withdrawn here, or no longer offered for download, stops it at once."""
     grantee = grant.grantee(sub)
     if grantee is None:
-        raise GrantRejected(403, "not_grantee", "This grant does not name this researcher.")
-    state = received_state(grant, today)
-    if state == "revoked":
-        raise GrantRejected(410, "revoked", f"Access to {grant.dataset.identifier} was revoked.")
-    if state == "expired":
-        raise GrantRejected(
-            410, "expired", f"Access to {grant.dataset.identifier} ended on {grant.valid_until:%Y-%m-%d}."
-        )
-    if state == "upcoming":
-        raise GrantRejected(
-            403, "not_started", f"Access to {grant.dataset.identifier} starts on {grant.valid_from:%Y-%m-%d}."
-        )
+        raise GrantRefused(403, "not_grantee", "This grant does not name this researcher.")
+    period_usable(grant, today)
     if grant.kind != "download" or DOWNLOAD_MODE not in _offered(grant.dataset):
-        raise GrantRejected(
+        raise GrantRefused(
             403, "processing_only", f"{grant.dataset.identifier} is processed where it lives: never downloaded."
         )
     if not grant.dataset.is_published:
-        raise GrantRejected(410, "dataset_withdrawn", f"{grant.dataset.identifier} has been withdrawn here.")
+        raise GrantRefused(410, "dataset_withdrawn", f"{grant.dataset.identifier} has been withdrawn here.")
     return grantee
 
 
@@ -335,7 +307,7 @@ def links_issue(*, node: Node, remote_grant: int, sub: str) -> dict:
 
     grant = ReceivedGrant.objects.select_related("dataset__holder").filter(node=node, remote_grant=remote_grant).first()
     if grant is None:
-        raise GrantRejected(404, "no_such_grant", f"No grant {remote_grant} of {node.name} is known here.")
+        raise GrantRefused(404, "no_such_grant", f"No grant {remote_grant} of {node.name} is known here.")
     grantee = received_usable(grant, sub, today=_today())
     files = [
         f
@@ -381,17 +353,17 @@ def received_link_read(token: str) -> ReceivedLink:
         grant_id, sub, file_id = value.split(".")
         return ReceivedLink(int(grant_id), sub, int(file_id))
     except signing.SignatureExpired:
-        raise GrantRejected(
+        raise GrantRefused(
             410, "link_expired", "This download link has expired: ask the portal for a new one."
         ) from None
     except (signing.BadSignature, ValueError):
-        raise GrantRejected(403, "tampered", "This download link is not valid.") from None
+        raise GrantRefused(403, "tampered", "This download link is not valid.") from None
 
 
 def received_file_response(request, token: str):
     """A received grant's download link: the file or the range asked for, or the JSON refusal."""
     from access_requests.services import downloads
-    from access_requests.services.grants import GrantRefused, file_releasable
+    from access_requests.services.grants import file_releasable
     from catalogue.models import DatasetFile
     from portal.services.audit import audit_record
 
@@ -400,16 +372,16 @@ def received_file_response(request, token: str):
         link = received_link_read(token)
         grant = ReceivedGrant.objects.select_related("node", "dataset__holder").filter(pk=link.grant_id).first()
         if grant is None:
-            raise GrantRejected(404, "no_such_grant", "No such grant.")
+            raise GrantRefused(404, "no_such_grant", "No such grant.")
         grantee = received_usable(grant, link.sub, today=_today())
         file = DatasetFile.objects.select_related("dataset__holder").filter(pk=link.file_id).first()
         if file is None or file.dataset_id != grant.dataset_id:
-            raise GrantRejected(404, "file_outside_grant", "No such file in the dataset this grant covers.")
+            raise GrantRefused(404, "file_outside_grant", "No such file in the dataset this grant covers.")
         if not file_releasable(file, grant.dataset):
-            raise GrantRejected(403, "not_deidentified", f"{file.path} has not passed the de-identification check.")
+            raise GrantRefused(403, "not_deidentified", f"{file.path} has not passed the de-identification check.")
         real, accel = downloads.located(file)
-    except (GrantRejected, GrantRefused) as refused:
-        return downloads.refusal_response(GrantRefused(refused.status, refused.code, refused.message))
+    except GrantRefused as refused:
+        return downloads.refusal_response(refused)
 
     def record(answer, bytes_sent: int, mode: str) -> None:
         with transaction.atomic():

@@ -291,23 +291,28 @@ def dataset_approved(grant: Grant) -> bool:
     return decisions.filter(requested_id=grant.requested_id, approved=True).exists()
 
 
+def period_usable(grant, today: date) -> None:
+    """GrantRefused unless `grant` is in its days and not ended: a grant issued here, or one a
+    partner node issued for a dataset held here (federation.models.ReceivedGrant: the same status,
+    valid_from and valid_until)."""
+    state = grant_state(grant, today)
+    identifier = grant.dataset.identifier
+    if state == "revoked":
+        reason = getattr(grant, "revoke_reason", "")
+        raise GrantRefused(410, "revoked", f"Access to {identifier} was revoked" + (f": {reason}" if reason else "."))
+    if state == "expired":
+        raise GrantRefused(410, "expired", f"Access to {identifier} ended on {grant.valid_until:%Y-%m-%d}.")
+    if state == "upcoming":
+        raise GrantRefused(403, "not_started", f"Access to {identifier} starts on {grant.valid_from:%Y-%m-%d}.")
+
+
 def grant_usable(grant: Grant, user, *, today: date) -> None:
     """Raise GrantRefused unless `user` may use `grant` today: a grantee, the grant in its days and
     not ended, the application active, the agreement executed, the dataset approved and published.
     Reads every row afresh; the caller has loaded `grant` just now."""
     if user is None or not user.is_authenticated or not grant.grantees.filter(pk=user.pk).exists():
         raise GrantRefused(403, "not_grantee", "This grant does not name you: links are personal.")
-    state = grant_state(grant, today)
-    if state == "revoked":
-        raise GrantRefused(410, "revoked", f"Access to {grant.dataset.identifier} was revoked: {grant.revoke_reason}")
-    if state == "expired":
-        raise GrantRefused(
-            410, "expired", f"Access to {grant.dataset.identifier} ended on {grant.valid_until:%Y-%m-%d}."
-        )
-    if state == "upcoming":
-        raise GrantRefused(
-            403, "not_started", f"Access to {grant.dataset.identifier} starts on {grant.valid_from:%Y-%m-%d}."
-        )
+    period_usable(grant, today)
     application = Application.objects.only("status", "reference").get(pk=grant.application_id)
     if application.status != ApplicationStatus.ACTIVE:
         raise GrantRefused(
