@@ -37,7 +37,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from access_requests.services.grants import GrantRefused, period_usable
+from access_requests.selectors_grants import grant_files
+from access_requests.services.grants import (
+    DOWNLOAD_MODE,
+    GrantRefused,
+    download_usable,
+    file_relative_path,
+    file_releasable,
+    link_expires_at,
+    period_usable,
+    portal_today,
+)
 from federation.models import Node, ReceivedDownload, ReceivedGrant
 from federation.signatures import signed
 
@@ -45,7 +55,6 @@ logger = logging.getLogger(__name__)
 
 GRANTS_PATH = "/federation/v1/grants"
 LINK_SALT = "federation.received-download-link"
-DOWNLOAD_MODE = "DOWNLOAD"
 
 
 # --- at the hub ------------------------------------------------------------------------------------
@@ -89,8 +98,6 @@ def links_request(grant, user) -> RemoteLinks:
     """Links to the files of `grant` (a download grant of a partner's dataset) for `user`, from the
     holder's node. GrantRefused when the grant does not allow it here (the hub's own check) or when
     the node refuses, cannot be reached or answers nonsense (502)."""
-    from access_requests.services.grants import download_usable, portal_today
-
     download_usable(grant, user, today=portal_today())
     node = grant.dataset.holder.node
     if node is None:
@@ -293,27 +300,16 @@ def received_usable(grant: ReceivedGrant, sub: str, *, today: date) -> dict:
     return grantee
 
 
-def _today() -> date:
-    from access_requests.services.grants import portal_today
-
-    return portal_today()
-
-
 def links_issue(*, node: Node, remote_grant: int, sub: str) -> dict:
     """Links to the releasable files of a received download grant for the grantee `sub`."""
-    from access_requests.services.grants import file_relative_path, file_releasable, link_expires_at
-    from catalogue.models import DatasetFile
     from portal.services.audit import audit_record
 
     grant = ReceivedGrant.objects.select_related("dataset__holder").filter(node=node, remote_grant=remote_grant).first()
     if grant is None:
         raise GrantRefused(404, "no_such_grant", f"No grant {remote_grant} of {node.name} is known here.")
-    grantee = received_usable(grant, sub, today=_today())
-    files = [
-        f
-        for f in DatasetFile.objects.filter(dataset=grant.dataset).order_by("path")
-        if file_releasable(f, grant.dataset)
-    ]
+    grantee = received_usable(grant, sub, today=portal_today())
+    # file_releasable for every file at once: the dataset verified, no file failing the check
+    files = list(grant_files(grant).order_by("path")) if grant.dataset.anonymisation_verified_on else []
     signer = signing.TimestampSigner(salt=LINK_SALT)
     area = grant.dataset.holder.storage_area
     answer = {
@@ -363,7 +359,6 @@ def received_link_read(token: str) -> ReceivedLink:
 def received_file_response(request, token: str):
     """A received grant's download link: the file or the range asked for, or the JSON refusal."""
     from access_requests.services import downloads
-    from access_requests.services.grants import file_releasable
     from catalogue.models import DatasetFile
     from portal.services.audit import audit_record
 
@@ -373,7 +368,7 @@ def received_file_response(request, token: str):
         grant = ReceivedGrant.objects.select_related("node", "dataset__holder").filter(pk=link.grant_id).first()
         if grant is None:
             raise GrantRefused(404, "no_such_grant", "No such grant.")
-        grantee = received_usable(grant, link.sub, today=_today())
+        grantee = received_usable(grant, link.sub, today=portal_today())
         file = DatasetFile.objects.select_related("dataset__holder").filter(pk=link.file_id).first()
         if file is None or file.dataset_id != grant.dataset_id:
             raise GrantRefused(404, "file_outside_grant", "No such file in the dataset this grant covers.")
